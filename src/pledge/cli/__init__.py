@@ -1,0 +1,36 @@
+"""The ``pledge`` command. Every error ends as one line saying what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pledge.cli.common import PledgeGroup, pass_settings_loader
+from pledge.cli.db import db
+from pledge.cli.serve import serve
+
+
+@click.group(cls=PledgeGroup)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PLEDGE_CONFIG",
+    help="TOML settings file (environment variables PLEDGE_* take precedence).",
+)
+@click.version_option(package_name="pledge")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """Pledge: an Atlassian Cloud app backend that keeps its privacy statement true."""
+    ctx.obj = pass_settings_loader(config_file)
+
+
+cli.add_command(serve)
+cli.add_command(db)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pledge")

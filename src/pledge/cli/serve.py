@@ -1,0 +1,66 @@
+"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import click
+import uvicorn
+
+from pledge import schema
+from pledge.cli.common import open_runtime, settings_from
+from pledge.config import Settings
+from pledge.errors import ConfigurationError
+from pledge.host import Mountable, create_host
+from pledge.logs import configure_logging
+
+log = logging.getLogger("pledge.serve")
+
+# Uvicorn drains in-flight requests on SIGTERM; this bounds how long a stuck one may delay shutdown.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
+@click.command()
+@click.option("--host", help="Bind address (default from PLEDGE_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default from PLEDGE_PORT, 8000).")
+@click.option("--app", "apps", multiple=True, help="App to serve as module:attribute (repeatable).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[str, ...]) -> None:
+    """Serve the apps over HTTP, with /healthz, /readyz and /metrics."""
+    settings = settings_from(ctx, host=host, port=port, apps=apps or None)
+    run(settings)
+
+
+def run(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+    loaded = load_apps(settings.apps)
+    with open_runtime(settings) as runtime:
+        log.info("schema: %s", schema.upgrade(runtime.engine).describe())
+        host = create_host(runtime, loaded)
+        log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
+        config = uvicorn.Config(
+            host,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        uvicorn.Server(config).run()
+
+
+def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
+    apps: list[Mountable] = []
+    for path in paths:
+        module_name, _, attribute = path.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"invalid setting PLEDGE_APPS={path!r}: cannot import it ({exc})") from None
+        apps.append(target)
+    return apps

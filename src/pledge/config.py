@@ -1,0 +1,183 @@
+"""Settings: environment (``PLEDGE_*``) and an optional TOML file, checked before anything starts.
+
+S1 (we host in one region) starts here: the region is a setting the statement quotes and verification reads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from pledge.errors import ConfigurationError
+
+ENV_PREFIX = "PLEDGE_"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+MINIMUM_RETENTION_DAYS = 30
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Defaults make ``pledge serve`` work on a fresh machine."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    toml_file: ClassVar[Path | None] = None
+
+    data_dir: Path = Field(
+        default=Path("pledge-data"), description="Where the embedded database, keyring and backups live."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite in the data dir. PostgreSQL: postgresql+psycopg://…"
+    )
+    host: str = Field(default="127.0.0.1", description="Address `pledge serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `pledge serve` binds to.")
+    base_url: str | None = Field(default=None, description="Public URL of this server; default http://HOST:PORT.")
+    dev_mode: bool = Field(default=True, description="Development mode: plain HTTP, allowed on loopback only.")
+    region: str = Field(default="us-east-1", description="Hosting region the statement promises (S1).")
+    apps: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Apps to serve: comma-separated `module:attribute` import paths."
+    )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
+    keyring_path: Path | None = Field(
+        default=None, description="Key-encryption keyring file; default: in the data dir."
+    )
+    backup_target: str | None = Field(
+        default=None, description="file:///path or s3://bucket/prefix; default: data dir."
+    )
+    backup_retention_days: int = Field(default=30, ge=1, description="How long backups are kept (S5).")
+    deletion_grace_days: int = Field(default=30, ge=0, description="Days data is kept after uninstall (S7).")
+    connect_install_keys_url: str = Field(
+        default="https://connect-install-keys.atlassian.com", description="Connect signed-install key server."
+    )
+    forge_jwks_url: str = Field(
+        default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json", description="Forge FIT JWKS."
+    )
+    atlassian_api_url: str = Field(default="https://api.atlassian.com", description="Atlassian platform API.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if cls.toml_file is not None:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file),)
+        return sources
+
+    @field_validator("apps", mode="before")
+    @classmethod
+    def _split_apps(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("apps")
+    @classmethod
+    def _import_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not re.fullmatch(r"[\w.]+:[\w.]+", path):
+                raise ValueError(f"{path!r} is not a `module:attribute` import path")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError("must be a cloud region name such as us-east-1 or eu-west-1")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite://", "sqlite+pysqlite://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("backup_retention_days")
+    @classmethod
+    def _retention_keeps_promise(cls, value: int) -> int:
+        if value < MINIMUM_RETENTION_DAYS:
+            raise ValueError(f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises a month of backups")
+        return value
+
+    @field_validator("connect_install_keys_url", "forge_jwks_url", "atlassian_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _transport_is_safe(self) -> Settings:
+        if self.dev_mode and not _is_loopback(self.host):
+            raise ValueError(
+                f"{ENV_PREFIX}HOST={self.host!r}: development mode serves plain HTTP on loopback only (S12)"
+            )
+        if not self.dev_mode and not self.public_url.startswith("https://"):
+            raise ValueError(
+                f"{ENV_PREFIX}BASE_URL={self.public_url!r}: outside development mode the base URL must be https (S12)"
+            )
+        return self
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pledge.db').resolve()}"
+
+    @property
+    def resolved_keyring_path(self) -> Path:
+        return self.keyring_path or self.data_dir / "keyring.json"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment and ``config_file``; raise ConfigurationError naming the bad setting."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigurationError(f"config file {config_file} does not exist")
+    settings_cls = type("FileSettings", (Settings,), {"toml_file": config_file}) if config_file else Settings
+    try:
+        settings: Settings = settings_cls(**overrides)
+        return settings
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc)) from None
+    except SettingsError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {name!r}: see `pledge config` for the settings there are"
+    if not error["loc"]:
+        return f"invalid setting {message}"
+    value = error.get("input")
+    return f"invalid setting {ENV_PREFIX}{name.upper()}={value!r}: {message}"

@@ -1,0 +1,60 @@
+"""The ASGI host: serves one or more apps beside the operational endpoints (health, readiness, metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from pledge import schema
+from pledge.metrics import Metrics, MetricsMiddleware
+from pledge.runtime import Runtime
+
+APPS_PREFIX = "/apps"
+
+
+class Mountable(Protocol):
+    """What the host needs of an app: its key (the URL segment) and an ASGI application bound to the runtime."""
+
+    @property
+    def key(self) -> str: ...
+
+    def asgi(self, runtime: Runtime) -> ASGIApp: ...
+
+
+def app_base_path(key: str) -> str:
+    return f"{APPS_PREFIX}/{key}"
+
+
+def create_host(runtime: Runtime, apps: Sequence[Mountable] = (), extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    metrics = Metrics()
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        try:
+            current = await run_in_threadpool(schema.status, runtime.engine)
+        except schema.DatabaseUnavailable as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        if not current.is_current:
+            return JSONResponse({"status": "unavailable", "reason": current.describe()}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
+        *extra_routes,
+        *(Mount(app_base_path(app.key), app.asgi(runtime)) for app in apps),
+    ]
+    host = Starlette(routes=routes)
+    host.add_middleware(MetricsMiddleware, metrics=metrics)
+    host.state.runtime = runtime
+    return host

@@ -1,0 +1,38 @@
+"""The running system's parts, wired once from settings and handed to the host, the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from pledge.clock import Clock, SystemClock
+from pledge.config import Settings
+from pledge.db import open_engine
+from pledge.tenants import TenantRegistry
+from pledge.vault import LocalKeyring, Vault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    vault: Vault
+    tenants: TenantRegistry
+    closed: bool = field(default=False, init=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
+        """Wire the parts; nothing here touches the network, and the schema is not migrated (see pledge.schema)."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        clock = clock or SystemClock()
+        engine = engine or open_engine(settings.resolved_database_url)
+        vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
+        tenants = TenantRegistry(engine, clock, vault, region=settings.region)
+        return cls(settings=settings, engine=engine, clock=clock, vault=vault, tenants=tenants)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.engine.dispose()
+            self.closed = True

@@ -1,0 +1,103 @@
+"""Bring the database to the current schema, once, even when several instances start together."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from pledge.errors import PledgeError
+
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"pledge.schema").digest()[:8], "big", signed=True)
+
+
+class DatabaseUnavailable(PledgeError):
+    """The database cannot be reached or used."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    current: tuple[str, ...]
+    expected: tuple[str, ...]
+
+    @property
+    def is_current(self) -> bool:
+        return set(self.current) == set(self.expected)
+
+    def describe(self) -> str:
+        if self.is_current:
+            return f"schema is current ({', '.join(self.expected)})"
+        have = ", ".join(self.current) or "empty"
+        return f"schema is at {have}, expected {', '.join(self.expected)}: run `pledge db upgrade`"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "pledge:migrations")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def expected_heads() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
+
+
+def status(engine: Engine) -> SchemaStatus:
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"database unreachable: {_reason(exc)}") from None
+    return SchemaStatus(current=tuple(sorted(current)), expected=expected_heads())
+
+
+def upgrade(engine: Engine) -> SchemaStatus:
+    """Apply every pending migration under a lock that serialises concurrent instances."""
+    try:
+        with _migration_lock(engine), engine.begin() as connection:
+            command.upgrade(_config(connection), "heads")
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"database unreachable: {_reason(exc)}") from None
+    return status(engine)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    # SQLite lives on one machine: a file lock beside the database serialises every process that opens it.
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    # The driver's first line says what failed (refused, unknown host, auth); the rest may repeat the URL.
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__

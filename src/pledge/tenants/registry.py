@@ -1,0 +1,260 @@
+"""The tenant registry: internal id, external ids, base URL, product, state and timestamps — nothing else.
+
+No installer accountId, site name or e-mail address is ever stored (S3). The Connect shared secret is kept only
+sealed by the vault under the tenant's own data key, so purging the tenant's key shreds it too.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Column, Engine, LargeBinary, String, Table, UniqueConstraint, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from pledge.clock import Clock
+from pledge.db import UtcDateTime, metadata
+from pledge.errors import PledgeError
+
+
+class TenantState(enum.StrEnum):
+    INSTALLED = "installed"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    UNINSTALLED = "uninstalled"
+    PURGED = "purged"
+
+
+# Re-installing is allowed from any state but PURGED: Atlassian sends `installed` again on upgrade, secret
+# rotation and site rename, and a customer may reinstall during the uninstall grace period.
+_TRANSITIONS: dict[TenantState, frozenset[TenantState]] = {
+    TenantState.INSTALLED: frozenset(
+        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
+    ),
+    TenantState.ENABLED: frozenset(
+        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
+    ),
+    TenantState.DISABLED: frozenset(
+        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
+    ),
+    TenantState.UNINSTALLED: frozenset({TenantState.INSTALLED, TenantState.UNINSTALLED, TenantState.PURGED}),
+    TenantState.PURGED: frozenset(),
+}
+
+tenants_table = Table(
+    "tenants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_key", String(255), nullable=False),
+    Column("client_key", String(255), nullable=True),
+    Column("installation_id", String(255), nullable=True),
+    Column("cloud_id", String(64), nullable=True),
+    Column("base_url", String(2048), nullable=False),
+    Column("product_type", String(32), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("shared_secret", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("state_changed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("app_key", "client_key"),
+    UniqueConstraint("app_key", "installation_id"),
+)
+
+
+class TenantNotFound(PledgeError):
+    """No tenant with that id or external id."""
+
+
+class TenantStateError(PledgeError):
+    """A lifecycle transition that the state machine does not allow."""
+
+
+class SecretSealer(Protocol):
+    """Seals a tenant's secrets under that tenant's key (the vault implements it)."""
+
+    def seal(self, tenant_id: str, name: str, plaintext: bytes) -> bytes: ...
+
+    def unseal(self, tenant_id: str, name: str, sealed: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    app_key: str
+    client_key: str | None
+    installation_id: str | None
+    cloud_id: str | None
+    base_url: str
+    product_type: str
+    region: str
+    state: TenantState
+    created_at: datetime
+    updated_at: datetime
+    state_changed_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        """Installed and not disabled: requests for this tenant may be served."""
+        return self.state in (TenantState.INSTALLED, TenantState.ENABLED)
+
+    def __repr__(self) -> str:
+        return f"Tenant(id={self.id!r}, app_key={self.app_key!r}, state={self.state.value!r})"
+
+
+_SHARED_SECRET = "connect.shared_secret"  # noqa: S105 - a field name, not a secret
+
+
+class TenantRegistry:
+    """Create, find and move tenants through their lifecycle. Tenants appear in logs by internal id only."""
+
+    def __init__(self, engine: Engine, clock: Clock, sealer: SecretSealer, region: str) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._sealer = sealer
+        self._region = region
+
+    def create(
+        self,
+        *,
+        app_key: str,
+        base_url: str,
+        product_type: str,
+        client_key: str | None = None,
+        installation_id: str | None = None,
+        cloud_id: str | None = None,
+        state: TenantState = TenantState.INSTALLED,
+    ) -> Tenant:
+        if client_key is None and installation_id is None:
+            raise ValueError("a tenant needs a clientKey or an installationId")
+        now = self._clock.now()
+        tenant = Tenant(
+            id=uuid.uuid4().hex,
+            app_key=app_key,
+            client_key=client_key,
+            installation_id=installation_id,
+            cloud_id=cloud_id,
+            base_url=base_url,
+            product_type=product_type,
+            region=self._region,
+            state=state,
+            created_at=now,
+            updated_at=now,
+            state_changed_at=now,
+        )
+        with self._engine.begin() as connection:
+            connection.execute(insert(tenants_table).values(**_row(tenant)))
+        return tenant
+
+    def get(self, tenant_id: str) -> Tenant:
+        return self._one(tenants_table.c.id == tenant_id)
+
+    def by_client_key(self, app_key: str, client_key: str) -> Tenant:
+        return self._one((tenants_table.c.app_key == app_key) & (tenants_table.c.client_key == client_key))
+
+    def by_installation_id(self, app_key: str, installation_id: str) -> Tenant:
+        return self._one((tenants_table.c.app_key == app_key) & (tenants_table.c.installation_id == installation_id))
+
+    def list(self, *, app_key: str | None = None, states: Sequence[TenantState] | None = None) -> list[Tenant]:
+        query = select(tenants_table).order_by(tenants_table.c.created_at, tenants_table.c.id)
+        if app_key is not None:
+            query = query.where(tenants_table.c.app_key == app_key)
+        if states is not None:
+            query = query.where(tenants_table.c.state.in_([s.value for s in states]))
+        with self._engine.connect() as connection:
+            return [_tenant(row) for row in connection.execute(query).mappings()]
+
+    def update_identity(
+        self,
+        tenant_id: str,
+        *,
+        base_url: str | None = None,
+        installation_id: str | None = None,
+        cloud_id: str | None = None,
+    ) -> Tenant:
+        """Record what a verified re-install says about the site: a new base URL after a rename, the Forge link."""
+        tenant = self.get(tenant_id)
+        changed = replace(
+            tenant,
+            base_url=base_url or tenant.base_url,
+            installation_id=installation_id or tenant.installation_id,
+            cloud_id=cloud_id or tenant.cloud_id,
+            updated_at=self._clock.now(),
+        )
+        self._write(tenant_id, _row(changed))
+        return changed
+
+    def transition(self, tenant_id: str, state: TenantState) -> Tenant:
+        tenant = self.get(tenant_id)
+        if state not in _TRANSITIONS[tenant.state]:
+            raise TenantStateError(f"tenant {tenant_id} cannot go from {tenant.state} to {state}")
+        if state == tenant.state:
+            return tenant
+        now = self._clock.now()
+        changed = replace(tenant, state=state, updated_at=now, state_changed_at=now)
+        self._write(tenant_id, {"state": state.value, "updated_at": now, "state_changed_at": now})
+        return changed
+
+    def set_shared_secret(self, tenant_id: str, secret: str) -> None:
+        sealed = self._sealer.seal(tenant_id, _SHARED_SECRET, secret.encode())
+        self._write(tenant_id, {"shared_secret": sealed, "updated_at": self._clock.now()})
+
+    def shared_secret(self, tenant_id: str) -> str:
+        with self._engine.connect() as connection:
+            sealed = connection.execute(
+                select(tenants_table.c.shared_secret).where(tenants_table.c.id == tenant_id)
+            ).scalar_one_or_none()
+        if sealed is None:
+            raise TenantNotFound(f"tenant {tenant_id} has no shared secret")
+        return self._sealer.unseal(tenant_id, _SHARED_SECRET, sealed).decode()
+
+    def _one(self, condition: object) -> Tenant:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(tenants_table).where(condition)).mappings().one_or_none()  # type: ignore[arg-type]
+        if row is None:
+            raise TenantNotFound("no such tenant")
+        return _tenant(row)
+
+    def _write(self, tenant_id: str, values: dict[str, object]) -> None:
+        with self._engine.begin() as connection:
+            result = connection.execute(update(tenants_table).where(tenants_table.c.id == tenant_id).values(**values))
+        if result.rowcount != 1:
+            raise TenantNotFound(f"no tenant {tenant_id}")
+
+
+def _row(tenant: Tenant) -> dict[str, object]:
+    return {
+        "id": tenant.id,
+        "app_key": tenant.app_key,
+        "client_key": tenant.client_key,
+        "installation_id": tenant.installation_id,
+        "cloud_id": tenant.cloud_id,
+        "base_url": tenant.base_url,
+        "product_type": tenant.product_type,
+        "region": tenant.region,
+        "state": tenant.state.value,
+        "created_at": tenant.created_at,
+        "updated_at": tenant.updated_at,
+        "state_changed_at": tenant.state_changed_at,
+    }
+
+
+def _tenant(row: RowMapping) -> Tenant:
+    return Tenant(
+        id=row["id"],
+        app_key=row["app_key"],
+        client_key=row["client_key"],
+        installation_id=row["installation_id"],
+        cloud_id=row["cloud_id"],
+        base_url=row["base_url"],
+        product_type=row["product_type"],
+        region=row["region"],
+        state=TenantState(row["state"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        state_changed_at=row["state_changed_at"],
+    )

@@ -1,0 +1,67 @@
+import logging
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from pledge.db import open_engine
+from pledge.host import create_host
+from pledge.logs import JsonFormatter, RedactionFilter, redact
+from pledge.runtime import Runtime
+
+
+def test_healthz_and_readyz(runtime: Runtime) -> None:
+    client = TestClient(create_host(runtime))
+    assert client.get("/healthz").json() == {"status": "alive"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readyz_is_503_when_the_schema_is_behind(runtime: Runtime) -> None:
+    with runtime.engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    response = TestClient(create_host(runtime)).get("/readyz")
+    assert response.status_code == 503
+    assert "run `pledge db upgrade`" in response.json()["reason"]
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(runtime: Runtime) -> None:
+    runtime.engine = open_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    response = TestClient(create_host(runtime)).get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["reason"].startswith("database unreachable")
+
+
+def test_metrics_count_routes_by_template_and_name_no_tenant(runtime: Runtime) -> None:
+    tenant = runtime.tenants.create(
+        app_key="a", client_key="ck-123", base_url="https://x.atlassian.net", product_type="jira"
+    )
+    client = TestClient(create_host(runtime))
+    client.get("/healthz")
+    client.get(f"/nowhere/{tenant.id}")
+    body = client.get("/metrics").text
+    assert 'pledge_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in body
+    assert 'route="unmatched"' in body
+    assert tenant.id not in body and "ck-123" not in body
+
+
+@pytest.mark.parametrize(
+    ("message", "leak"),
+    [
+        ("GET /page?jwt=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl&x=1", "c2lnbmF0dXJl"),
+        ("Authorization: JWT abc.def.ghi", "abc.def.ghi"),
+        ("Authorization: Bearer opaque-token-value", "opaque-token-value"),
+        ('{"sharedSecret": "very-secret-value"}', "very-secret-value"),
+        ("installer jane.doe@example.com", "jane.doe@example.com"),
+        ("x-forge-oauth-system: system-token", "system-token"),
+    ],
+)
+def test_redaction(message: str, leak: str) -> None:
+    assert leak not in redact(message)
+
+
+def test_log_records_and_their_arguments_are_redacted_as_json(caplog: pytest.LogCaptureFixture) -> None:
+    record = logging.LogRecord("pledge", logging.INFO, __file__, 1, "install from %s", ("bob@example.com",), None)
+    assert RedactionFilter().filter(record)
+    line = JsonFormatter().format(record)
+    assert "bob@example.com" not in line
+    assert '"message": "install from [redacted]"' in line

@@ -1,0 +1,104 @@
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from pledge.clock import FrozenClock
+from pledge.vault import Aad, CiphertextInvalid, KeyringError, KeyShredded, LocalKeyring, Vault
+
+AAD = Aad("emails", "record-1", "subject")
+
+
+@pytest.fixture
+def vault(engine: Engine, tmp_path: Path, clock: FrozenClock) -> Vault:
+    return Vault(engine, LocalKeyring(tmp_path / "keyring.json"), clock)
+
+
+def test_keyring_file_is_created_0600(tmp_path: Path) -> None:
+    keyring = LocalKeyring(tmp_path / "keys" / "keyring.json")
+    assert stat.S_IMODE(keyring.path.stat().st_mode) == 0o600
+
+
+def test_keyring_readable_by_others_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.json"
+    LocalKeyring(path)
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyringError, match=f"mode 0644, readable by others: run `chmod 600 {path}`"):
+        LocalKeyring(path)
+
+
+def test_corrupt_keyring_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.json"
+    path.write_text("{not json")
+    os.chmod(path, 0o600)
+    with pytest.raises(KeyringError, match="not a readable Pledge keyring"):
+        LocalKeyring(path)
+
+
+def test_round_trip(vault: Vault) -> None:
+    assert vault.decrypt("tenant-a", AAD, vault.encrypt("tenant-a", AAD, b"hello")) == b"hello"
+
+
+@pytest.mark.parametrize(
+    ("tenant", "aad"),
+    [
+        ("tenant-b", AAD),
+        ("tenant-a", Aad("emails", "record-2", "subject")),
+        ("tenant-a", Aad("emails", "record-1", "body")),
+        ("tenant-a", Aad("other", "record-1", "subject")),
+    ],
+)
+def test_ciphertext_moved_to_another_tenant_row_or_field_does_not_decrypt(vault: Vault, tenant: str, aad: Aad) -> None:
+    ciphertext = vault.encrypt("tenant-a", AAD, b"hello")
+    vault.encrypt("tenant-b", AAD, b"gives tenant-b a key")
+    with pytest.raises(CiphertextInvalid):
+        vault.decrypt(tenant, aad, ciphertext)
+
+
+def test_tampered_or_truncated_ciphertext_is_refused(vault: Vault) -> None:
+    ciphertext = bytearray(vault.encrypt("tenant-a", AAD, b"hello"))
+    ciphertext[-1] ^= 1
+    with pytest.raises(CiphertextInvalid):
+        vault.decrypt("tenant-a", AAD, bytes(ciphertext))
+    with pytest.raises(CiphertextInvalid, match="truncated"):
+        vault.decrypt("tenant-a", AAD, bytes(ciphertext[:10]))
+
+
+def test_data_key_rotation_keeps_old_ciphertexts_readable(vault: Vault) -> None:
+    old = vault.encrypt("tenant-a", AAD, b"old")
+    assert vault.rotate_data_key("tenant-a") == 2
+    new = vault.encrypt("tenant-a", AAD, b"new")
+    assert old[1:5] != new[1:5]
+    assert vault.decrypt("tenant-a", AAD, old) == b"old"
+    assert vault.decrypt("tenant-a", AAD, new) == b"new"
+
+
+def test_kek_rotation_rewraps_without_reencrypting(engine: Engine, tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "keyring.json"
+    vault = Vault(engine, LocalKeyring(path), clock)
+    ciphertext = vault.encrypt("tenant-a", AAD, b"data")
+    assert vault.rotate_kek() == 1
+    fresh = Vault(engine, LocalKeyring(path), clock)
+    assert fresh.decrypt("tenant-a", AAD, ciphertext) == b"data"
+
+
+def test_shred_makes_every_copy_unreadable_even_with_the_kek(
+    engine: Engine, tmp_path: Path, clock: FrozenClock
+) -> None:
+    path = tmp_path / "keyring.json"
+    vault = Vault(engine, LocalKeyring(path), clock)
+    ciphertext = vault.encrypt("tenant-a", AAD, b"data")
+    other = vault.encrypt("tenant-b", AAD, b"kept")
+    assert vault.shred("tenant-a") == 1
+    for reader in (vault, Vault(engine, LocalKeyring(path), clock)):
+        with pytest.raises(KeyShredded):
+            reader.decrypt("tenant-a", AAD, ciphertext)
+        assert reader.decrypt("tenant-b", AAD, other) == b"kept"
+
+
+def test_another_keyring_cannot_unwrap(engine: Engine, tmp_path: Path, clock: FrozenClock) -> None:
+    ciphertext = Vault(engine, LocalKeyring(tmp_path / "one.json"), clock).encrypt("tenant-a", AAD, b"data")
+    with pytest.raises(KeyringError):
+        Vault(engine, LocalKeyring(tmp_path / "two.json"), clock).decrypt("tenant-a", AAD, ciphertext)
