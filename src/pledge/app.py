@@ -1,0 +1,162 @@
+"""An app as its vendor declares it: identity, product, scopes, the data it stores, and the handlers Pledge serves.
+
+Declaring is all an app does. Pledge authenticates every request before a handler runs (S11), resolves the tenant,
+and refuses routes that do not say how they are authenticated.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pledge.errors import PledgeError
+from pledge.store.manifest import DataManifest
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.types import ASGIApp
+
+    from pledge.runtime import Runtime
+    from pledge.tenants import Tenant
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+
+
+class Product(enum.StrEnum):
+    JIRA = "jira"
+    CONFLUENCE = "confluence"
+
+
+class Auth(enum.StrEnum):
+    """How a route's caller proves who it is. Every route names one; there is no default."""
+
+    CONNECT = "connect"
+    """Product → app (webhooks, page loads, lifecycle): HS256 with the tenant's shared secret, exact QSH."""
+    CONNECT_CONTEXT = "connect-context"
+    """The app's own frontend (``AP.context.getToken()``): a context JWT, ``qsh = "context-qsh"``."""
+    FORGE = "forge"
+    """Forge Remote: a Forge Invocation Token (RS256, JWKS)."""
+    PUBLIC = "public"
+    """No authentication: only for routes that serve nothing tenant-specific (the descriptor, static files)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who called, as verified: the tenant, the user when there is one, and the token's verified claims."""
+
+    tenant: Tenant
+    account_id: str | None
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What a handler receives: the request, the verified identity (None on public routes) and the runtime."""
+
+    request: Request
+    identity: Identity | None
+    runtime: Runtime
+
+    @property
+    def tenant(self) -> Tenant:
+        if self.identity is None:
+            raise PledgeError("a public route has no tenant")
+        return self.identity.tenant
+
+
+Endpoint = Callable[[RequestContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str
+    methods: tuple[str, ...]
+    auth: Auth
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    event: str
+    path: str
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    key: str
+    name: str
+    path: str
+    location: str
+    endpoint: Endpoint
+
+
+@dataclass
+class App:
+    """One Atlassian app served by Pledge. Its routes live under ``/apps/<key>`` of the host."""
+
+    key: str
+    name: str
+    description: str = ""
+    vendor_name: str = ""
+    vendor_url: str = ""
+    product: Product = Product.JIRA
+    scopes: tuple[str, ...] = ("READ",)
+    data: DataManifest = field(default_factory=DataManifest)
+    routes: list[Route] = field(default_factory=list, init=False)
+    webhooks: list[Webhook] = field(default_factory=list, init=False)
+    pages: list[Page] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if not _KEY.match(self.key):
+            raise ValueError(f"app key {self.key!r} must be lower-case letters, digits, '.' and '-'")
+
+    def route(self, path: str, *, auth: Auth, methods: tuple[str, ...] = ("GET",)) -> Callable[[Endpoint], Endpoint]:
+        """Serve ``path`` behind ``auth``, e.g. ``@app.route("/api/rules", auth=Auth.CONNECT_CONTEXT)``."""
+
+        checked = _path(path)
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            self.routes.append(Route(checked, tuple(m.upper() for m in methods), auth, endpoint))
+            return endpoint
+
+        return register
+
+    def webhook(self, event: str, *, path: str | None = None) -> Callable[[Endpoint], Endpoint]:
+        """Handle a product event (``jira:issue_updated``), delivered signed with the tenant's shared secret."""
+
+        checked = _path(path or "/webhooks/" + re.sub(r"[^a-z0-9]+", "-", event))
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            self.webhooks.append(Webhook(event, checked, endpoint))
+            return endpoint
+
+        return register
+
+    def page(
+        self, key: str, *, name: str, location: str = "generalPages", path: str | None = None
+    ) -> Callable[[Endpoint], Endpoint]:
+        """A page the product shows in an iframe; loaded with a signed ``jwt`` query parameter."""
+
+        checked = _path(path or f"/pages/{key}")
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            self.pages.append(Page(key, name, checked, location, endpoint))
+            return endpoint
+
+        return register
+
+    def asgi(self, runtime: Runtime) -> ASGIApp:
+        """The app bound to a runtime, every route behind its authentication (see :mod:`pledge.serving`)."""
+        from pledge.serving import build_app
+
+        return build_app(self, runtime)
+
+
+def _path(path: str) -> str:
+    if not path.startswith("/") or "//" in path or ".." in path:
+        raise ValueError(f"route path {path!r} must be absolute and normalised")
+    return path

@@ -1,0 +1,86 @@
+"""Binds an app's declarations to a runtime: every route behind the verifier its ``Auth`` names (S11).
+
+A verifier turns a request into a verified :class:`~pledge.app.Identity` or raises
+:class:`AuthenticationFailed`; the caller then gets 401 with a JSON reason code, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp
+
+from pledge.app import App, Auth, Endpoint, Identity, RequestContext
+from pledge.errors import ConfigurationError, PledgeError
+from pledge.runtime import Runtime
+
+log = logging.getLogger("pledge.serving")
+
+
+class AuthenticationFailed(PledgeError):
+    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Verifier(Protocol):
+    async def __call__(self, request: Request) -> Identity: ...
+
+
+def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | None = None) -> ASGIApp:
+    if verifiers is None:
+        from pledge.trust import verifiers_for
+
+        verifiers = verifiers_for(app, runtime)
+    routes = [
+        StarletteRoute(
+            route.path, _guarded(route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
+        )
+        for route in app.routes
+    ]
+    routes += [
+        StarletteRoute(hook.path, _guarded(hook.endpoint, Auth.CONNECT, verifiers, runtime), methods=["POST"])
+        for hook in app.webhooks
+    ]
+    routes += [
+        StarletteRoute(page.path, _guarded(page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
+        for page in app.pages
+    ]
+    return Starlette(routes=routes)
+
+
+def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
+    verifier = verifiers.get(auth)
+    if verifier is None and auth is not Auth.PUBLIC:
+        raise ConfigurationError(f"no verifier for {auth.value!r} routes: this app cannot be served")
+
+    async def handle(request: Request) -> Response:
+        identity: Identity | None = None
+        if verifier is not None:
+            try:
+                identity = await verifier(request)
+            except AuthenticationFailed as exc:
+                log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
+                return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=401)
+        return as_response(await endpoint(RequestContext(request, identity, runtime)))
+
+    return handle
+
+
+def as_response(result: object) -> Response:
+    """Handlers may return a Response, JSON-able data, HTML text, or None (204)."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, str):
+        return HTMLResponse(result)
+    return JSONResponse(result)

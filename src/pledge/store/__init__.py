@@ -1,0 +1,1 @@
+"""S2: tenant-scoped, declared, encrypted storage for apps."""

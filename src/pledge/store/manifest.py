@@ -1,0 +1,80 @@
+"""The data manifest: what an app stores, field by field, with category, purpose and retention (S2, S14).
+
+The manifest is the app's own documentation of its data: the statement's per-app section is rendered from it, and
+the store refuses any field it does not declare.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Category(enum.StrEnum):
+    CONFIGURATION = "configuration"
+    CONTENT = "content"
+    PERSONAL = "personal data"
+    SECRET = "secret"  # noqa: S105 - a category name
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    category: Category
+    purpose: str
+    indexed: bool = False
+    """Can be filtered on. Personal and secret fields are then looked up through keyed blind indexes."""
+
+    def __post_init__(self) -> None:
+        _check_name("field", self.name)
+        if not self.purpose.strip():
+            raise ValueError(f"field {self.name!r} needs a purpose: the statement quotes it")
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    name: str
+    purpose: str
+    fields: tuple[Field, ...]
+    retention_days: int | None = None
+    """Records older than this are deleted; None keeps them until the tenant is purged."""
+
+    def __post_init__(self) -> None:
+        _check_name("collection", self.name)
+        names = [f.name for f in self.fields]
+        if len(names) != len(set(names)):
+            raise ValueError(f"collection {self.name!r} declares a field twice")
+        if self.retention_days is not None and self.retention_days < 1:
+            raise ValueError(f"collection {self.name!r}: retention_days must be at least 1")
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def personal_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.category is Category.PERSONAL)
+
+
+@dataclass(frozen=True, slots=True)
+class DataManifest:
+    collections: tuple[Collection, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.collections]
+        if len(names) != len(set(names)):
+            raise ValueError("the manifest declares a collection twice")
+
+    def collection(self, name: str) -> Collection | None:
+        return next((c for c in self.collections if c.name == name), None)
+
+    @property
+    def stores_personal_data(self) -> bool:
+        return any(c.personal_fields for c in self.collections)
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"{kind} name {name!r} must be lower_snake_case, at most 63 characters")

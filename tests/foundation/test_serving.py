@@ -1,0 +1,52 @@
+import pytest
+from starlette.requests import Request
+from starlette.testclient import TestClient
+
+from pledge.app import App, Auth, Identity, RequestContext
+from pledge.errors import ConfigurationError
+from pledge.host import create_host
+from pledge.runtime import Runtime
+from pledge.serving import AuthenticationFailed, build_app
+
+app = App(key="hello", name="Hello")
+
+
+@app.route("/descriptor", auth=Auth.PUBLIC)
+async def descriptor(_context: RequestContext) -> dict[str, str]:
+    return {"key": "hello"}
+
+
+@app.route("/whoami", auth=Auth.CONNECT_CONTEXT)
+async def whoami(context: RequestContext) -> dict[str, str | None]:
+    return {"tenant": context.tenant.id, "user": context.identity.account_id if context.identity else None}
+
+
+def test_a_route_whose_auth_has_no_verifier_cannot_be_served(runtime: Runtime) -> None:
+    with pytest.raises(ConfigurationError, match="no verifier for 'connect-context' routes"):
+        build_app(app, runtime, verifiers={})
+
+
+def test_verified_identity_reaches_the_handler_and_refusals_are_401_json(runtime: Runtime) -> None:
+    tenant = runtime.tenants.create(
+        app_key="hello", client_key="ck", base_url="https://a.atlassian.net", product_type="jira"
+    )
+
+    async def verifier(request: Request) -> Identity:
+        if request.headers.get("x-test") != "ok":
+            raise AuthenticationFailed("token_missing", "no token in the request")
+        return Identity(tenant=tenant, account_id="user-1", claims={})
+
+    host = create_host(runtime)
+    host.mount("/apps/hello", build_app(app, runtime, verifiers={Auth.CONNECT_CONTEXT: verifier}))
+    client = TestClient(host)
+    assert client.get("/apps/hello/descriptor").json() == {"key": "hello"}
+    refused = client.get("/apps/hello/whoami")
+    assert refused.status_code == 401
+    assert refused.json() == {"error": "token_missing", "message": "no token in the request"}
+    assert client.get("/apps/hello/whoami", headers={"x-test": "ok"}).json() == {"tenant": tenant.id, "user": "user-1"}
+
+
+@pytest.mark.parametrize("path", ["relative", "/a//b", "/a/../b"])
+def test_route_paths_must_be_normalised(path: str) -> None:
+    with pytest.raises(ValueError, match="must be absolute and normalised"):
+        App(key="x", name="X").route(path, auth=Auth.PUBLIC)
