@@ -1,0 +1,1 @@
+"""The statement as code: rendered from configuration, versioned, compared and verified."""
