@@ -1,0 +1,59 @@
+"""The one outbound HTTP client. It refuses any host that is not allowed, before a byte is sent.
+
+Allowed are the hosts the deployment names in its settings (Atlassian's API, key servers) plus, per call, the
+tenant's own product host. Later the sub-processor registry adds its declared hosts here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from pledge.errors import PledgeError
+
+log = logging.getLogger("pledge.egress")
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class EgressRefused(PledgeError):
+    """An outbound request to a destination that is not allowed (S13)."""
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased: the unit the allowlist speaks in."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EgressRefused(f"refused outbound request: {parts.scheme or 'no'} scheme is not http(s)")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+class OutboundClient:
+    """An ``httpx.AsyncClient`` behind an allowlist of origins."""
+
+    def __init__(self, allowed: Iterable[str] = (), *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._allowed = frozenset(origin(url) for url in allowed)
+        self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, follow_redirects=False)
+        self.refusals = 0
+
+    def allows(self, url: str, *, also: Iterable[str] = ()) -> bool:
+        target = origin(url)
+        return target in self._allowed or target in {origin(extra) for extra in also}
+
+    async def request(self, method: str, url: str, *, also_allow: Iterable[str] = (), **kwargs: Any) -> httpx.Response:
+        """Send a request if ``url``'s origin is allowed (``also_allow``: e.g. the tenant's own site)."""
+        also = tuple(also_allow)
+        if not self.allows(url, also=also):
+            self.refusals += 1
+            target = origin(url)
+            log.warning("egress refused: %s", target)
+            raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
+        return await self._client.request(method, url, **kwargs)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
