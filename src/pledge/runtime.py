@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from pledge.clock import Clock, SystemClock
 from pledge.config import Settings
 from pledge.db import open_engine
+from pledge.egress import OutboundClient
 from pledge.tenants import TenantRegistry
 from pledge.vault import LocalKeyring, Vault
 
@@ -20,6 +21,7 @@ class Runtime:
     clock: Clock
     vault: Vault
     tenants: TenantRegistry
+    egress: OutboundClient
     closed: bool = field(default=False, init=False)
 
     @classmethod
@@ -30,7 +32,15 @@ class Runtime:
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
-        return cls(settings=settings, engine=engine, clock=clock, vault=vault, tenants=tenants)
+        egress = OutboundClient(
+            [
+                settings.atlassian_api_url,
+                settings.forge_jwks_url,
+                settings.connect_install_keys_url,
+                *settings.forge_peers.values(),
+            ]
+        )
+        return cls(settings=settings, engine=engine, clock=clock, vault=vault, tenants=tenants, egress=egress)
 
     def close(self) -> None:
         if not self.closed:

@@ -24,11 +24,16 @@ log = logging.getLogger("pledge.serving")
 
 
 class AuthenticationFailed(PledgeError):
-    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body."""
+    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``status_code`` is 401 unless the caller is authentic but sent to the wrong place (421: tenant pinned to another
+    region) or for a tenant that cannot be served (403).
+    """
+
+    def __init__(self, code: str, message: str, *, status_code: int = 401) -> None:
         super().__init__(message)
         self.code = code
+        self.status_code = status_code
 
 
 class Verifier(Protocol):
@@ -54,6 +59,10 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         StarletteRoute(page.path, _guarded(page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
+    if app.forge is not None and Auth.FORGE in verifiers:
+        from pledge.forge.routes import forge_routes
+
+        routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
     return Starlette(routes=routes)
 
 
@@ -69,7 +78,7 @@ def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier],
                 identity = await verifier(request)
             except AuthenticationFailed as exc:
                 log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
-                return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=401)
+                return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
         return as_response(await endpoint(RequestContext(request, identity, runtime)))
 
     return handle

@@ -12,4 +12,11 @@ if TYPE_CHECKING:
 
 def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
     """The verifier of each authentication kind, bound to ``app`` and ``runtime``."""
-    return {}
+    from pledge.app import Auth
+
+    verifiers: dict[Auth, Verifier] = {}
+    if app.forge is not None:
+        from pledge.forge.requests import ForgeRequestVerifier
+
+        verifiers[Auth.FORGE] = ForgeRequestVerifier(app, app.forge, runtime)
+    return verifiers

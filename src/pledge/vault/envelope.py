@@ -139,6 +139,39 @@ class Vault:
             self._current.pop(tenant_id, None)
         return result.rowcount
 
+    def export_data_keys(self, tenant_id: str) -> list[tuple[int, bytes]]:
+        """The tenant's data keys in the clear, by version: only for moving a tenant to another deployment's KEK."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id).order_by("version")
+            ).mappings()
+            return [
+                (
+                    row["version"],
+                    self._keyring.unwrap(
+                        WrappedKey(row["kek_id"], row["wrapped_key"]), _wrap_context(tenant_id, row["version"])
+                    ),
+                )
+                for row in rows
+            ]
+
+    def import_data_keys(self, tenant_id: str, keys: list[tuple[int, bytes]]) -> None:
+        """Adopt data keys exported by another deployment, wrapped under this deployment's KEK."""
+        now = self._clock.now()
+        with self._lock, self._engine.begin() as connection:
+            for version, data_key in keys:
+                wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
+                connection.execute(
+                    data_keys_table.insert().values(
+                        tenant_id=tenant_id,
+                        version=version,
+                        kek_id=wrapped.kek_id,
+                        wrapped_key=wrapped.ciphertext,
+                        created_at=now,
+                    )
+                )
+            self._current.pop(tenant_id, None)
+
     def has_keys(self, tenant_id: str) -> bool:
         return self._latest_version(tenant_id) is not None
 

@@ -1,0 +1,130 @@
+"""The verifier of ``Auth.FORGE`` routes: FIT verified, tenant resolved, its region checked, tokens held (S1, S11).
+
+A request is served only when its FIT verifies, its installation is a tenant of this deployment that is pinned to
+this deployment's region, and no realm migration of that tenant is under way. Everything else is refused with a
+reason code: 401 (not authentic), 403 (tenant cannot be served), 421 (tenant pinned to another region), 409
+(migration under way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from pledge.app import App, Identity, RequestContext
+from pledge.errors import PledgeError
+from pledge.forge.config import ForgeConfig
+from pledge.forge.installations import Installations
+from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
+from pledge.serving import AuthenticationFailed
+from pledge.tenants import Tenant, TenantNotFound
+from pledge.trust.forge import FitVerifier, Invocation, JwksCache
+
+if TYPE_CHECKING:
+    from pledge.runtime import Runtime
+
+SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
+USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
+
+
+@dataclass(frozen=True, slots=True)
+class ForgeCall:
+    """What a Forge handler gets beside its tenant: the verified invocation and clients for the product's API."""
+
+    invocation: Invocation
+    tenant: Tenant
+    runtime: Runtime = field(repr=False)
+    system_token: Token | None = field(repr=False)
+    user_token: Token | None = field(repr=False)
+
+    def as_app(self) -> ProductClient:
+        """Call the product as the app (``x-forge-oauth-system``; the endpoint needs ``appSystemToken``)."""
+        return self._client(self.system_token, "appSystemToken")
+
+    def as_user(self) -> ProductClient:
+        """Call the product as the user who invoked (``x-forge-oauth-user``; needs ``appUserToken``)."""
+        return self._client(self.user_token, "appUserToken")
+
+    def _client(self, token: Token | None, option: str) -> ProductClient:
+        if token is None:
+            raise TokenUnavailable(f"Forge sent no token for this call: enable auth.{option} on the endpoint")
+        return ProductClient(self.runtime.egress, self.invocation.api_base_url, token, self.runtime.clock)
+
+
+def forge_call(context: RequestContext) -> ForgeCall:
+    """The :class:`ForgeCall` of a request served behind ``Auth.FORGE``."""
+    call = getattr(context.request.state, "forge_call", None)
+    if not isinstance(call, ForgeCall):
+        raise PledgeError("forge_call() is only available on routes declared with auth=Auth.FORGE")
+    return call
+
+
+class ForgeRequestVerifier:
+    """One per served app: its JWKS cache, replay memory and app-token cache live as long as the app is served."""
+
+    def __init__(self, app: App, config: ForgeConfig, runtime: Runtime) -> None:
+        self.app = app
+        self.config = config
+        self.runtime = runtime
+        jwks = JwksCache(runtime.settings.forge_jwks_url, runtime.egress, runtime.clock)
+        self.fit = FitVerifier(config.app_id, jwks, runtime.clock)
+        self.installations = Installations(runtime, app.key, app.product.value)
+        self.tokens = TokenCache(runtime.clock)
+
+    async def __call__(self, request: Request) -> Identity:
+        invocation = await self.fit.verify(request.headers.get("authorization"))
+        tenant = await run_in_threadpool(self.resolve, invocation)
+        system, user = self.hold_tokens(request, tenant, invocation)
+        request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
+        return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
+
+    def resolve(self, invocation: Invocation, *, during_migration: bool = False) -> Tenant:
+        """The tenant an invocation is for, refused unless this deployment may serve it now."""
+        try:
+            tenant = self.runtime.tenants.by_installation_id(self.app.key, invocation.installation_id)
+        except TenantNotFound:
+            from pledge.forge.migration import departed_to
+
+            realm = departed_to(self.runtime.engine, self.app.key, invocation.installation_id)
+            if realm is not None:
+                raise self.misdirected(realm) from None
+            raise AuthenticationFailed(
+                "unknown_installation",
+                "this installation is no tenant here: the avi:forge:installed:app trigger has not been delivered",
+                status_code=403,
+            ) from None
+        if tenant.region != self.runtime.settings.region:
+            raise self.misdirected(tenant.region)
+        if not tenant.is_active:
+            raise AuthenticationFailed("tenant_inactive", f"tenant {tenant.id} is {tenant.state}", status_code=403)
+        state = self.installations.state(tenant.id)
+        if state is not None and state.migration_id is not None and not during_migration:
+            raise AuthenticationFailed(
+                "migration_in_progress",
+                f"tenant {tenant.id} is being moved to another region: retry after the migration",
+                status_code=409,
+            )
+        self.installations.observe(tenant, invocation, state)
+        return tenant
+
+    def misdirected(self, elsewhere: str) -> AuthenticationFailed:
+        here = f"{self.runtime.settings.region} (Forge realm {self.runtime.settings.resolved_forge_region})"
+        return AuthenticationFailed(
+            "pinned_elsewhere",
+            f"this tenant's data is pinned to {elsewhere}; this deployment serves {here}: call that region's remote",
+            status_code=421,
+        )
+
+    def hold_tokens(self, request: Request, tenant: Tenant, invocation: Invocation) -> tuple[Token | None, Token | None]:
+        now = self.runtime.clock.now()
+        tokens = []
+        for header in (SYSTEM_TOKEN_HEADER, USER_TOKEN_HEADER):
+            value = request.headers.get(header)
+            tokens.append(Token.from_header(value, now, invocation.expires_at) if value else None)
+        system, user = tokens
+        if system is not None:
+            self.tokens.offer(tenant.id, system)
+        return system, user
