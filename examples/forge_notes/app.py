@@ -13,7 +13,7 @@ import os
 import uuid
 from typing import Any
 
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, LargeBinary, MetaData, String, Table, insert, select
 
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig, TableRows, forge_call, register_tenant_data
@@ -47,8 +47,26 @@ notes_table = Table(
     Column("issue_key", String(64), nullable=False),
     Column("text", LargeBinary, nullable=False),
 )
-register_tenant_data(TableRows(notes_table))
 _created: set[int] = set()
+
+
+class NoteRows(TableRows):
+    """The notes of a tenant, moved on a realm migration; the table is created where it does not exist yet."""
+
+    def export_rows(self, connection: Connection, tenant_id: str) -> list[dict[str, Any]]:
+        notes_metadata.create_all(connection)
+        return super().export_rows(connection, tenant_id)
+
+    def import_rows(self, connection: Connection, tenant_id: str, rows: list[dict[str, Any]]) -> None:
+        notes_metadata.create_all(connection)
+        super().import_rows(connection, tenant_id, rows)
+
+    def delete_rows(self, connection: Connection, tenant_id: str) -> int:
+        notes_metadata.create_all(connection)
+        return super().delete_rows(connection, tenant_id)
+
+
+register_tenant_data(NoteRows(notes_table))
 
 
 def _engine(context: RequestContext) -> Engine:

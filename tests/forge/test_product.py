@@ -1,0 +1,76 @@
+"""Calls back to the product with the Forge app and user tokens: through egress, held in memory only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from pledge.clock import FrozenClock
+from pledge.egress import EgressRefused, OutboundClient
+from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
+from pledge.runtime import Runtime
+from pledge.sim.forge import ForgeSite
+from tests.forge.conftest import BASE
+from tests.forge.test_lifecycle import INSTALLED, _dump
+
+
+async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_token(
+    pledge: Runtime, site: ForgeSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    app_token, user_token = site.app_token(installation), site.user_token(installation, "user-1")
+    with caplog.at_level(logging.DEBUG):
+        response = await site.invoke_remote(f"{BASE}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="user-1")
+    assert response.json() == {"summary": "The first issue", "viewer": True}
+    assert [(call.path.rsplit("/", 2)[-1], call.token_kind, call.status) for call in site.rest_calls] == [
+        ("DEMO-1", "app", 200),
+        ("myself", "user", 200),
+    ]
+    assert all(call.path.startswith(f"/ex/jira/{installation.cloud_id}/rest/api/3/") for call in site.rest_calls)
+    stored = _dump(pledge)
+    for secret in (app_token, user_token):
+        assert secret not in stored and secret not in caplog.text
+
+
+async def test_an_event_is_delivered_with_a_verified_fit(pledge: Runtime, site: ForgeSite) -> None:
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "DEMO-2"}}
+    attempts = await site.deliver_trigger(f"{BASE}/events/issue-created", installation, event)
+    assert [a.status for a in attempts] == [200]
+    notes = await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
+    assert notes.json() == {"notes": [{"issueKey": "DEMO-2", "text": "created"}]}
+
+
+def test_the_app_token_is_held_until_its_exp_only(clock: FrozenClock) -> None:
+    site = ForgeSite(clock=clock)
+    token = Token.from_header(site.app_token(site.new_installation()), clock.now(), clock.now())
+    assert token.expires_at == clock.now() + timedelta(hours=1)
+    assert site.app_token(site.new_installation()) not in repr(token)
+    cache = TokenCache(clock)
+    cache.offer("tenant-1", token)
+    assert cache.get("tenant-1") is token
+    clock.advance(timedelta(hours=1))
+    with pytest.raises(TokenUnavailable, match="no live Forge app token for tenant tenant-1"):
+        cache.get("tenant-1")
+
+
+def test_an_opaque_token_lives_as_long_as_its_invocation(clock: FrozenClock) -> None:
+    fit_exp = clock.now() + timedelta(seconds=25)
+    assert Token.from_header("opaque-value", clock.now(), fit_exp).expires_at == fit_exp
+
+
+async def test_product_calls_only_reach_allowed_hosts(clock: FrozenClock) -> None:
+    sent: list[str] = []
+    transport = httpx.MockTransport(lambda request: sent.append(str(request.url)) or httpx.Response(200, json={}))
+    egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
+    token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
+    assert await ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock).get_json("/x") == {}
+    with pytest.raises(EgressRefused):
+        await ProductClient(egress, "https://evil.example/ex/jira/c", token, clock).get_json("/x")
+    assert sent == ["https://api.atlassian.com/ex/jira/c/x"]
+    await egress.aclose()
