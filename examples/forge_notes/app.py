@@ -99,7 +99,10 @@ async def list_notes(context: RequestContext) -> dict[str, Any]:
         rows = connection.execute(select(notes_table).where(notes_table.c.tenant_id == context.tenant.id)).all()
     vault = context.runtime.vault
     notes = [
-        {"issueKey": row.issue_key, "text": vault.decrypt(context.tenant.id, Aad("notes", row.id, "text"), row.text).decode()}
+        {
+            "issueKey": row.issue_key,
+            "text": vault.decrypt(context.tenant.id, Aad("notes", row.id, "text"), row.text).decode(),
+        }
         for row in rows
     ]
     return {"notes": sorted(notes, key=lambda note: (note["issueKey"], note["text"]))}

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
@@ -45,7 +46,7 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         from pledge.trust import verifiers_for
 
         verifiers = verifiers_for(app, runtime)
-    routes = [
+    routes: list[BaseRoute] = [
         StarletteRoute(
             route.path, _guarded(route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
         )

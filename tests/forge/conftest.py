@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from examples.forge_notes.app import APP_ID, app
+
 from pledge.clock import FrozenClock
 from pledge.config import Settings, load_settings
 from pledge.egress import OutboundClient

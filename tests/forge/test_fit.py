@@ -12,11 +12,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.forge.conftest import BASE
 
 from pledge.clock import FrozenClock
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite, Installation
-from tests.forge.conftest import BASE
 
 
 async def _installed(site: ForgeSite) -> Installation:
@@ -44,7 +44,10 @@ async def test_a_genuine_fit_is_served(pledge: Runtime, site: ForgeSite) -> None
 @pytest.mark.parametrize(
     ("mutate", "code"),
     [
-        (lambda site, inst: site.mint_fit(inst, key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "bad_signature"),
+        (
+            lambda site, inst: site.mint_fit(inst, key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "bad_signature",
+        ),
         (lambda site, inst: site.mint_fit(inst, aud=f"ari:cloud:ecosystem::app/{uuid.uuid4()}"), "wrong_audience"),
         (lambda site, inst: site.mint_fit(inst, iss="someone/else"), "wrong_issuer"),
         (lambda site, inst: site.mint_fit(inst, jti=None), "missing_claim"),

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
+from tests.forge.conftest import BASE
 
 from pledge.forge.installations import forge_installations_table
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite, Installation
 from pledge.tenants import TenantState, tenants_table
-from tests.forge.conftest import BASE
 
 INSTALLED = f"{BASE}/forge/lifecycle/installed"
 
@@ -22,7 +22,7 @@ def _dump(runtime: Runtime) -> str:
     """Every value of every table, as text: what an operator holding the database could read."""
     with runtime.engine.connect() as connection:
         names = [row[0] for row in connection.execute(text(_TABLES[runtime.engine.dialect.name]))]
-        return repr([list(connection.execute(text(f'SELECT * FROM "{name}"'))) for name in names])
+        return repr([list(connection.execute(text(f'SELECT * FROM "{name}"'))) for name in names])  # noqa: S608
 
 
 _TABLES = {
@@ -69,7 +69,9 @@ async def test_pre_uninstall_starts_the_grace_and_the_tenant_is_no_longer_served
         assert [a.status for a in attempts] == [200]
     (tenant,) = pledge.tenants.list()
     assert tenant.state is TenantState.UNINSTALLED
-    response = await site.invoke_remote(f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u")
+    response = await site.invoke_remote(
+        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u"
+    )
     assert (response.status_code, response.json()["error"]) == (403, "tenant_inactive")
     await site.install(INSTALLED, installation)  # reinstalled within the grace
     assert pledge.tenants.get(tenant.id).state is TenantState.INSTALLED
@@ -82,7 +84,9 @@ async def test_an_inactive_license_is_recorded_as_a_signal_not_a_deletion(
     await site.install(INSTALLED, installation)
     installation.license_active = False
     with caplog.at_level(logging.WARNING, "pledge.forge"):
-        response = await site.invoke_remote(f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "kept"}, principal="u")
+        response = await site.invoke_remote(
+            f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "kept"}, principal="u"
+        )
     assert response.status_code == 200
     with pledge.engine.connect() as connection:
         (row,) = connection.execute(select(forge_installations_table)).all()
@@ -106,7 +110,9 @@ async def test_a_connect_install_carrying_the_installation_id_is_the_same_tenant
         "connect-client",
         installation.installation_id,
     )
-    response = await site.invoke_remote(f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "hi"}, principal="u")
+    response = await site.invoke_remote(
+        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "hi"}, principal="u"
+    )
     assert response.status_code == 200
 
 
@@ -115,7 +121,9 @@ async def test_a_tenant_pinned_to_another_region_is_refused_with_the_reason(pled
     await site.install(INSTALLED, installation)
     with pledge.engine.begin() as connection:
         connection.execute(tenants_table.update().values(region="eu-west-1"))
-    response = await site.invoke_remote(f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u")
+    response = await site.invoke_remote(
+        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u"
+    )
     assert response.status_code == 421
     assert response.json() == {
         "error": "pinned_elsewhere",
@@ -133,7 +141,9 @@ async def test_the_sim_retries_a_failing_remote_with_retry_context(site: ForgeSi
         request = httpx.Request("POST", "http://x", content=(await receive())["body"])
         seen.append(__import__("json").loads(request.content))
         status = 500 if len(seen) < 3 else 200
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
         await send({"type": "http.response.body", "body": b"{}"})
 
     site._transport = httpx.ASGITransport(flaky)

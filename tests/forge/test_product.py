@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from tests.forge.conftest import BASE
+from tests.forge.test_lifecycle import INSTALLED, _dump
 
 from pledge.clock import FrozenClock
 from pledge.egress import EgressRefused, OutboundClient
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite
-from tests.forge.conftest import BASE
-from tests.forge.test_lifecycle import INSTALLED, _dump
 
 
 async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_token(
@@ -24,7 +24,9 @@ async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_to
     await site.install(INSTALLED, installation)
     app_token, user_token = site.app_token(installation), site.user_token(installation, "user-1")
     with caplog.at_level(logging.DEBUG):
-        response = await site.invoke_remote(f"{BASE}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="user-1")
+        response = await site.invoke_remote(
+            f"{BASE}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="user-1"
+        )
     assert response.json() == {"summary": "The first issue", "viewer": True}
     assert [(call.path.rsplit("/", 2)[-1], call.token_kind, call.status) for call in site.rest_calls] == [
         ("DEMO-1", "app", 200),

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from examples.forge_notes.app import APP_ID
 from sqlalchemy import create_engine, text
 
-from examples.forge_notes.app import APP_ID
 from pledge.sim.forge import ForgeSite, Installation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,8 @@ class Deployment:
         engine = create_engine(f"sqlite:///{self.database}")
         try:
             with engine.connect() as connection:
-                return int(connection.execute(text(f"SELECT count(*) FROM {table} WHERE {column} = :v"), {"v": value}).scalar_one())
+                query = text(f"SELECT count(*) FROM {table} WHERE {column} = :v")  # noqa: S608
+                return int(connection.execute(query, {"v": value}).scalar_one())
         finally:
             engine.dispose()
 
@@ -111,14 +112,20 @@ def deployments(site: ForgeSite, tmp_path_factory: pytest.TempPathFactory) -> It
             process.wait(30)
 
 
-async def _migrate(site: ForgeSite, source: Deployment, installation: Installation, target: str, migration_id: str) -> str:
+async def _migrate(
+    site: ForgeSite, source: Deployment, installation: Installation, target: str, migration_id: str
+) -> str:
     hooks = f"{source.app}/forge/realm"
-    schedule = await site.call_hook(f"{hooks}/schedule", installation, {"migrationId": migration_id, "targetRealm": target})
+    schedule = await site.call_hook(
+        f"{hooks}/schedule", installation, {"migrationId": migration_id, "targetRealm": target}
+    )
     assert schedule.json()["status"] == "SCHEDULED", schedule.text
     started = await site.call_hook(f"{hooks}/start", installation, {"migrationId": migration_id})
     assert started.json()["status"] in ("IN_PROGRESS", "READY"), started.text
     for _ in range(200):
-        status = (await site.call_hook(f"{hooks}/status", installation, {"migrationId": migration_id}, method="GET")).json()
+        status = (
+            await site.call_hook(f"{hooks}/status", installation, {"migrationId": migration_id}, method="GET")
+        ).json()
         if status["status"] != "IN_PROGRESS":
             return str(status["status"]) if status["status"] != "FAILED" else f"FAILED: {status.get('detail')}"
         await asyncio.sleep(0.05)
@@ -135,10 +142,14 @@ async def test_install_call_event_product_and_move_to_another_region(
 
     summary = await site.invoke_remote(f"{us.app}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="u-1")
     assert summary.json() == {"summary": "The first issue", "viewer": True}
-    note = await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "DEMO-1", "text": "ship it"}, principal="u-1")
+    note = await site.invoke_remote(
+        f"{us.app}/notes", installation, {"issueKey": "DEMO-1", "text": "ship it"}, principal="u-1"
+    )
     assert note.status_code == 200
     event = {"eventType": "avi:jira:created:issue", "issue": {"key": "DEMO-7"}}
-    assert [a.status for a in await site.deliver_trigger(f"{us.app}/events/issue-created", installation, event)] == [200]
+    assert [a.status for a in await site.deliver_trigger(f"{us.app}/events/issue-created", installation, event)] == [
+        200
+    ]
     expected = {"notes": [{"issueKey": "DEMO-1", "text": "ship it"}, {"issueKey": "DEMO-7", "text": "created"}]}
     assert (await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")).json() == expected
     tenant_id = _tenant_id(us, installation)
@@ -152,7 +163,12 @@ async def test_install_call_event_product_and_move_to_another_region(
     committed = await site.call_hook(f"{us.app}/forge/realm/commit", installation, {"migrationId": "migration-1"})
     assert committed.json()["status"] == "COMMITTED", committed.text
     assert (await site.invoke_remote(f"{eu.app}/notes", installation, method="GET", principal="u-1")).json() == expected
-    for table, column in (("tenants", "id"), ("data_keys", "tenant_id"), ("forge_notes", "tenant_id"), ("forge_installations", "tenant_id")):
+    for table, column in (
+        ("tenants", "id"),
+        ("data_keys", "tenant_id"),
+        ("forge_notes", "tenant_id"),
+        ("forge_installations", "tenant_id"),
+    ):
         assert us.count(table, column, tenant_id) == 0, table
         assert eu.count(table, column, tenant_id) >= 1, table
     moved = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")
@@ -181,7 +197,9 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     assert again.status_code == 400 and "ROLLED_BACK" in again.json()["message"]
 
 
-async def test_peer_endpoints_refuse_what_is_not_sealed_with_the_transfer_key(deployments: dict[str, Deployment]) -> None:
+async def test_peer_endpoints_refuse_what_is_not_sealed_with_the_transfer_key(
+    deployments: dict[str, Deployment],
+) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(
             f"{deployments['EU'].app}/forge/realm/peer/import",

@@ -111,7 +111,9 @@ class Installations:
                 .values(migration_id=migration_id)
             )
             if result.rowcount == 0:
-                connection.execute(insert(forge_installations_table).values(tenant_id=tenant_id, migration_id=migration_id))
+                connection.execute(
+                    insert(forge_installations_table).values(tenant_id=tenant_id, migration_id=migration_id)
+                )
 
     def license_active(self, tenant_id: str) -> bool | None:
         """The last license state Forge reported for the tenant (None: never reported, e.g. a free app)."""

@@ -58,6 +58,7 @@ class Lifecycle:
         return JSONResponse({"status": "installed" if expected == INSTALLED else "upgraded"})
 
     def _install(self, invocation: Invocation) -> tuple[Tenant, bool]:
+        self._verifier.forget(invocation.installation_id)
         tenants = self._runtime.tenants
         try:
             tenant = tenants.by_installation_id(self._verifier.app.key, invocation.installation_id)
@@ -73,6 +74,7 @@ class Lifecycle:
         return self._verifier.installations.install(invocation)
 
     def _uninstall(self, invocation: Invocation) -> Tenant:
+        self._verifier.forget(invocation.installation_id)
         try:
             tenant = self._runtime.tenants.by_installation_id(self._verifier.app.key, invocation.installation_id)
         except TenantNotFound:

@@ -1,6 +1,6 @@
-"""The ``remotes``, ``endpoint`` and ``trigger`` sections of an app's Forge manifest.yml, from its declaration (S1, S14).
+"""The ``remotes``, ``endpoint`` and ``trigger`` sections of an app's Forge manifest.yml, from its declaration.
 
-What Forge calls is what Pledge serves: the manifest is generated from the same routes and the deployment's
+S1 and S14: what Forge calls is what Pledge serves: the manifest is generated from the same routes and the deployment's
 regional URLs (``PLEDGE_PUBLIC_URL`` and ``PLEDGE_FORGE_PEERS``), never written by hand beside them.
 """
 
@@ -15,7 +15,6 @@ from pledge.errors import ConfigurationError
 from pledge.forge.lifecycle import INSTALLED, UPGRADED
 from pledge.forge.routes import INSTALLED_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH
 from pledge.host import app_base_path
-
 
 
 def _auth(*, user: bool) -> dict[str, Any]:
@@ -38,7 +37,10 @@ def manifest_sections(app: App, settings: Settings) -> dict[str, Any]:
         endpoints.append({"key": key, "remote": config.remote_key, "route": {"path": base + path}, "auth": auth})
         return key
 
-    for key, path, event in (("pledge-installed", INSTALLED_PATH, INSTALLED), ("pledge-upgraded", UPGRADED_PATH, UPGRADED)):
+    for key, path, event in (
+        ("pledge-installed", INSTALLED_PATH, INSTALLED),
+        ("pledge-upgraded", UPGRADED_PATH, UPGRADED),
+    ):
         triggers.append({"key": key, "endpoint": endpoint(key, path, _auth(user=False)), "events": [event]})
     forge_routes = {route.path: route for route in app.routes if route.auth is Auth.FORGE}
     by_path: dict[str, list[str]] = {}

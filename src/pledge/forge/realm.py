@@ -9,10 +9,11 @@ authenticates them, and nothing unsealed is accepted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from starlette.background import BackgroundTask
@@ -22,13 +23,11 @@ from starlette.responses import JSONResponse, Response
 
 from pledge.egress import EgressRefused
 from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, TransferSeal
+from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
 from pledge.host import app_base_path
 from pledge.serving import AuthenticationFailed
 from pledge.tenants import Tenant
-
-if TYPE_CHECKING:
-    from pledge.forge.requests import ForgeRequestVerifier
 
 log = logging.getLogger("pledge.forge.realm")
 
@@ -68,7 +67,9 @@ class RealmHooks:
         self._peer_url(target)
         existing = await run_in_threadpool(self._log.get, migration_id, SOURCE)
         if existing is None:
-            migration = Migration(migration_id, SOURCE, tenant.id, tenant.installation_id or "", here, target, "SCHEDULED", None)
+            migration = Migration(
+                migration_id, SOURCE, tenant.id, tenant.installation_id or "", here, target, "SCHEDULED", None
+            )
             await run_in_threadpool(self._log.add, migration)
             existing = migration
         return _status(existing)
@@ -79,6 +80,7 @@ class RealmHooks:
         if migration.state != "SCHEDULED":
             return _status(migration)
         await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, migration.id)
+        self._verifier.forget(migration.installation_id)
         migration = await run_in_threadpool(self._log.set_state, migration, "IN_PROGRESS")
         return _status(migration, background=BackgroundTask(self._transfer, migration))
 
@@ -94,21 +96,30 @@ class RealmHooks:
         if migration.state != "READY":
             raise MigrationError(f"migration {migration.id} is {migration.state}, not READY: poll /status first")
         await self._tell_peer(migration, "commit")
+        self._verifier.forget(migration.installation_id)
         await run_in_threadpool(self._mover.delete, migration.tenant_id)
         migration = await run_in_threadpool(self._log.set_state, migration, "COMMITTED")
-        log.info("realm migration %s committed: tenant %s left for %s", migration.id, migration.tenant_id, migration.target_realm)
+        log.info(
+            "realm migration %s committed: tenant %s left for %s",
+            migration.id,
+            migration.tenant_id,
+            migration.target_realm,
+        )
         return _status(migration)
 
     async def rollback(self, request: Request) -> Response:
         _tenant, payload = await self._verified(request)
         migration = await self._source_migration(payload.get("migrationId"))
         if migration.state == "COMMITTED":
-            raise MigrationError(f"migration {migration.id} is committed: its data now lives in {migration.target_realm}")
+            raise MigrationError(
+                f"migration {migration.id} is committed: its data now lives in {migration.target_realm}"
+            )
         if migration.state == "ROLLED_BACK":
             return _status(migration)
         if migration.state != "SCHEDULED":
             await self._tell_peer(migration, "rollback")
         await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, None)
+        self._verifier.forget(migration.installation_id)
         migration = await run_in_threadpool(self._log.set_state, migration, "ROLLED_BACK")
         return _status(migration)
 
@@ -129,6 +140,9 @@ class RealmHooks:
         return migration
 
     async def _transfer(self, migration: Migration) -> None:
+        # Every instance must see the lock before the export: their cached resolutions expire within
+        # RESOLUTION_TTL, and a request admitted just before it gets as long again to finish its write.
+        await asyncio.sleep(2 * RESOLUTION_TTL.total_seconds())
         try:
             bundle = await run_in_threadpool(self._mover.export, migration.tenant_id)
             bundle["sourceRegion"] = self._runtime.settings.region
@@ -144,7 +158,10 @@ class RealmHooks:
         body = seal.seal(migration.id, step, document or {"migrationId": migration.id})
         url = f"{self._peer_url(migration.target_realm)}{app_base_path(self._app_key)}{PEER_PATH}/{step}"
         response = await self._runtime.egress.request(
-            "POST", url, content=body, headers={_MIGRATION_HEADER: migration.id, "content-type": "application/octet-stream"}
+            "POST",
+            url,
+            content=body,
+            headers={_MIGRATION_HEADER: migration.id, "content-type": "application/octet-stream"},
         )
         if response.status_code != 200:
             raise MigrationError(f"the {migration.target_realm} deployment refused {step}: {response.status_code}")
@@ -164,7 +181,9 @@ class RealmHooks:
         tenant_id = await run_in_threadpool(self._mover.import_, bundle)
         tenant = await run_in_threadpool(self._runtime.tenants.get, tenant_id)
         here = self._runtime.settings.resolved_forge_region
-        migration = Migration(migration_id, DESTINATION, tenant_id, tenant.installation_id or "", "", here, "READY", None)
+        migration = Migration(
+            migration_id, DESTINATION, tenant_id, tenant.installation_id or "", "", here, "READY", None
+        )
         await run_in_threadpool(self._log.add, migration)
         return JSONResponse({"status": "READY"})
 
@@ -180,6 +199,7 @@ class RealmHooks:
         if migration.state == "COMMITTED":
             raise MigrationError(f"migration {migration.id} was committed here: it cannot be rolled back")
         if migration.state == "READY":
+            self._verifier.forget(migration.installation_id)
             await run_in_threadpool(self._mover.delete, migration.tenant_id)
             migration = await run_in_threadpool(self._log.set_state, migration, "ROLLED_BACK")
         return _status(migration)
@@ -196,6 +216,7 @@ class RealmHooks:
                 .values(region=self._runtime.settings.region, updated_at=self._runtime.clock.now())
             )
         self._verifier.installations.set_migration(migration.tenant_id, None)
+        self._verifier.forget(migration.installation_id)
 
     async def _opened(self, request: Request, step: str) -> tuple[str, dict[str, Any]]:
         migration_id = _migration_id(request.headers.get(_MIGRATION_HEADER))

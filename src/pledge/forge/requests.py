@@ -9,6 +9,7 @@ reason code: 401 (not authentic), 403 (tenant cannot be served), 421 (tenant pin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from pledge.app import App, Identity, RequestContext
 from pledge.errors import PledgeError
 from pledge.forge.config import ForgeConfig
-from pledge.forge.installations import Installations
+from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.serving import AuthenticationFailed
 from pledge.tenants import Tenant, TenantNotFound
@@ -26,8 +27,21 @@ from pledge.trust.forge import FitVerifier, Invocation, JwksCache
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
 
+# A resolved tenant is reused for this long: tenant and installation rows are read at most once a second per
+# installation and process, not on every call. Changes this process makes drop the entry at once; a realm migration
+# waits longer than this before exporting (see pledge.forge.realm), so no instance still serves a locked tenant.
+RESOLUTION_TTL = timedelta(seconds=1)
+_RESOLUTION_CACHE_LIMIT = 100_000
+
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolution:
+    tenant: Tenant
+    state: InstallationState | None
+    until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +87,53 @@ class ForgeRequestVerifier:
         self.fit = FitVerifier(config.app_id, jwks, runtime.clock)
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = TokenCache(runtime.clock)
+        self._resolved: dict[str, _Resolution] = {}
 
     async def __call__(self, request: Request) -> Identity:
         invocation = await self.fit.verify(request.headers.get("authorization"))
-        tenant = await run_in_threadpool(self.resolve, invocation)
+        resolution = self._cached(invocation.installation_id)
+        if (
+            resolution is None
+            or resolution.state is None
+            or resolution.state.license_active != invocation.license_active
+        ):
+            tenant = await run_in_threadpool(self.resolve, invocation)
+        else:
+            tenant = self._admit(resolution, during_migration=False)
         system, user = self.hold_tokens(request, tenant, invocation)
         request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
         return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
 
     def resolve(self, invocation: Invocation, *, during_migration: bool = False) -> Tenant:
-        """The tenant an invocation is for, refused unless this deployment may serve it now."""
+        """The tenant an invocation is for, read from the database, refused unless this deployment may serve it now."""
+        resolution = self._lookup(invocation.installation_id)
+        tenant = self._admit(resolution, during_migration=during_migration)
+        if resolution.state is None or resolution.state.license_active != invocation.license_active:
+            self.installations.observe(tenant, invocation, resolution.state)
+            migration_id = resolution.state.migration_id if resolution.state is not None else None
+            state = InstallationState(invocation.license_active, migration_id)
+            self._remember(resolution.tenant, state)
+        return tenant
+
+    def forget(self, installation_id: str | None) -> None:
+        """Drop a cached resolution after this process changed the tenant (lifecycle, migration)."""
+        if installation_id is not None:
+            self._resolved.pop(installation_id, None)
+
+    def _cached(self, installation_id: str) -> _Resolution | None:
+        resolution = self._resolved.get(installation_id)
+        if resolution is None or resolution.until <= self.runtime.clock.now():
+            return None
+        return resolution
+
+    def _lookup(self, installation_id: str) -> _Resolution:
         try:
-            tenant = self.runtime.tenants.by_installation_id(self.app.key, invocation.installation_id)
+            tenant = self.runtime.tenants.by_installation_id(self.app.key, installation_id)
         except TenantNotFound:
+            self.forget(installation_id)
             from pledge.forge.migration import departed_to
 
-            realm = departed_to(self.runtime.engine, self.app.key, invocation.installation_id)
+            realm = departed_to(self.runtime.engine, self.app.key, installation_id)
             if realm is not None:
                 raise self.misdirected(realm) from None
             raise AuthenticationFailed(
@@ -96,18 +141,28 @@ class ForgeRequestVerifier:
                 "this installation is no tenant here: the avi:forge:installed:app trigger has not been delivered",
                 status_code=403,
             ) from None
+        return self._remember(tenant, self.installations.state(tenant.id))
+
+    def _remember(self, tenant: Tenant, state: InstallationState | None) -> _Resolution:
+        if len(self._resolved) >= _RESOLUTION_CACHE_LIMIT:
+            self._resolved.clear()
+        resolution = _Resolution(tenant, state, self.runtime.clock.now() + RESOLUTION_TTL)
+        if tenant.installation_id is not None:
+            self._resolved[tenant.installation_id] = resolution
+        return resolution
+
+    def _admit(self, resolution: _Resolution, *, during_migration: bool) -> Tenant:
+        tenant, state = resolution.tenant, resolution.state
         if tenant.region != self.runtime.settings.region:
             raise self.misdirected(tenant.region)
         if not tenant.is_active:
             raise AuthenticationFailed("tenant_inactive", f"tenant {tenant.id} is {tenant.state}", status_code=403)
-        state = self.installations.state(tenant.id)
         if state is not None and state.migration_id is not None and not during_migration:
             raise AuthenticationFailed(
                 "migration_in_progress",
                 f"tenant {tenant.id} is being moved to another region: retry after the migration",
                 status_code=409,
             )
-        self.installations.observe(tenant, invocation, state)
         return tenant
 
     def misdirected(self, elsewhere: str) -> AuthenticationFailed:
@@ -118,7 +173,9 @@ class ForgeRequestVerifier:
             status_code=421,
         )
 
-    def hold_tokens(self, request: Request, tenant: Tenant, invocation: Invocation) -> tuple[Token | None, Token | None]:
+    def hold_tokens(
+        self, request: Request, tenant: Tenant, invocation: Invocation
+    ) -> tuple[Token | None, Token | None]:
         now = self.runtime.clock.now()
         tokens = []
         for header in (SYSTEM_TOKEN_HEADER, USER_TOKEN_HEADER):

@@ -62,6 +62,9 @@ def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRou
         Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
         Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
         Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
-        *(Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method]) for step, method, handler in hooks.hooks()),
+        *(
+            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
+            for step, method, handler in hooks.hooks()
+        ),
         *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
     ]

@@ -219,8 +219,9 @@ class ForgeSite:
         module_key: str = "pledge-ui",
     ) -> httpx.Response:
         """What ``invokeRemote`` from a UI module does: one call, 25 s timeout, no retry, app and user tokens."""
+        fit = self.mint_fit(installation, module_type="jira:issuePanel", module_key=module_key, principal=principal)
         headers = {
-            "authorization": f"Bearer {self.mint_fit(installation, module_type='jira:issuePanel', module_key=module_key, principal=principal)}",
+            "authorization": f"Bearer {fit}",
             "x-forge-oauth-system": self.app_token(installation),
             "x-forge-oauth-user": self.user_token(installation, principal),
         }
@@ -256,8 +257,9 @@ class ForgeSite:
                     retry_context = {"retryCount": number, "retryReason": reason, "retryData": {}}
                     await asyncio.sleep(self._backoff * 2 ** (number - 1))
                 body = {**payload, **({"retryContext": retry_context} if retry_context else {})}
+                fit = self.mint_fit(installation, module_type=module_type, module_key=module_key)
                 headers = {
-                    "authorization": f"Bearer {self.mint_fit(installation, module_type=module_type, module_key=module_key)}",
+                    "authorization": f"Bearer {fit}",
                     "x-forge-oauth-system": self.app_token(installation),
                 }
                 try:
@@ -270,8 +272,11 @@ class ForgeSite:
     async def install(self, remote_url: str, installation: Installation, *, redeliveries: int = 0) -> list[Attempt]:
         """Deliver ``avi:forge:installed:app`` to the remote's lifecycle endpoint."""
         return await self.deliver_trigger(
-            remote_url, installation, self.lifecycle_payload(installation, "avi:forge:installed:app"),
-            module_key="pledge-installed", redeliveries=redeliveries,
+            remote_url,
+            installation,
+            self.lifecycle_payload(installation, "avi:forge:installed:app"),
+            module_key="pledge-installed",
+            redeliveries=redeliveries,
         )
 
     def lifecycle_payload(self, installation: Installation, event: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ _START_TIMEOUT_SECONDS = 10.0
 
 @contextmanager
 def serve_on_loopback(app: ASGIApp) -> Iterator[str]:
-    """``with serve_on_loopback(app) as url:`` — ``url`` is ``http://127.0.0.1:<port>``, serving until the block ends."""
+    """``with serve_on_loopback(app) as url:`` — ``url`` is ``http://127.0.0.1:<port>`` until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

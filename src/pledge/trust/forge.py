@@ -13,6 +13,8 @@ memory is per process: two instances behind a load balancer each accept a replay
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -21,7 +23,10 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from pledge.clock import Clock
 from pledge.egress import EgressRefused, OutboundClient
@@ -36,6 +41,7 @@ LEEWAY = timedelta(seconds=5)
 MAX_LIFETIME = timedelta(minutes=5)
 _REQUIRED = ("iss", "aud", "iat", "nbf", "exp", "jti", "app", "context")
 _KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
 _REPLAY_MEMORY_LIMIT = 100_000
 
@@ -66,7 +72,7 @@ class Invocation:
         installation_id, api_base_url = app.get("installationId"), app.get("apiBaseUrl")
         if not isinstance(installation_id, str) or not isinstance(api_base_url, str):
             raise AuthenticationFailed("claims_malformed", "the FIT lacks app.installationId or app.apiBaseUrl")
-        module = app.get("module") if isinstance(app.get("module"), dict) else {}
+        module = app["module"] if isinstance(app.get("module"), dict) else {}
         license_ = app.get("license")
         active = license_.get("isActive") if isinstance(license_, dict) else None
         principal = claims.get("principal")
@@ -178,45 +184,35 @@ class FitVerifier:
         self._seen: dict[str, datetime] = {}
 
     async def verify(self, authorization: str | None) -> Invocation:
-        token = _bearer(authorization)
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise AuthenticationFailed("token_malformed", "the FIT is not a JWT") from None
+        segments = _segments(_bearer(authorization))
+        header = _json_segment(segments[0], "header")
         if header.get("alg") != ALGORITHM:
             raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
         kid = header.get("kid")
         if not isinstance(kid, str) or not _KID.match(kid):
             raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
         key = await self._jwks.key(kid)
-        claims = self._decode(token, key)
+        try:
+            key.verify(_b64decode(segments[2]), f"{segments[0]}.{segments[1]}".encode(), PKCS1v15(), SHA256())
+        except InvalidSignature:
+            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
+        claims = _json_segment(segments[1], "payload")
+        self._check_claims(claims)
         invocation = Invocation.from_claims(claims)
         self._check_time(claims)
         self._remember(invocation)
         return invocation
 
-    def _decode(self, token: str, key: RSAPublicKey) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self.app_id,
-                issuer=FIT_ISSUER,
-                # Time is checked against the injectable clock below, not the wall clock.
-                options={"require": list(_REQUIRED), "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-        except jwt.InvalidSignatureError:
-            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise AuthenticationFailed("missing_claim", f"the FIT lacks the {exc.claim!r} claim") from None
-        except jwt.InvalidAudienceError:
-            raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app") from None
-        except jwt.InvalidIssuerError:
-            raise AuthenticationFailed("wrong_issuer", f"the FIT's iss is not {FIT_ISSUER!r}") from None
-        except jwt.InvalidTokenError:
-            raise AuthenticationFailed("token_malformed", "the FIT cannot be decoded") from None
-        return claims
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        for name in _REQUIRED:
+            if name not in claims:
+                raise AuthenticationFailed("missing_claim", f"the FIT lacks the {name!r} claim")
+        if claims["iss"] != FIT_ISSUER:
+            raise AuthenticationFailed("wrong_issuer", f"the FIT's iss is not {FIT_ISSUER!r}")
+        audience = claims["aud"]
+        if audience != self.app_id and not (isinstance(audience, list) and audience == [self.app_id]):
+            raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app")
+        claims["aud"] = self.app_id
 
     def _check_time(self, claims: dict[str, Any]) -> None:
         try:
@@ -239,6 +235,31 @@ class FitVerifier:
         if until is not None and until >= now:
             raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
         self._seen[invocation.jti] = invocation.expires_at + self._leeway
+
+
+def _segments(token: str) -> list[str]:
+    # The signature is checked by cryptography directly: the token is split and decoded once, its alphabet checked
+    # by one regular expression (PyJWT's per-character check costs more than the RSA verification itself).
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
+    return segments
+
+
+def _b64decode(segment: str) -> bytes:
+    if not _BASE64URL.match(segment):
+        raise AuthenticationFailed("token_malformed", "the FIT is not base64url-encoded")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_segment(segment: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64decode(segment))
+    except (ValueError, RecursionError):
+        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not JSON") from None
+    if not isinstance(value, dict):
+        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not a JSON object")
+    return value
 
 
 def _bearer(authorization: str | None) -> str:
