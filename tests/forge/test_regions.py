@@ -3,67 +3,29 @@ Forge site, handles a UI call and an event, calls the product with the app token
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
-import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from examples.forge_notes.app import APP_ID
+from examples.forge_notes.walkthrough import ROOT, Deployment, regional_deployments
+from examples.forge_notes.walkthrough import migrate as _migrate
 from sqlalchemy import create_engine, text
 
 from pledge.sim.forge import ForgeSite, Installation
 
-ROOT = Path(__file__).resolve().parents[2]
-PLEDGE = Path(sys.executable).with_name("pledge")
 
-
-@dataclass
-class Deployment:
-    region: str
-    url: str
-    database: Path
-
-    @property
-    def app(self) -> str:
-        return f"{self.url}/apps/forge-notes"
-
-    def count(self, table: str, column: str, value: str) -> int:
-        engine = create_engine(f"sqlite:///{self.database}")
-        try:
-            with engine.connect() as connection:
-                query = text(f"SELECT count(*) FROM {table} WHERE {column} = :v")  # noqa: S608
-                return int(connection.execute(query, {"v": value}).scalar_one())
-        finally:
-            engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"pledge serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"pledge serve at {url} did not become ready")
+def _count(deployment: Deployment, table: str, column: str, value: str) -> int:
+    engine = create_engine(f"sqlite:///{deployment.database}")
+    try:
+        with engine.connect() as connection:
+            query = text(f"SELECT count(*) FROM {table} WHERE {column} = :v")  # noqa: S608
+            return int(connection.execute(query, {"v": value}).scalar_one())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -75,61 +37,8 @@ def site() -> Iterator[ForgeSite]:
 
 @pytest.fixture(scope="module")
 def deployments(site: ForgeSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployment]]:
-    ports = {"US": _free_port(), "EU": _free_port()}
-    regions = {"US": "us-east-1", "EU": "eu-west-1"}
-    transfer_key = base64.b64encode(secrets.token_bytes(32)).decode()
-    processes: list[subprocess.Popen[bytes]] = []
-    running: dict[str, Deployment] = {}
-    try:
-        for realm, port in ports.items():
-            data = tmp_path_factory.mktemp(realm.lower())
-            other = "EU" if realm == "US" else "US"
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("PLEDGE_")},
-                "PYTHONPATH": str(ROOT),
-                "PLEDGE_DATA_DIR": str(data),
-                "PLEDGE_PORT": str(port),
-                "PLEDGE_REGION": regions[realm],
-                "PLEDGE_APPS": "examples.forge_notes.app:app",
-                "PLEDGE_FORGE_JWKS_URL": site.jwks_url,
-                "PLEDGE_ATLASSIAN_API_URL": site.base_url,
-                "PLEDGE_FORGE_PEERS": f"{other}=http://127.0.0.1:{ports[other]}",
-                "PLEDGE_FORGE_TRANSFER_KEY": transfer_key,
-                "PLEDGE_LOG_LEVEL": "WARNING",
-            }
-            log = (data / "serve.log").open("wb")
-            process = subprocess.Popen([str(PLEDGE), "serve"], env=env, cwd=ROOT, stderr=log)
-            log.close()
-            processes.append(process)
-            running[realm] = Deployment(regions[realm], f"http://127.0.0.1:{port}", data / "pledge.db")
-        for deployment, process in zip(running.values(), processes, strict=True):
-            _wait_ready(deployment.url, process, deployment.database.with_name("serve.log"))
+    with regional_deployments(site, tmp_path_factory.mktemp("regions")) as running:
         yield running
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
-
-
-async def _migrate(
-    site: ForgeSite, source: Deployment, installation: Installation, target: str, migration_id: str
-) -> str:
-    hooks = f"{source.app}/forge/realm"
-    schedule = await site.call_hook(
-        f"{hooks}/schedule", installation, {"migrationId": migration_id, "targetRealm": target}
-    )
-    assert schedule.json()["status"] == "SCHEDULED", schedule.text
-    started = await site.call_hook(f"{hooks}/start", installation, {"migrationId": migration_id})
-    assert started.json()["status"] in ("IN_PROGRESS", "READY"), started.text
-    for _ in range(200):
-        status = (
-            await site.call_hook(f"{hooks}/status", installation, {"migrationId": migration_id}, method="GET")
-        ).json()
-        if status["status"] != "IN_PROGRESS":
-            return str(status["status"]) if status["status"] != "FAILED" else f"FAILED: {status.get('detail')}"
-        await asyncio.sleep(0.05)
-    raise AssertionError("the migration did not finish")
 
 
 async def test_install_call_event_product_and_move_to_another_region(
@@ -169,8 +78,8 @@ async def test_install_call_event_product_and_move_to_another_region(
         ("forge_notes", "tenant_id"),
         ("forge_installations", "tenant_id"),
     ):
-        assert us.count(table, column, tenant_id) == 0, table
-        assert eu.count(table, column, tenant_id) >= 1, table
+        assert _count(us, table, column, tenant_id) == 0, table
+        assert _count(eu, table, column, tenant_id) >= 1, table
     moved = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")
     assert moved.status_code == 421
     assert moved.json()["message"].startswith("this tenant's data is pinned to EU; this deployment serves us-east-1")
@@ -185,12 +94,12 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "DEMO-3", "text": "stay"}, principal="u-2")
     tenant_id = _tenant_id(us, installation)
     assert await _migrate(site, us, installation, "EU", "migration-2") == "READY"
-    assert eu.count("forge_notes", "tenant_id", tenant_id) == 1
+    assert _count(eu, "forge_notes", "tenant_id", tenant_id) == 1
 
     rolled_back = await site.call_hook(f"{us.app}/forge/realm/rollback", installation, {"migrationId": "migration-2"})
     assert rolled_back.json()["status"] == "ROLLED_BACK", rolled_back.text
     for table, column in (("tenants", "id"), ("data_keys", "tenant_id"), ("forge_notes", "tenant_id")):
-        assert eu.count(table, column, tenant_id) == 0, table
+        assert _count(eu, table, column, tenant_id) == 0, table
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")
     assert notes.json() == {"notes": [{"issueKey": "DEMO-3", "text": "stay"}]}
     again = await site.call_hook(f"{us.app}/forge/realm/commit", installation, {"migrationId": "migration-2"})
@@ -220,3 +129,19 @@ def _tenant_id(deployment: Deployment, installation: Installation) -> str:
             )
     finally:
         engine.dispose()
+
+
+def test_the_readme_walkthrough_runs() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "examples.forge_notes.walkthrough"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(ROOT)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert "5. realm migration US → EU: READY" in lines
+    assert lines[-1].startswith("8. US now answers 421: this tenant's data is pinned to EU")
