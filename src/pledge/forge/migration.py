@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -246,6 +246,9 @@ class Migration:
     detail: str | None
 
 
+_MIGRATION_FIELDS = ("id", "role", "tenant_id", "installation_id", "source_realm", "target_realm", "state", "detail")
+
+
 class MigrationLog:
     """The ``forge_realm_migrations`` rows of one app at this deployment."""
 
@@ -264,16 +267,7 @@ class MigrationLog:
             row = connection.execute(query).mappings().one_or_none()
         if row is None:
             return None
-        return Migration(
-            row["id"],
-            row["role"],
-            row["tenant_id"],
-            row["installation_id"],
-            row["source_realm"],
-            row["target_realm"],
-            row["state"],
-            row["detail"],
-        )
+        return Migration(**{name: row[name] for name in _MIGRATION_FIELDS})
 
     def add(self, migration: Migration) -> None:
         now = self._runtime.clock.now()
@@ -302,13 +296,4 @@ class MigrationLog:
                 .where(realm_migrations_table.c.role == migration.role)
                 .values(state=state, detail=detail, updated_at=self._runtime.clock.now())
             )
-        return Migration(
-            migration.id,
-            migration.role,
-            migration.tenant_id,
-            migration.installation_id,
-            migration.source_realm,
-            migration.target_realm,
-            state,
-            detail,
-        )
+        return replace(migration, state=state, detail=detail)
