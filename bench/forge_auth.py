@@ -29,7 +29,7 @@ from pledge.sim.forge import ForgeSite
 APP_ID = "ari:cloud:ecosystem::app/0b6f5a64-3f0e-4a57-8a43-6d1b2f3c9e10"
 BODY = json.dumps({"issue": "PLG-1", "fields": {"summary": "Benchmark", "labels": ["a", "b", "c"]}, "n": 42})
 DURATION, WARMUP, CONNECTIONS = 3, 1, 32
-TOKENS = 8_000
+TOKENS = 12_000
 TOKEN_LIFETIME_SECONDS = 240
 BASE = "/apps/bench-forge"
 
@@ -56,14 +56,14 @@ local tokens = {{}}
 for line in io.lines({path}) do tokens[#tokens + 1] = line end
 local next_token = 0
 request = function()
-  next_token = next_token + 1
+  next_token = next_token % #tokens + 1  -- wraps only on the bare route; the FIT route checks it never does
   local headers = {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[next_token]}}
   return wrk.format(nil, nil, headers)
 end
 """
 
 
-def _load_with_fits(url: str, tokens: list[str], duration: int) -> LoadResult:
+def _load_with_fits(url: str, tokens: list[str], duration: int, *, single_use: bool = True) -> LoadResult:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise BenchError("wrk is not installed: run scripts/system-deps (as root) or apt-get install wrk")
@@ -78,10 +78,10 @@ def _load_with_fits(url: str, tokens: list[str], duration: int) -> LoadResult:
     if completed.returncode != 0:
         raise BenchError(f"wrk failed: {completed.stderr.strip()[:300]}")
     result, non_2xx, errors = parse_wrk(completed.stdout)
-    if result.requests >= len(tokens):
+    if single_use and result.requests + CONNECTIONS >= len(tokens):
         raise BenchError(f"{result.requests} requests used every one of {len(tokens)} FITs: raise TOKENS")
     if non_2xx or errors:
-        raise BenchError(f"FIT route: {non_2xx} non-2xx responses and {errors} socket errors under load")
+        raise BenchError(f"{url}: {non_2xx} non-2xx responses and {errors} socket errors under load")
     return result
 
 
@@ -112,8 +112,8 @@ def scenarios() -> list[Row]:
             # The bare route gets the very requests the FIT route gets (a fresh FIT each, ignored there), so
             # both rows pay the same load-generator and header-parsing cost and differ only by verification.
             warm = len(tokens) * WARMUP // (WARMUP + DURATION)
-            _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], WARMUP)
-            bare = _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], DURATION)
+            _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], WARMUP, single_use=False)
+            bare = _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], DURATION, single_use=False)
             _load_with_fits(f"{served.url}{BASE}/echo", tokens[:warm], WARMUP)
             fit = _load_with_fits(f"{served.url}{BASE}/echo", tokens[warm:], DURATION)
     ratio = fit.rps / bare.rps if bare.rps else 0.0

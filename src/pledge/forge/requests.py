@@ -8,6 +8,7 @@ reason code: 401 (not authentic), 403 (tenant cannot be served), 421 (tenant pin
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -88,18 +89,14 @@ class ForgeRequestVerifier:
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = TokenCache(runtime.clock)
         self._resolved: dict[str, _Resolution] = {}
+        self._pending: dict[str, asyncio.Future[_Resolution]] = {}
 
     async def __call__(self, request: Request) -> Identity:
         invocation = await self.fit.verify(request.headers.get("authorization"))
-        resolution = self._cached(invocation.installation_id)
-        if (
-            resolution is None
-            or resolution.state is None
-            or resolution.state.license_active != invocation.license_active
-        ):
-            tenant = await run_in_threadpool(self.resolve, invocation)
-        else:
-            tenant = self._admit(resolution, during_migration=False)
+        resolution = self._cached(invocation.installation_id) or await self._refresh(invocation.installation_id)
+        tenant = self._admit(resolution, during_migration=False)
+        if self._license_changed(resolution, invocation):
+            await run_in_threadpool(self._observe, resolution, invocation)
         system, user = self.hold_tokens(request, tenant, invocation)
         request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
         return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
@@ -108,12 +105,28 @@ class ForgeRequestVerifier:
         """The tenant an invocation is for, read from the database, refused unless this deployment may serve it now."""
         resolution = self._lookup(invocation.installation_id)
         tenant = self._admit(resolution, during_migration=during_migration)
-        if resolution.state is None or resolution.state.license_active != invocation.license_active:
-            self.installations.observe(tenant, invocation, resolution.state)
-            migration_id = resolution.state.migration_id if resolution.state is not None else None
-            state = InstallationState(invocation.license_active, migration_id)
-            self._remember(resolution.tenant, state)
+        if self._license_changed(resolution, invocation):
+            self._observe(resolution, invocation)
         return tenant
+
+    async def _refresh(self, installation_id: str) -> _Resolution:
+        # One database read per installation at a time: when the cached entry expires under load, the concurrent
+        # requests for that installation wait for the same read instead of each starting their own.
+        pending = self._pending.get(installation_id)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(self._lookup, installation_id))
+            self._pending[installation_id] = pending
+            pending.add_done_callback(lambda _done: self._pending.pop(installation_id, None))
+        return await asyncio.shield(pending)
+
+    @staticmethod
+    def _license_changed(resolution: _Resolution, invocation: Invocation) -> bool:
+        return resolution.state is None or resolution.state.license_active != invocation.license_active
+
+    def _observe(self, resolution: _Resolution, invocation: Invocation) -> None:
+        self.installations.observe(resolution.tenant, invocation, resolution.state)
+        migration_id = resolution.state.migration_id if resolution.state is not None else None
+        self._remember(resolution.tenant, InstallationState(invocation.license_active, migration_id))
 
     def forget(self, installation_id: str | None) -> None:
         """Drop a cached resolution after this process changed the tenant (lifecycle, migration)."""
@@ -176,12 +189,13 @@ class ForgeRequestVerifier:
     def hold_tokens(
         self, request: Request, tenant: Tenant, invocation: Invocation
     ) -> tuple[Token | None, Token | None]:
+        headers = request.headers
+        system_value, user_value = headers.get(SYSTEM_TOKEN_HEADER), headers.get(USER_TOKEN_HEADER)
+        if not system_value and not user_value:
+            return None, None
         now = self.runtime.clock.now()
-        tokens = []
-        for header in (SYSTEM_TOKEN_HEADER, USER_TOKEN_HEADER):
-            value = request.headers.get(header)
-            tokens.append(Token.from_header(value, now, invocation.expires_at) if value else None)
-        system, user = tokens
+        system = Token.from_header(system_value, now, invocation.expires_at) if system_value else None
+        user = Token.from_header(user_value, now, invocation.expires_at) if user_value else None
         if system is not None:
             self.tokens.offer(tenant.id, system)
         return system, user
