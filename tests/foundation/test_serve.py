@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -97,3 +98,16 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(served: Served, 
     assert response.status_code == 200
     assert response.json() == {"released": True}
     assert served.process.wait(timeout=WAIT_SECONDS) == 0, served.log.read_text()
+
+
+def test_access_log_names_the_path_but_not_the_query_or_the_client(served: Served) -> None:
+    """Page loads carry the Connect JWT and the site's URL in the query; the browser's address is personal data."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLXZhbHVl"
+    query = f"xdm_e=https%3A%2F%2Facme-corp.atlassian.net&lic=active&jwt={token}"
+    assert httpx.get(f"{served.url}/readyz?{query}").status_code == 200
+    wait_for(lambda: "GET /readyz" in served.log.read_text(), "the access log line")
+    access = [json.loads(line) for line in served.log.read_text().splitlines() if "uvicorn.access" in line]
+    line = next(entry for entry in access if "GET /readyz" in entry["message"])
+    assert line["message"] == '"GET /readyz HTTP/1.1" 200'
+    assert "acme-corp" not in served.log.read_text()
+    assert "c2lnbmF0dXJlLXZhbHVl" not in served.log.read_text()
