@@ -8,16 +8,21 @@ itself (metrics middleware, mount) costs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import ExitStack
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.harness import Row, Server, pledge_host, run_wrk, serve
+from bench.harness import LoadResult, Row, interleave, pledge_host, run_wrk, serve
 from pledge.app import App, Auth, RequestContext
 
 PATH = "/echo"
+APP_PATH = "/apps/bench" + PATH
+HOST_FACTORY = "bench.baseline:create_app"
+DURATION = 3
 BODY = json.dumps({"issue": "PLG-1", "fields": {"summary": "Benchmark", "labels": ["a", "b", "c"]}, "n": 42})
 HEADERS = {"Content-Type": "application/json"}
 
@@ -44,13 +49,17 @@ bare = Starlette(routes=[Route(PATH, _bare_echo, methods=["POST"])])
 
 
 def scenarios() -> list[Row]:
-    rows: list[Row] = []
-    servers: tuple[Server, ...] = ("uvicorn", "granian")
-    for server in servers:
-        with serve("bench.baseline:create_app", factory=True, server=server, ready_path="/healthz") as served:
-            result = run_wrk(served.url + "/apps/bench" + PATH, method="POST", headers=HEADERS, body=BODY)
-        rows.append(Row(f"pledge host, {server}", result, "JSON POST, public route"))
-    with serve("bench.baseline:bare") as served:
-        result = run_wrk(served.url + PATH, method="POST", headers=HEADERS, body=BODY)
-    rows.append(Row("starlette alone, uvicorn", result, "same handler, no host"))
-    return rows
+    def post(url: str) -> Callable[[], LoadResult]:
+        return lambda: run_wrk(url, method="POST", headers=HEADERS, body=BODY, duration=DURATION)
+
+    with ExitStack() as stack:
+        uvicorn = stack.enter_context(serve(HOST_FACTORY, factory=True, ready_path="/healthz"))
+        granian = stack.enter_context(serve(HOST_FACTORY, factory=True, server="granian", ready_path="/healthz"))
+        alone = stack.enter_context(serve("bench.baseline:bare"))
+        return interleave(
+            {
+                "pledge host, uvicorn": post(uvicorn.url + APP_PATH),
+                "pledge host, granian": post(granian.url + APP_PATH),
+                "starlette alone, uvicorn": post(alone.url + PATH),
+            }
+        )

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,6 +256,22 @@ def _wrk(base: Sequence[str], duration: int, url: str) -> str:
     if completed.returncode != 0:
         raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip() or completed.stdout[:300]}")
     return completed.stdout
+
+
+def interleave(loads: Mapping[str, Callable[[], LoadResult]], *, rounds: int = 3) -> list[Row]:
+    """Run every load once per round, in turn, and keep each one's median round (by requests/s).
+
+    On a shared machine, background work comes in bursts; taking turns spreads a burst over every scenario
+    instead of letting it sink whichever happened to run then. Serve all the targets first, then interleave.
+    """
+    results: dict[str, list[LoadResult]] = {name: [] for name in loads}
+    for _ in range(rounds):
+        for name, load in loads.items():
+            results[name].append(load())
+    return [
+        Row(name, sorted(runs, key=lambda run: run.rps)[len(runs) // 2], f"median of {rounds}")
+        for name, runs in results.items()
+    ]
 
 
 def print_table(rows: Sequence[Row], *, title: str = "") -> None:
