@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from pledge.cli.common import PledgeGroup, pass_settings_loader
+from pledge.cli.config import config
 from pledge.cli.db import db
 from pledge.cli.serve import serve
 
@@ -30,6 +31,7 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 
 cli.add_command(serve)
 cli.add_command(db)
+cli.add_command(config)
 
 
 def main(argv: list[str] | None = None) -> Any:

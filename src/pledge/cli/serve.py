@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
+from types import FrameType
 from typing import Any
 
 import click
@@ -34,6 +36,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[st
 
 
 def run(settings: Settings) -> None:
+    signal.signal(signal.SIGTERM, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
     with open_runtime(settings) as runtime:
@@ -50,6 +53,15 @@ def run(settings: Settings) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         uvicorn.Server(config).run()
+
+
+def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM is how an operator stops Pledge, so it ends with status 0, not "killed by signal".
+
+    While serving, uvicorn handles SIGTERM itself (stop accepting, drain, shut down) and only then re-raises it to
+    the handler it found, this one. Before serving (migrations), the start-up simply stops; the runtime still closes.
+    """
+    raise SystemExit(0)
 
 
 def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
