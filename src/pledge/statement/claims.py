@@ -130,8 +130,8 @@ def check_data_declared(deployment: Deployment, facts: Facts) -> Evidence:
     secret = sum(len(app.fields_of(Category.SECRET)) for app in facts.apps)
     return Evidence(
         True,
-        f"{_plural(len(facts.apps), 'app')} declare {_plural(collections, 'collection')} and "
-        f"{_plural(fields, 'field')} ({personal} personal data, {secret} secret)",
+        f"{_plural(len(facts.apps), 'app')}, {_plural(collections, 'collection')}, {_plural(fields, 'field')} "
+        f"declared ({personal} personal data, {secret} secret)",
     )
 
 

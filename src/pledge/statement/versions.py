@@ -27,6 +27,10 @@ statement_versions_table = Table(
 )
 
 
+# Ids are 32-bit on both engines; a larger number names no version (and must not reach the database).
+_LARGEST_ID = 2**31 - 1
+
+
 class VersionNotFound(PledgeError):
     """No statement version with that id."""
 
@@ -93,10 +97,12 @@ class StatementVersions:
         return Version(*row) if row is not None else None
 
     def get(self, version_id: int) -> Version:
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                select(statement_versions_table).where(statement_versions_table.c.id == version_id)
-            ).one_or_none()
+        row = None
+        if 1 <= version_id <= _LARGEST_ID:
+            with self._engine.connect() as connection:
+                row = connection.execute(
+                    select(statement_versions_table).where(statement_versions_table.c.id == version_id)
+                ).one_or_none()
         if row is None:
             raise VersionNotFound(f"there is no statement version {version_id}: `pledge statement versions` lists them")
         return Version(*row)

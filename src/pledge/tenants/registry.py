@@ -268,7 +268,7 @@ def count_by_region(engine: Engine) -> dict[str, int]:
         .group_by(tenants_table.c.region)
     )
     with engine.connect() as connection:
-        return {region: count for region, count in connection.execute(query).tuples()}
+        return {region: count for region, count in connection.execute(query)}
 
 
 def stored_fields() -> tuple[str, ...]:
