@@ -5,6 +5,7 @@ Bad or unknown version ids get a 400 or 404 page saying what to ask for instead,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,8 @@ from pledge.statement.publish import Published, publish, verify_published
 from pledge.statement.render import TEMPLATES, render_app, to_html
 from pledge.statement.verify import Verification, VerificationLog
 from pledge.statement.versions import StatementVersions, Version, VersionNotFound
+
+log = logging.getLogger("pledge.statement")
 
 _templates = Jinja2Templates(env=TEMPLATES)
 
@@ -188,5 +191,6 @@ def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]
     the run, and return the routes of its pages for the host."""
     deployment = Deployment.of(runtime, apps)
     published = publish(deployment)
-    verify_published(deployment, published)
+    verification = verify_published(deployment, published)
+    log.info("statement version %d at /privacy; verification %s", published.version.id, verification.summary())
     return StatementPages(deployment, published).routes()
