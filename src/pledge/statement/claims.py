@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pledge import trust
 from pledge.app import App, Auth
 from pledge.logs import redact
 from pledge.statement.facts import Deployment, Facts
@@ -150,8 +151,6 @@ def check_retention_settings(deployment: Deployment, facts: Facts) -> Evidence:
 
 
 def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
-    from pledge.trust import verifiers_for
-
     if not deployment.apps:
         return Evidence(True, "no apps are served")
     runtime = deployment.require_runtime()
@@ -162,7 +161,7 @@ def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
             problems.append(f"{getattr(app, 'key', app)!s}: does not declare how its routes authenticate")
             continue
         kinds = Counter([route.auth for route in app.routes] + [Auth.CONNECT] * (len(app.webhooks) + len(app.pages)))
-        verifiers = verifiers_for(app, runtime)
+        verifiers = trust.verifiers_for(app, runtime)
         unverified = sorted(kind.value for kind in kinds if kind is not Auth.PUBLIC and kind not in verifiers)
         if unverified:
             problems.append(f"{app.key}: no verifier for {', '.join(unverified)} routes")

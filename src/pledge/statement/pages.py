@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pledge.errors import PledgeError
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
 from pledge.statement.compare import KEY, compare, render_html
@@ -31,7 +32,9 @@ log = logging.getLogger("pledge.statement")
 _templates = Jinja2Templates(env=TEMPLATES)
 
 
-class _BadRequest(Exception):
+class _PageError(PledgeError):
+    """A request the pages cannot answer; ``status`` is 400 or 404 and the message says what to ask instead."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -120,7 +123,7 @@ class StatementPages:
             context = await run_in_threadpool(
                 self._comparison, request.query_params.get("from"), request.query_params.get("to")
             )
-        except _BadRequest as exc:
+        except _PageError as exc:
             return self._error(request, exc.status, str(exc))
         if isinstance(context, str):
             return RedirectResponse(context, status_code=303)
@@ -136,7 +139,7 @@ class StatementPages:
             before, _ = self._versions.neighbours(latest.id)
             return compare_url(before or latest.id, latest.id)
         if old_param is None or new_param is None:
-            raise _BadRequest(400, "Name both versions to compare, for example ?from=1&to=2.")
+            raise _PageError(400, "Name both versions to compare, for example ?from=1&to=2.")
         old, new = self._version(old_param), self._version(new_param)
         comparison = compare(old.markdown, new.markdown)
         before, _ = self._versions.neighbours(old.id)
@@ -154,11 +157,11 @@ class StatementPages:
 
     def _version(self, param: str) -> Version:
         if not param.isascii() or not param.isdigit() or int(param) < 1:
-            raise _BadRequest(400, "Version ids are whole numbers from 1, as listed on the versions page.")
+            raise _PageError(400, "Version ids are whole numbers from 1, as listed on the versions page.")
         try:
             return self._versions.get(int(param))
         except VersionNotFound:
-            raise _BadRequest(404, f"There is no statement version {int(param)}: see the versions page.") from None
+            raise _PageError(404, f"There is no statement version {int(param)}: see the versions page.") from None
 
     def _error(self, request: Request, status: int, message: str) -> Response:
         return _templates.TemplateResponse(request, "privacy_error.html", {"message": message}, status_code=status)
