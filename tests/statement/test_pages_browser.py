@@ -130,6 +130,8 @@ def test_versions_and_the_compare_page_show_the_key_and_each_kind_of_change(wide
 
     page.get_by_role("link", name="Compare with version 1").click()
     expect(page).to_have_url(f"{site}/privacy/compare?from=1&to=2")
+    for marked in (".key ins.added", ".key del.removed", ".key .format-changed", ".comparison ins.added"):
+        expect(page.locator(marked)).to_be_visible()
     expect(page.locator(".key ins.added")).to_have_text("This line was added.")
     expect(page.locator(".key del.removed")).to_have_text("This line was removed.")
     expect(page.locator(".key .format-changed")).to_have_text("Formatting was changed.")
@@ -142,6 +144,7 @@ def test_versions_and_the_compare_page_show_the_key_and_each_kind_of_change(wide
 
     page.get_by_role("link", name="Next change →").click()
     expect(page).to_have_url(f"{site}/privacy/compare?from=2&to=3")
+    expect(page.locator(".comparison .format-changed")).to_be_visible()
     expect(page.locator(".comparison .format-changed")).to_have_text(["_Not yet provided._"])
     expect(page.locator(".comparison ins.added, .comparison del.removed")).to_have_count(0)
     _shot(page, "compare-format-wide")
