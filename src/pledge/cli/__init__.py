@@ -12,6 +12,7 @@ from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config import config
 from pledge.cli.db import db
 from pledge.cli.serve import serve
+from pledge.cli.statement import statement
 
 
 @click.group(cls=PledgeGroup)
@@ -32,6 +33,7 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 cli.add_command(serve)
 cli.add_command(db)
 cli.add_command(config)
+cli.add_command(statement)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -17,6 +17,7 @@ from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.host import Mountable, create_host
 from pledge.logs import configure_logging
+from pledge.statement.pages import serve_statement
 
 log = logging.getLogger("pledge.serve")
 
@@ -41,7 +42,7 @@ def run(settings: Settings) -> None:
     loaded = load_apps(settings.apps)
     with open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(runtime, loaded)
+        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded))
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
             host,
