@@ -48,6 +48,22 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+class AccessLogFilter(logging.Filter):
+    """Uvicorn's access line reduced to method, path and status.
+
+    The query string goes: Connect page loads carry the JWT and the site's URL (``xdm_e``) there, and redacting
+    known names cannot anticipate every parameter an app adds. The client address goes too: on a page load it is
+    the end user's browser, and an IP address is personal data the statement does not declare (S2).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            _client, method, path_and_query, http_version, status = record.args
+            record.msg = '"%s %s HTTP/%s" %d'
+            record.args = (method, str(path_and_query).partition("?")[0], http_version, status)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     # uvicorn's `color_message` repeats the message with terminal escapes.
     _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"color_message"}
@@ -71,6 +87,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Route every logger (uvicorn's included) through one redacting JSON handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(AccessLogFilter())  # before redaction, which flattens the arguments it needs
     handler.addFilter(RedactionFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
