@@ -1,10 +1,12 @@
 """What Forge Remote authentication (S11) costs: a FIT-verified JSON POST route against the bare route, one host.
 
 The FIT route does everything a Forge call gets in production: RS256 signature against the cached JWKS, claims,
-``jti`` replay memory, tenant lookup by installationId, region pin and migration lock, license signal. Because every
-``jti`` is accepted once, ``wrk`` cannot repeat one token: the FITs are minted before the run (by the simulated Forge
-site, 2048-bit RSA) and a Lua script sends each once. They live 4 minutes instead of Forge's 25 s so that minting
-can happen before the clock starts; verification costs the same. Target: the FIT route at ≥ 70 % of the bare route.
+``jti`` replay memory, tenant resolution by installationId (cached for a second), region pin and migration lock,
+license signal. Because every ``jti`` is accepted once, ``wrk`` cannot repeat one token: the FITs are minted before
+the run (by the simulated Forge site, 2048-bit RSA) and a Lua script sends each once. They live 4 minutes instead of
+Forge's 25 s so that minting can happen before the clock starts; verification costs the same. The bare route gets
+the very same requests. Rows are interleaved, median of 3; besides requests/s each row gives the server's CPU time
+per request (read from the server itself), the steadier figure on a shared machine. Target: FIT ≥ 70 % of bare.
 
 Run: ``.venv/bin/python -m bench forge_auth``.
 """
@@ -17,19 +19,22 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 from starlette.applications import Starlette
 
-from bench.harness import BenchError, LoadResult, Row, parse_wrk, pledge_host, run_wrk, serve
+from bench.harness import BenchError, LoadResult, Row, interleave, parse_wrk, pledge_host, run_wrk, serve
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig
 from pledge.sim.forge import ForgeSite
 
 APP_ID = "ari:cloud:ecosystem::app/0b6f5a64-3f0e-4a57-8a43-6d1b2f3c9e10"
 BODY = json.dumps({"issue": "PLG-1", "fields": {"summary": "Benchmark", "labels": ["a", "b", "c"]}, "n": 42})
-DURATION, WARMUP, CONNECTIONS = 3, 1, 32
-TOKENS = 12_000
+DURATION, WARMUP, CONNECTIONS, ROUNDS = 2, 1, 32, 3
+TOKENS = 20_000
 TOKEN_LIFETIME_SECONDS = 240
 BASE = "/apps/bench-forge"
 
@@ -43,6 +48,12 @@ async def _echo(context: RequestContext) -> dict[str, object]:
 
 app.route("/echo", auth=Auth.FORGE, methods=("POST",))(_echo)
 app.route("/bare", auth=Auth.PUBLIC, methods=("POST",))(_echo)
+
+
+@app.route("/cpu", auth=Auth.PUBLIC)
+async def _cpu(_context: RequestContext) -> dict[str, float]:
+    """The server's CPU seconds so far: CPU per request is steadier than requests/s on a shared machine."""
+    return {"seconds": time.process_time()}
 
 
 def create_app() -> Starlette:
@@ -85,6 +96,44 @@ def _load_with_fits(url: str, tokens: list[str], duration: int, *, single_use: b
     return result
 
 
+class _Fits:
+    """The minted FITs, handed out in order: each is good once, so a load run takes the ones after the last run's."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self._tokens = tokens
+        self._next = 0
+
+    def load(self, url: str, duration: int) -> LoadResult:
+        result = _load_with_fits(url, self._tokens[self._next :], duration)
+        # wrk sends them in order; at most one per connection was in flight, unanswered, when it stopped.
+        self._next += result.requests + CONNECTIONS
+        return result
+
+
+class _CpuPerRequest:
+    """Wraps a load: also records the server's CPU time per answered request, by reading ``/cpu`` around it."""
+
+    def __init__(self, cpu_url: str) -> None:
+        self._cpu_url = cpu_url
+        self.samples: dict[str, list[float]] = {}
+
+    def __call__(self, name: str, load: Callable[[], LoadResult]) -> Callable[[], LoadResult]:
+        def measured() -> LoadResult:
+            before = self._seconds()
+            result = load()
+            self.samples.setdefault(name, []).append((self._seconds() - before) / max(result.requests, 1) * 1e6)
+            return result
+
+        return measured
+
+    def median_us(self, name: str) -> float:
+        runs = sorted(self.samples[name])
+        return runs[len(runs) // 2]
+
+    def _seconds(self) -> float:
+        return float(httpx.get(self._cpu_url, timeout=5).json()["seconds"])
+
+
 def scenarios() -> list[Row]:
     site = ForgeSite(APP_ID)
     with site.serve():
@@ -100,25 +149,44 @@ def scenarios() -> list[Row]:
                 site.mint_fit(installation, iat=now, nbf=now, exp=now + TOKEN_LIFETIME_SECONDS) for _ in range(TOKENS)
             ]
             minted = time.perf_counter() - started
-            static = run_wrk(
-                f"{served.url}{BASE}/bare",
-                method="POST",
-                headers={"Content-Type": "application/json"},
-                body=BODY,
-                duration=DURATION,
-                warmup=WARMUP,
-                connections=CONNECTIONS,
+            bare_url, fit_url = f"{served.url}{BASE}/bare", f"{served.url}{BASE}/echo"
+            fits = _Fits(tokens)
+            fits.load(fit_url, WARMUP)
+            _load_with_fits(bare_url, tokens, WARMUP, single_use=False)
+            cpu = _CpuPerRequest(f"{served.url}{BASE}/cpu")
+            names = ("bare route, same FIT-carrying requests", "FIT route (Auth.FORGE)", "bare route, static request")
+            # The bare route gets the very requests the FIT route gets (a FIT each, ignored there), so both rows
+            # pay the same load-generator and header-parsing cost and differ only by what verification costs.
+            rows = interleave(
+                {
+                    names[0]: cpu(names[0], lambda: _load_with_fits(bare_url, tokens, DURATION, single_use=False)),
+                    names[1]: cpu(names[1], lambda: fits.load(fit_url, DURATION)),
+                    names[2]: cpu(
+                        names[2],
+                        lambda: run_wrk(
+                            bare_url,
+                            method="POST",
+                            headers={"Content-Type": "application/json"},
+                            body=BODY,
+                            duration=DURATION,
+                            warmup=0,
+                            connections=CONNECTIONS,
+                        ),
+                    ),
+                },
+                rounds=ROUNDS,
             )
-            # The bare route gets the very requests the FIT route gets (a fresh FIT each, ignored there), so
-            # both rows pay the same load-generator and header-parsing cost and differ only by verification.
-            warm = len(tokens) * WARMUP // (WARMUP + DURATION)
-            _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], WARMUP, single_use=False)
-            bare = _load_with_fits(f"{served.url}{BASE}/bare", tokens[warm:], DURATION, single_use=False)
-            _load_with_fits(f"{served.url}{BASE}/echo", tokens[:warm], WARMUP)
-            fit = _load_with_fits(f"{served.url}{BASE}/echo", tokens[warm:], DURATION)
-    ratio = fit.rps / bare.rps if bare.rps else 0.0
+    bare, fit, static = rows
+    bare_cpu, fit_cpu, static_cpu = (cpu.median_us(name) for name in names)
     return [
-        Row("bare route, same FIT-carrying requests", bare, "Auth.PUBLIC: the Authorization header is ignored"),
-        Row("FIT route (Auth.FORGE)", fit, f"{ratio:.0%} of the row above (target 70 %)"),
-        Row("bare route, static request", static, f"plain wrk request; {TOKENS} FITs minted in {minted:.0f} s"),
+        replace(bare, note=f"{bare.note}; server CPU {bare_cpu:.0f} µs/request; Authorization header ignored"),
+        replace(
+            fit,
+            note=f"{fit.note}; server CPU {fit_cpu:.0f} µs/request; {fit.result.rps / bare.result.rps:.0%} of the "
+            f"row above by req/s, {bare_cpu / fit_cpu:.0%} by CPU (target 70 %)",
+        ),
+        replace(
+            static,
+            note=f"{static.note}; server CPU {static_cpu:.0f} µs/request; {TOKENS} FITs minted in {minted:.0f} s",
+        ),
     ]
