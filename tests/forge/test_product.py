@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from examples.forge_notes.app import app
 from tests.forge.conftest import BASE
 from tests.forge.test_lifecycle import INSTALLED, _dump
 
 from pledge.clock import FrozenClock
 from pledge.egress import EgressRefused, OutboundClient
+from pledge.forge import app_client
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite
@@ -38,6 +40,22 @@ async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_to
         assert secret not in stored and secret not in caplog.text
 
 
+async def test_a_job_calls_the_product_with_the_held_app_token_until_it_expires(
+    pledge: Runtime, site: ForgeSite, clock: FrozenClock
+) -> None:
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    (tenant,) = pledge.tenants.list()
+    with pytest.raises(TokenUnavailable):
+        app_client(pledge, app, tenant.id)
+    await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
+    issue = await app_client(pledge, app, tenant.id).get_json("/rest/api/3/issue/DEMO-1")
+    assert issue["key"] == "DEMO-1" and site.rest_calls[-1].token_kind == "app"
+    clock.advance(timedelta(hours=1))
+    with pytest.raises(TokenUnavailable):
+        app_client(pledge, app, tenant.id)
+
+
 async def test_an_event_is_delivered_with_a_verified_fit(pledge: Runtime, site: ForgeSite) -> None:
     installation = site.new_installation()
     await site.install(INSTALLED, installation)
@@ -54,8 +72,8 @@ def test_the_app_token_is_held_until_its_exp_only(clock: FrozenClock) -> None:
     assert token.expires_at == clock.now() + timedelta(hours=1)
     assert site.app_token(site.new_installation()) not in repr(token)
     cache = TokenCache(clock)
-    cache.offer("tenant-1", token)
-    assert cache.get("tenant-1") is token
+    cache.offer("tenant-1", token, "https://api.atlassian.com/ex/jira/c")
+    assert cache.get("tenant-1") == (token, "https://api.atlassian.com/ex/jira/c")
     clock.advance(timedelta(hours=1))
     with pytest.raises(TokenUnavailable, match="no live Forge app token for tenant tenant-1"):
         cache.get("tenant-1")

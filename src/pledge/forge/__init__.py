@@ -3,7 +3,7 @@
 from pledge.forge.config import ForgeConfig
 from pledge.forge.migration import TableRows, TenantData, register_tenant_data
 from pledge.forge.product import ProductClient, TokenUnavailable
-from pledge.forge.requests import ForgeCall, forge_call
+from pledge.forge.requests import ForgeCall, app_client, forge_call
 
 __all__ = [
     "ForgeCall",
@@ -12,6 +12,7 @@ __all__ = [
     "TableRows",
     "TenantData",
     "TokenUnavailable",
+    "app_client",
     "forge_call",
     "register_tenant_data",
 ]

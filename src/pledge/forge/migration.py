@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Connection, Engine, PrimaryKeyConstraint, String, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import ConfigurationError, PledgeError
@@ -198,10 +199,13 @@ class TenantMover:
         if unknown:
             raise MigrationError(f"this deployment does not know the tables {sorted(unknown)}: deploy the same apps")
         keys = [(int(entry["version"]), base64.b64decode(entry["key"])) for entry in bundle["dataKeys"]]
-        with self._runtime.engine.begin() as connection:
-            _TENANT_ROW.import_rows(connection, tenant_id, bundle["tenant"])
-            for part in self._parts:
-                part.import_rows(connection, tenant_id, bundle["parts"].get(part.name, []))
+        try:
+            with self._runtime.engine.begin() as connection:
+                _TENANT_ROW.import_rows(connection, tenant_id, bundle["tenant"])
+                for part in self._parts:
+                    part.import_rows(connection, tenant_id, bundle["parts"].get(part.name, []))
+        except IntegrityError:
+            raise MigrationError(f"tenant {tenant_id} or its installation already exists here: roll back") from None
         try:
             self._runtime.vault.import_data_keys(tenant_id, keys)
         except Exception:

@@ -51,29 +51,29 @@ class Token:
 
 
 class TokenCache:
-    """The latest app (system) token per tenant, in memory until it expires: for work done outside a request."""
+    """The latest app (system) token per tenant and its apiBaseUrl, in memory until it expires: for jobs."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._tokens: dict[str, Token] = {}
+        self._tokens: dict[str, tuple[Token, str]] = {}
         self._lock = threading.Lock()
 
-    def offer(self, tenant_id: str, token: Token) -> None:
+    def offer(self, tenant_id: str, token: Token, api_base_url: str) -> None:
         with self._lock:
             current = self._tokens.get(tenant_id)
-            if current is None or token.expires_at >= current.expires_at:
-                self._tokens[tenant_id] = token
+            if current is None or token.expires_at >= current[0].expires_at:
+                self._tokens[tenant_id] = (token, api_base_url)
 
-    def get(self, tenant_id: str) -> Token:
+    def get(self, tenant_id: str) -> tuple[Token, str]:
         now = self._clock.now()
         with self._lock:
-            token = self._tokens.get(tenant_id)
-            if token is not None and not token.live(now):
+            held = self._tokens.get(tenant_id)
+            if held is not None and not held[0].live(now):
                 del self._tokens[tenant_id]
-                token = None
-        if token is None:
+                held = None
+        if held is None:
             raise TokenUnavailable(f"no live Forge app token for tenant {tenant_id}: wait for Forge's next invocation")
-        return token
+        return held
 
 
 class ProductClient:

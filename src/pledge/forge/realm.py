@@ -128,7 +128,10 @@ class RealmHooks:
         if invocation.module_type not in (None, "migration:dataResidency"):
             raise AuthenticationFailed("wrong_module", "this FIT was minted for another module", status_code=403)
         tenant = await run_in_threadpool(self._verifier.resolve, invocation, during_migration=True)
-        payload = await request.json() if with_body else {}
+        try:
+            payload = await request.json() if with_body else {}
+        except ValueError:
+            raise MigrationError("the hook body is not JSON") from None
         if not isinstance(payload, dict):
             raise MigrationError("the hook body is not a JSON object")
         return tenant, payload

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # waits longer than this before exporting (see pledge.forge.realm), so no instance still serves a locked tenant.
 RESOLUTION_TTL = timedelta(seconds=1)
 _RESOLUTION_CACHE_LIMIT = 100_000
+# The verifier of each (runtime, app key) being served: where jobs find the app tokens held in memory.
+_serving: dict[tuple[int, str], ForgeRequestVerifier] = {}
 
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
@@ -69,6 +71,14 @@ class ForgeCall:
         return ProductClient(self.runtime.egress, self.invocation.api_base_url, token, self.runtime.clock)
 
 
+def app_client(runtime: Runtime, app: App, tenant_id: str) -> ProductClient:
+    """Call the product as the app outside a request (a job), until the last app token Forge sent expires."""
+    verifier = _serving.get((id(runtime), app.key))
+    if verifier is None:
+        raise PledgeError(f"app {app.key!r} is not served as a Forge Remote by this runtime")
+    return verifier.app_client(tenant_id)
+
+
 def forge_call(context: RequestContext) -> ForgeCall:
     """The :class:`ForgeCall` of a request served behind ``Auth.FORGE``."""
     call = getattr(context.request.state, "forge_call", None)
@@ -90,6 +100,12 @@ class ForgeRequestVerifier:
         self.tokens = TokenCache(runtime.clock)
         self._resolved: dict[str, _Resolution] = {}
         self._pending: dict[str, asyncio.Future[_Resolution]] = {}
+        _serving[(id(runtime), app.key)] = self
+
+    def app_client(self, tenant_id: str) -> ProductClient:
+        """A client calling the product as the app with the latest app token Forge sent for the tenant."""
+        token, api_base_url = self.tokens.get(tenant_id)
+        return ProductClient(self.runtime.egress, api_base_url, token, self.runtime.clock)
 
     async def __call__(self, request: Request) -> Identity:
         invocation = await self.fit.verify(request.headers.get("authorization"))
@@ -197,5 +213,5 @@ class ForgeRequestVerifier:
         system = Token.from_header(system_value, now, invocation.expires_at) if system_value else None
         user = Token.from_header(user_value, now, invocation.expires_at) if user_value else None
         if system is not None:
-            self.tokens.offer(tenant.id, system)
+            self.tokens.offer(tenant.id, system, invocation.api_base_url)
         return system, user

@@ -198,9 +198,9 @@ class FitVerifier:
             raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
         claims = _json_segment(segments[1], "payload")
         self._check_claims(claims)
-        invocation = Invocation.from_claims(claims)
         now = self._clock.now()
         self._check_time(claims, now)
+        invocation = Invocation.from_claims(claims)
         self._remember(invocation, now)
         return invocation
 
