@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 from typing import Any
 
 import click
@@ -53,6 +55,9 @@ def run(settings: Settings) -> None:
 
 
 def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
+    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
+    if paths and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     apps: list[Mountable] = []
     for path in paths:
         module_name, _, attribute = path.partition(":")

@@ -1,0 +1,77 @@
+"""Verified Connect tenants and their unsealed shared secrets, kept in memory for a few seconds (S11, S3).
+
+Looking the tenant up and unsealing its secret on every request costs two database round trips and an AES-GCM
+open; the cache removes them from the hot path. Lifecycle events handled by this process forget the entry at once.
+
+Several instances: an ``enabled``/``disabled``/``uninstalled``/secret rotation handled by *another* instance is
+seen here only when the entry expires, so the TTL bounds how long a stale state or an old secret is honoured. It
+is deliberately short (10 s by default): Atlassian itself keeps accepting an old secret for a while after rotating.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pledge.tenants import Tenant, TenantRegistry
+from pledge.tenants.registry import TenantNotFound
+from pledge.vault import CiphertextInvalid, KeyShredded
+
+DEFAULT_TTL_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTenant:
+    tenant: Tenant
+    shared_secret: str
+
+    def __repr__(self) -> str:
+        return f"ConnectTenant(tenant={self.tenant!r})"
+
+
+class ConnectTenantCache:
+    """Tenant + shared secret by (app key, clientKey). ``get`` hits memory; ``load`` reads the database."""
+
+    def __init__(
+        self,
+        registry: TenantRegistry,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._monotonic = monotonic
+        self._entries: OrderedDict[tuple[str, str], tuple[float, ConnectTenant]] = OrderedDict()
+
+    def get(self, app_key: str, client_key: str) -> ConnectTenant | None:
+        """The cached entry if it is still fresh, else None (then call :meth:`load`, off the event loop)."""
+        entry = self._entries.get((app_key, client_key))
+        if entry is None:
+            return None
+        expires, value = entry
+        if self._monotonic() >= expires:
+            self._entries.pop((app_key, client_key), None)
+            return None
+        return value
+
+    def load(self, app_key: str, client_key: str) -> ConnectTenant | None:
+        """Read and unseal from the database; None when the tenant is unknown or its secret is shredded."""
+        try:
+            tenant = self._registry.by_client_key(app_key, client_key)
+            secret = self._registry.shared_secret(tenant.id)
+        except (TenantNotFound, KeyShredded, CiphertextInvalid):
+            return None
+        value = ConnectTenant(tenant, secret)
+        self._entries[(app_key, client_key)] = (self._monotonic() + self._ttl, value)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        return value
+
+    def forget(self, app_key: str, client_key: str) -> None:
+        """Drop an entry after a lifecycle change, so the next request reads the new state and secret."""
+        self._entries.pop((app_key, client_key), None)
