@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from examples.issue_mailer.app import app as issue_mailer
 from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
-from examples.issue_mailer.app import app as issue_mailer
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
 from pledge.egress import OutboundClient

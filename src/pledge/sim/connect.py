@@ -237,6 +237,13 @@ class ConnectSim:
 
     async def install(self, descriptor_url: str) -> Installation:
         """Fetch the descriptor, send a signed ``installed`` (a new secret on a re-install), then ``enabled``."""
+        installation = await self.register(descriptor_url)
+        _expect_success(await self.send(self.lifecycle_request(installation, "installed")), "installed")
+        await self.enable(installation.app_key)
+        return installation
+
+    async def register(self, descriptor_url: str) -> Installation:
+        """The first half of an install: read the descriptor and pick a new shared secret; nothing is sent yet."""
         response = await self.send(httpx.Request("GET", descriptor_url))
         if response.status_code != 200:
             raise SimError(f"the descriptor at {descriptor_url} answered {response.status_code}")
@@ -259,8 +266,6 @@ class ConnectSim:
             else f"ari:cloud:ecosystem::installation/{uuid.uuid4()}",
         )
         self.installations[app_key] = installation
-        _expect_success(await self.send(self.lifecycle_request(installation, "installed")), "installed")
-        await self.enable(app_key)
         return installation
 
     async def enable(self, app_key: str) -> None:
