@@ -11,6 +11,8 @@ import click
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.db import db
 from pledge.cli.serve import serve
+from pledge.cli.sim import sim
+from pledge.cli.token import token
 
 
 @click.group(cls=PledgeGroup)
@@ -30,6 +32,8 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 
 cli.add_command(serve)
 cli.add_command(db)
+cli.add_command(sim)
+cli.add_command(token)
 
 
 def main(argv: list[str] | None = None) -> Any:
