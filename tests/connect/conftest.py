@@ -21,7 +21,7 @@ from pledge.config import load_settings
 from pledge.egress import OutboundClient
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.sim import ConnectSim, Installation, SimSite
+from pledge.sim import ConnectSim, Installation, InstallSigner, SimSite
 
 APP_ORIGIN = "http://127.0.0.1:8000"
 APP_BASE_URL = APP_ORIGIN + "/apps/issue-mailer"
@@ -61,10 +61,18 @@ class World:
         return await (sim or self.acme).install(DESCRIPTOR_URL)
 
 
+@pytest.fixture(scope="session")
+def signer() -> InstallSigner:
+    """Atlassian's install key: one RSA key for the session, since generating one is slow."""
+    return InstallSigner()
+
+
 @pytest.fixture
-async def world(tmp_path: Path, database_url: str, engine: Engine, clock: FrozenClock) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, database_url: str, engine: Engine, clock: FrozenClock, signer: InstallSigner
+) -> AsyncIterator[World]:
     router = OriginRouter()
-    acme = ConnectSim(SimSite(SITE_A, clock), transport=router, client_key="acme-client-key")
+    acme = ConnectSim(SimSite(SITE_A, clock), transport=router, client_key="acme-client-key", signer=signer)
     # A second, independent site; it signs installs with the one key server the app trusts (site A's key).
     globex = ConnectSim(SimSite(SITE_B, clock), transport=router, client_key="globex-client-key", signer=acme.signer)
     settings = load_settings(

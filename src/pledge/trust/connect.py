@@ -20,6 +20,8 @@ from pledge.app import Identity
 from pledge.runtime import Runtime
 from pledge.serving import AuthenticationFailed
 from pledge.trust.jwt_policy import (
+    HS256,
+    RS256,
     TokenRefused,
     UnverifiedToken,
     check_algorithm,
@@ -36,8 +38,6 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 """Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
 
 _MAX_CLIENT_KEY: Final = 255
-SHARED_SECRET_ALGORITHM: Final = "HS256"  # noqa: S105 - an algorithm name
-INSTALL_ALGORITHM: Final = "RS256"
 
 
 def app_base_url(runtime: Runtime, app_key: str) -> str:
@@ -60,8 +60,11 @@ def request_qsh(request: Request, base_path: str) -> str:
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused (``body_too_large``) as soon as it exceeds ``limit``; handlers can read it again."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TokenRefused("body_too_large", f"the request body is larger than {limit} bytes")
+    if declared is not None:
+        if not declared.isdigit() or int(declared) > limit:
+            raise TokenRefused("body_too_large", f"the request body is larger than {limit} bytes")
+        # The server never delivers more than the declared length, so the whole body is within the limit.
+        return await request.body()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -79,10 +82,12 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     body = await read_body(request, limit)
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise TokenRefused("body_malformed", "the request body is not JSON") from None
     if not isinstance(parsed, dict):
         raise TokenRefused("body_malformed", "the request body is not a JSON object")
+    # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
+    request._json = parsed
     return parsed
 
 
@@ -102,9 +107,11 @@ class ConnectVerifier:
             raise AuthenticationFailed(exc.code, str(exc)) from None
 
     async def _verify(self, request: Request) -> Identity:
-        token = read_unverified(token_from(request.headers.get("authorization"), request.query_params.get("jwt")))
+        authorization = request.headers.get("authorization")
+        query_token = request.query_params.get("jwt") if authorization is None else None
+        token = read_unverified(token_from(authorization, query_token))
         connect = await connect_tenant(self._runtime, self._app_key, token)
-        claims = verify_signature(token, connect.shared_secret, SHARED_SECRET_ALGORITHM)
+        claims = verify_signature(token, connect.shared_secret, HS256)
         check_times(claims, self._runtime.clock.now())
         check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
         if not connect.tenant.is_active:
@@ -150,10 +157,10 @@ def _check_audience(claims: Mapping[str, Any], base_url: str) -> None:
 async def verify_signed_lifecycle(request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime) -> None:
     """``installed`` / ``uninstalled``: an RS256 token from Atlassian's install-keys server, for this very request."""
     token = read_unverified(token_from(request.headers.get("authorization"), None))
-    check_algorithm(token, INSTALL_ALGORITHM)
+    check_algorithm(token, RS256)
     _check_issuer(token, body)
     key = await runtime.install_keys.public_key(token.header.get("kid"))
-    claims = verify_signature(token, key, INSTALL_ALGORITHM)
+    claims = verify_signature(token, key, RS256)
     base_url = app_base_url(runtime, app_key)
     _check_audience(claims, base_url)
     check_times(claims, runtime.clock.now())
@@ -165,10 +172,10 @@ async def verify_shared_lifecycle(
 ) -> ConnectTenant:
     """``enabled`` / ``disabled``: HS256 with the tenant's current shared secret, read fresh from the database."""
     token = read_unverified(token_from(request.headers.get("authorization"), None))
-    check_algorithm(token, SHARED_SECRET_ALGORITHM)
+    check_algorithm(token, HS256)
     _check_issuer(token, body)
     connect = await connect_tenant(runtime, app_key, token, fresh=True)
-    claims = verify_signature(token, connect.shared_secret, SHARED_SECRET_ALGORITHM)
+    claims = verify_signature(token, connect.shared_secret, HS256)
     check_times(claims, runtime.clock.now())
     check_qsh(claims, request_qsh(request, urlsplit(app_base_url(runtime, app_key)).path), accept_context=False)
     return connect

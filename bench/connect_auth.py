@@ -1,0 +1,120 @@
+"""What S11 costs: a Connect webhook behind JWT + QSH verification against the same route with no authentication.
+
+One server, one run: the same handler (parse the JSON event, answer 204) is mounted twice in one app, once as a
+webhook (HS256 with the tenant's shared secret, exact QSH, tenant state) and once as a public route. A second
+server runs the same app with the tenant cache turned off, to show what looking the tenant up and unsealing its
+secret on every request would cost. Target (issue 3): authenticated ≥ 85 % of the bare route's requests/s.
+
+    python -m bench connect_auth        (or: python bench/connect_auth.py)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import jwt
+from starlette.applications import Starlette
+from starlette.responses import Response
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import LoadResult, Row, print_table, run_wrk, serve
+from pledge import schema
+from pledge.app import App, Auth, RequestContext
+from pledge.config import load_settings
+from pledge.host import create_host
+from pledge.runtime import Runtime
+from pledge.trust.qsh import query_string_hash
+from pledge.trust.tenant_cache import ConnectTenantCache
+
+APP_KEY = "bench"
+CLIENT_KEY = "bench-client-key"
+SECRET = "bench-shared-secret-" + "0123456789" * 4
+WEBHOOK = "/webhooks/jira-issue-updated"
+BARE = "/bare/jira-issue-updated"
+EVENT = json.dumps(
+    {
+        "timestamp": 1795770000000,
+        "webhookEvent": "jira:issue_updated",
+        "issue": {"key": "SIM-1", "fields": {"summary": "Printer on fire", "status": {"name": "In Progress"}}},
+        "changelog": {"items": [{"field": "status", "fromString": "To Do", "toString": "In Progress"}]},
+    }
+)
+_CACHE_OFF = "BENCH_CONNECT_CACHE_OFF"
+
+bench_app = App(key=APP_KEY, name="Bench")
+
+
+async def handle(context: RequestContext) -> Response:
+    await context.request.json()
+    return Response(status_code=204)
+
+
+bench_app.webhook("jira:issue_updated", path=WEBHOOK)(handle)
+bench_app.route(BARE, auth=Auth.PUBLIC, methods=("POST",))(handle)
+
+
+def host() -> Starlette:
+    """The server under test (a ``--factory`` target): Pledge's host serving the bench app."""
+    runtime = Runtime.open(load_settings())
+    schema.upgrade(runtime.engine)
+    if os.environ.get(_CACHE_OFF):
+        runtime.connect_tenants = ConnectTenantCache(runtime.tenants, ttl_seconds=0)
+    return create_host(runtime, [bench_app])
+
+
+def _seed(data_dir: Path) -> None:
+    """Install the bench tenant into the server's database (it reads it on its first request)."""
+    runtime = Runtime.open(load_settings(data_dir=data_dir))
+    try:
+        tenant = runtime.tenants.create(
+            app_key=APP_KEY, client_key=CLIENT_KEY, base_url="https://bench.atlassian.net", product_type="jira"
+        )
+        runtime.tenants.set_shared_secret(tenant.id, SECRET)
+    finally:
+        runtime.close()
+
+
+def _token() -> str:
+    now = int(time.time())
+    qsh = query_string_hash("POST", f"/apps/{APP_KEY}{WEBHOOK}", context_path=f"/apps/{APP_KEY}")
+    # exp as the product issues it (3 minutes): the whole run fits well inside.
+    return jwt.encode({"iss": CLIENT_KEY, "iat": now, "exp": now + 180, "qsh": qsh}, SECRET, algorithm="HS256")
+
+
+def scenarios(rounds: int = 3, duration: int = 4) -> list[Row]:
+    """Bare and authenticated alternate within one server, round after round, so that a busy machine slows both."""
+    plain = {"Content-Type": "application/json"}
+    bare: list[LoadResult] = []
+    signed: list[LoadResult] = []
+    with serve("bench.connect_auth:host", factory=True, ready_path="/healthz") as served:
+        _seed(served.data_dir)
+        base = f"{served.url}/apps/{APP_KEY}"
+        authorised = plain | {"Authorization": f"JWT {_token()}"}
+        for _ in range(rounds):
+            bare.append(run_wrk(base + BARE, method="POST", headers=plain, body=EVENT, duration=duration))
+            signed.append(run_wrk(base + WEBHOOK, method="POST", headers=authorised, body=EVENT, duration=duration))
+    with serve("bench.connect_auth:host", factory=True, env={_CACHE_OFF: "1"}, ready_path="/healthz") as served:
+        _seed(served.data_dir)
+        authorised = plain | {"Authorization": f"JWT {_token()}"}
+        uncached = run_wrk(f"{served.url}/apps/{APP_KEY}{WEBHOOK}", method="POST", headers=authorised, body=EVENT)
+    return [
+        Row("webhook, no authentication", _median(bare), f"median of {rounds} rounds"),
+        Row("webhook, Connect JWT + QSH", _median(signed), f"median of {rounds} rounds, interleaved"),
+        Row("webhook, JWT, tenant cache off", uncached, "tenant lookup + secret unseal per request"),
+    ]
+
+
+def _median(results: list[LoadResult]) -> LoadResult:
+    return sorted(results, key=lambda result: result.rps)[len(results) // 2]
+
+
+if __name__ == "__main__":
+    rows = scenarios()
+    print_table(rows, title="Connect authentication (S11) vs the bare route")
+    print(f"authenticated / bare: {rows[1].result.rps / rows[0].result.rps:.0%} (target ≥ 85 %)")
