@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from starlette.concurrency import run_in_threadpool
 
 from pledge.app import RequestContext
 from pledge.clock import Clock
@@ -142,10 +141,7 @@ async def product_client(context: RequestContext, *, sleep: Sleep = asyncio.slee
     if tenant.client_key is None:
         raise PledgeError(f"tenant {tenant.id} is not installed through Connect: it has no shared secret")
     runtime = context.runtime
-    cache = runtime.connect_tenants
-    connect = cache.get(tenant.app_key, tenant.client_key) or await run_in_threadpool(
-        cache.load, tenant.app_key, tenant.client_key
-    )
+    connect = await runtime.connect_tenants.fetch(tenant.app_key, tenant.client_key)
     if connect is None:
         raise PledgeError(f"tenant {tenant.id} has no shared secret any more: it was uninstalled and purged")
     return ProductClient(connect.tenant, connect.shared_secret, runtime.egress, runtime.clock, sleep=sleep)

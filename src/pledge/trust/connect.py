@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pledge.app import Identity
@@ -110,7 +109,8 @@ class ConnectVerifier:
         authorization = request.headers.get("authorization")
         query_token = request.query_params.get("jwt") if authorization is None else None
         token = read_unverified(token_from(authorization, query_token))
-        connect = await connect_tenant(self._runtime, self._app_key, token)
+        cached = self._runtime.connect_tenants.get(self._app_key, token.issuer)
+        connect = cached or await connect_tenant(self._runtime, self._app_key, token)
         claims = verify_signature(token, connect.shared_secret, HS256)
         check_times(claims, self._runtime.clock.now())
         check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
@@ -136,7 +136,7 @@ async def connect_tenant(
     cache = runtime.connect_tenants
     if fresh:
         cache.forget(app_key, client_key)
-    found = cache.get(app_key, client_key) or await run_in_threadpool(cache.load, app_key, client_key)
+    found = await cache.fetch(app_key, client_key)
     if found is None:
         raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
     return found

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
@@ -89,7 +90,7 @@ def read_unverified(token: str) -> UnverifiedToken:
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenRefused("token_malformed", "the token is not a JWT: it must have three dot-separated parts")
-    header, claims = _json_object(parts[0]), _json_object(parts[1])
+    header, claims = _header(parts[0]), _json_object(parts[1])
     return UnverifiedToken(token, header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), _base64url(parts[2]))
 
 
@@ -179,6 +180,21 @@ def _refuse_constant(name: str) -> None:
 
 # One decoder, built once: json.loads with any option builds a new decoder per call, which costs more than parsing.
 _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+# A product signs every token with the same header, so its decoding is kept; bounded, as headers are untrusted.
+_HEADERS: dict[str, Mapping[str, Any]] = {}
+_MAX_HEADERS: Final = 32
+
+
+def _header(segment: str) -> Mapping[str, Any]:
+    header = _HEADERS.get(segment)
+    if header is None:
+        header = MappingProxyType(_json_object(segment))
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[segment] = header
+    return header
 
 
 def _json_object(segment: str) -> dict[str, Any]:

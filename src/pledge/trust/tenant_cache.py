@@ -10,10 +10,13 @@ is deliberately short (10 s by default): Atlassian itself keeps accepting an old
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.tenants.registry import TenantNotFound
@@ -32,7 +35,7 @@ class ConnectTenant:
 
 
 class ConnectTenantCache:
-    """Tenant + shared secret by (app key, clientKey). ``get`` hits memory; ``load`` reads the database."""
+    """Tenant + shared secret by (app key, clientKey): ``get`` reads memory, ``load`` the database, ``fetch`` both."""
 
     def __init__(
         self,
@@ -47,6 +50,8 @@ class ConnectTenantCache:
         self._max_entries = max_entries
         self._monotonic = monotonic
         self._entries: OrderedDict[tuple[str, str], tuple[float, ConnectTenant]] = OrderedDict()
+        self._loading: dict[tuple[str, str], asyncio.Task[ConnectTenant | None]] = {}
+        self._forgets = 0
 
     def get(self, app_key: str, client_key: str) -> ConnectTenant | None:
         """The cached entry if it is still fresh, else None (then call :meth:`load`, off the event loop)."""
@@ -61,17 +66,41 @@ class ConnectTenantCache:
 
     def load(self, app_key: str, client_key: str) -> ConnectTenant | None:
         """Read and unseal from the database; None when the tenant is unknown or its secret is shredded."""
+        forgets = self._forgets
         try:
             tenant = self._registry.by_client_key(app_key, client_key)
             secret = self._registry.shared_secret(tenant.id)
         except (TenantNotFound, KeyShredded, CiphertextInvalid):
             return None
         value = ConnectTenant(tenant, secret)
+        if forgets != self._forgets:
+            return value  # a lifecycle change landed while this was read: it may predate it, so do not keep it
         self._entries[(app_key, client_key)] = (self._monotonic() + self._ttl, value)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
         return value
 
+    async def fetch(self, app_key: str, client_key: str) -> ConnectTenant | None:
+        """The entry from memory, else loaded off the event loop; concurrent misses for one key share one load.
+
+        Without that, an entry expiring under load sends every in-flight request to the database at once.
+        """
+        found = self.get(app_key, client_key)
+        if found is not None:
+            return found
+        key = (app_key, client_key)
+        loop = asyncio.get_running_loop()
+        pending = self._loading.get(key)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(run_in_threadpool(self.load, app_key, client_key))
+            self._loading[key] = pending
+            pending.add_done_callback(
+                lambda done: self._loading.pop(key, None) if self._loading.get(key) is done else None
+            )
+        return await asyncio.shield(pending)
+
     def forget(self, app_key: str, client_key: str) -> None:
         """Drop an entry after a lifecycle change, so the next request reads the new state and secret."""
+        self._forgets += 1
         self._entries.pop((app_key, client_key), None)
+        self._loading.pop((app_key, client_key), None)
