@@ -37,6 +37,8 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 """Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
 
 _MAX_CLIENT_KEY: Final = 255
+_PATH_QSH: dict[tuple[str, bytes, str], str] = {}
+_MAX_PATH_QSH: Final = 1024
 
 
 def app_base_url(runtime: Runtime, app_key: str) -> str:
@@ -50,9 +52,17 @@ def request_qsh(request: Request, base_path: str) -> str:
     """The QSH of the request as it arrived: raw path and query bytes read as UTF-8, minus the app's base path."""
     path = request.scope.get("raw_path") or request.scope["path"].encode()
     query = request.scope.get("query_string", b"")
-    target = path.decode("utf-8", "replace")
-    if query:
-        target += "?" + query.decode("utf-8", "replace")
+    if not query:
+        # Webhooks have a handful of paths and no query: their hashes are computed once.
+        key = (request.method, path, base_path)
+        cached = _PATH_QSH.get(key)
+        if cached is None:
+            cached = query_string_hash(request.method, path.decode("utf-8", "replace"), context_path=base_path)
+            if len(_PATH_QSH) >= _MAX_PATH_QSH:
+                _PATH_QSH.clear()
+            _PATH_QSH[key] = cached
+        return cached
+    target = path.decode("utf-8", "replace") + "?" + query.decode("utf-8", "replace")
     return query_string_hash(request.method, target, context_path=base_path)
 
 

@@ -33,7 +33,7 @@ MAX_LEEWAY_SECONDS: Final = 30
 HS256: Final = "HS256"
 RS256: Final = "RS256"
 _AUTHORIZATION_SCHEME: Final = "jwt "
-_URL_TO_STANDARD: Final = str.maketrans("-_+/", "+/-_")
+_URL_TO_STANDARD: Final = bytes.maketrans(b"-_+/", b"+/-_")
 
 
 class TokenRefused(PledgeError):
@@ -169,7 +169,8 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 def _base64url(segment: str) -> bytes:
     # Strict mode refuses characters outside the alphabet, which the lenient decoder would silently skip.
     try:
-        return binascii.a2b_base64(segment.translate(_URL_TO_STANDARD) + "=" * (-len(segment) % 4), strict_mode=True)
+        standard = segment.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-len(segment) % 4)
+        return binascii.a2b_base64(standard, strict_mode=True)
     except (binascii.Error, ValueError):
         raise TokenRefused("token_malformed", "the token is not base64url-encoded") from None
 
