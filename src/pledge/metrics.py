@@ -7,7 +7,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -26,7 +26,8 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Counts requests by route template (``/apps/{key}/…``), never by concrete path, so no id leaks into labels."""
+    """Counts requests by route template (``/apps/<key>/items/{item_id}``), never by concrete path, so no id leaks
+    into labels."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -38,6 +39,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        root_path = scope.get("root_path", "")
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -48,15 +50,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = _route_template(scope)
+            route = _route_template(scope, root_path)
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: Scope) -> str:
-    router = scope.get("app")
-    for route in getattr(getattr(router, "router", None), "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route that handled the request, read from the scope Starlette's routers filled in.
+
+    Routers share one scope down through mounts: ``route`` ends as the innermost route that matched and
+    ``root_path`` has grown by each mount's path, so mount prefix + route path is the full template.
+    """
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    prefix = str(scope.get("root_path", ""))[len(root_path) :]
+    return prefix if isinstance(route, Mount) else prefix + str(route.path)
