@@ -82,3 +82,15 @@ def test_metrics_label_an_app_route_by_its_template_not_the_id_requested(runtime
     assert 'pledge_http_requests_total{method="GET",route="/apps/things/items/{item_id}",status="200"} 1.0' in body
     assert 'pledge_http_requests_total{method="GET",route="/apps/things",status="404"} 1.0' in body
     assert "ITEM-4711" not in body
+
+
+@pytest.mark.parametrize(
+    ("message", "leak"),
+    [
+        ("AUTHORIZATION: JWT abc.def.ghi", "abc.def.ghi"),
+        ("authorİzation: opaque-value", "opaque-value"),  # a dotted capital I still matches case-insensitively
+        ("ſecret=long-s-value", "long-s-value"),
+    ],
+)
+def test_redaction_ignores_case_beyond_ascii(message: str, leak: str) -> None:
+    assert leak not in redact(message)
