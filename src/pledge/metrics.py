@@ -20,6 +20,21 @@ class Metrics:
         self.latency = Histogram(
             "pledge_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
         )
+        # Bounded: route templates are declared, and the HTTP parser admits a fixed set of methods.
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._histograms: dict[str, Histogram] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request and its latency. Labelled children are kept: ``labels()`` costs more than the update."""
+        key = (route, method, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(route, method, str(status))
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = self.latency.labels(route)
+        counter.inc()
+        histogram.observe(seconds)
 
     def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -50,9 +65,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = _route_template(scope, root_path)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.observe(
+                _route_template(scope, root_path), scope["method"], status, time.perf_counter() - started
+            )
 
 
 def _route_template(scope: Scope, root_path: str) -> str:
