@@ -109,8 +109,10 @@ def serve(
     ``server="pledge serve"`` runs the real command instead, with ``target`` as its app (a Pledge ``App``): the
     host as shipped, access log and all.
 
-    The child gets ``PLEDGE_DATA_DIR`` (``data_dir``, or a fresh temporary directory) and the repository on its
-    ``PYTHONPATH``, so ``bench.<module>:<factory>`` imports. Ready means ``ready_path`` answered with any status
+    The child gets ``PLEDGE_DATA_DIR`` (``data_dir``, or a fresh temporary directory), the repository on its
+    ``PYTHONPATH`` so ``bench.<module>:<factory>`` imports, and ``env``; the caller's own ``PLEDGE_*`` variables are
+    not passed on, so a developer's settings do not change the figures (pass ``PLEDGE_DATABASE_URL`` in ``env``
+    to measure on PostgreSQL). Ready means ``ready_path`` answered with any status
     below 500. On exit the server gets SIGTERM, then SIGKILL if it has not stopped after 10 s.
     """
     port = free_port()
