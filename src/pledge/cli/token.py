@@ -49,7 +49,7 @@ def qsh(method: str, url: str, context_path: str, canonical: bool) -> None:
 
 @token.command()
 @click.argument("raw_token", metavar="TOKEN")
-@click.option("--secret", envvar="PLEDGE_TOKEN_SECRET", help="Shared secret to verify an HS256 token with.")
+@click.option("--secret", envvar="CONNECT_SHARED_SECRET", help="Shared secret to verify an HS256 token with.")
 @click.option(
     "--public-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
