@@ -121,7 +121,7 @@ class ConnectVerifier:
         token = read_unverified(token_from(authorization, query_token))
         cached = self._runtime.connect_tenants.get(self._app_key, token.issuer)
         connect = cached or await connect_tenant(self._runtime, self._app_key, token)
-        claims = verify_signature(token, connect.shared_secret, HS256)
+        claims = verify_signature(token, connect.key, HS256)
         check_times(claims, self._runtime.clock.now())
         check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
         if not connect.tenant.is_active:
@@ -185,7 +185,7 @@ async def verify_shared_lifecycle(
     check_algorithm(token, HS256)
     _check_issuer(token, body)
     connect = await connect_tenant(runtime, app_key, token, fresh=True)
-    claims = verify_signature(token, connect.shared_secret, HS256)
+    claims = verify_signature(token, connect.key, HS256)
     check_times(claims, runtime.clock.now())
     check_qsh(claims, request_qsh(request, urlsplit(app_base_url(runtime, app_key)).path), accept_context=False)
     return connect

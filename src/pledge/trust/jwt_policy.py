@@ -50,7 +50,7 @@ class UnverifiedToken:
 
     raw: str
     header: Mapping[str, Any]
-    claims: Mapping[str, Any]
+    claims: dict[str, Any]
     signing_input: bytes
     signature: bytes
 
@@ -124,7 +124,7 @@ def verify_signature(token: UnverifiedToken, key: str | bytes | RSAPublicKey, pi
         raise ValueError(f"no {pinned} verification with a {type(key).__name__} key")
     if not valid:
         raise TokenRefused("signature_invalid", "the token's signature does not verify with the expected key")
-    return dict(token.claims)
+    return token.claims
 
 
 def check_times(claims: Mapping[str, Any], now: datetime, *, leeway: int = MAX_LEEWAY_SECONDS) -> None:

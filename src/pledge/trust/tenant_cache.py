@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,11 @@ DEFAULT_TTL_SECONDS = 10.0
 class ConnectTenant:
     tenant: Tenant
     shared_secret: str
+    key: bytes = field(init=False)
+    """The secret as the HMAC key, encoded once rather than on every request."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.shared_secret.encode())
 
     def __repr__(self) -> str:
         return f"ConnectTenant(tenant={self.tenant!r})"
