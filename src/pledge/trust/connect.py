@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pledge.app import Identity
@@ -119,8 +120,7 @@ class ConnectVerifier:
         authorization = request.headers.get("authorization")
         query_token = request.query_params.get("jwt") if authorization is None else None
         token = read_unverified(token_from(authorization, query_token))
-        cached = self._runtime.connect_tenants.get(self._app_key, token.issuer)
-        connect = cached or await connect_tenant(self._runtime, self._app_key, token)
+        connect = await connect_tenant(self._runtime, self._app_key, token)
         claims = verify_signature(token, connect.key, HS256)
         check_times(claims, self._runtime.clock.now())
         check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
@@ -144,9 +144,10 @@ async def connect_tenant(
     if len(client_key) > _MAX_CLIENT_KEY:
         raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
     cache = runtime.connect_tenants
-    if fresh:
-        cache.forget(app_key, client_key)
-    found = await cache.fetch(app_key, client_key)
+    # Fresh: read past the cache (without dropping its entry, which an unverified request must not be able to do).
+    found = (
+        await run_in_threadpool(cache.load, app_key, client_key) if fresh else await cache.fetch(app_key, client_key)
+    )
     if found is None:
         raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
     return found
