@@ -1,8 +1,8 @@
 """Baseline: a bare JSON POST route on the Pledge host, no authentication, no storage.
 
 Every other scenario is read against this one. It also settles the server choice (issue 2: "measure and pick"):
-the same host under uvicorn and under granian, and the same route on Starlette alone to show what the host
-itself (metrics middleware, mount) costs.
+the same host under uvicorn and under granian, the same route on Starlette alone to show what the host itself
+(metrics middleware, mount) costs, and ``pledge serve`` as shipped, whose JSON access log is on.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ def scenarios() -> list[Row]:
         uvicorn = stack.enter_context(serve(HOST_FACTORY, factory=True, ready_path="/healthz"))
         granian = stack.enter_context(serve(HOST_FACTORY, factory=True, server="granian", ready_path="/healthz"))
         alone = stack.enter_context(serve("bench.baseline:bare"))
+        shipped = stack.enter_context(serve("bench.baseline:app", server="pledge serve", ready_path="/healthz"))
         return interleave(
             {
                 "pledge host, uvicorn": post(uvicorn.url + APP_PATH),
                 "pledge host, granian": post(granian.url + APP_PATH),
                 "starlette alone, uvicorn": post(alone.url + PATH),
+                "pledge serve (access log on)": post(shipped.url + APP_PATH),
             }
         )

@@ -34,7 +34,7 @@ from pledge.host import Mountable, create_host
 from pledge.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-Server = Literal["uvicorn", "granian"]
+Server = Literal["uvicorn", "granian", "pledge serve"]
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -78,6 +78,10 @@ def free_port() -> int:
 
 def _server_command(target: str, port: int, server: Server, factory: bool) -> list[str]:
     bin_dir = Path(sys.executable).parent
+    if server == "pledge serve":
+        if factory:
+            raise BenchError("`pledge serve` takes an App (module:attribute), not a factory")
+        return [str(bin_dir / "pledge"), "serve", "--port", str(port), "--app", target]
     if server == "uvicorn":
         command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
         command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
@@ -102,8 +106,13 @@ def serve(
 ) -> Iterator[Served]:
     """Serve ``target`` (``module:attribute``, an ASGI app or with ``factory=True`` a function returning one).
 
-    The child gets ``PLEDGE_DATA_DIR`` (``data_dir``, or a fresh temporary directory) and the repository on its
-    ``PYTHONPATH``, so ``bench.<module>:<factory>`` imports. Ready means ``ready_path`` answered with any status
+    ``server="pledge serve"`` runs the real command instead, with ``target`` as its app (a Pledge ``App``): the
+    host as shipped, access log and all.
+
+    The child gets ``PLEDGE_DATA_DIR`` (``data_dir``, or a fresh temporary directory), the repository on its
+    ``PYTHONPATH`` so ``bench.<module>:<factory>`` imports, and ``env``; the caller's own ``PLEDGE_*`` variables are
+    not passed on, so a developer's settings do not change the figures (pass ``PLEDGE_DATABASE_URL`` in ``env``
+    to measure on PostgreSQL). Ready means ``ready_path`` answered with any status
     below 500. On exit the server gets SIGTERM, then SIGKILL if it has not stopped after 10 s.
     """
     port = free_port()

@@ -11,6 +11,8 @@ from pledge.config import Settings
 from pledge.db import open_engine
 from pledge.egress import OutboundClient
 from pledge.tenants import TenantRegistry
+from pledge.trust.install_keys import InstallKeys
+from pledge.trust.tenant_cache import ConnectTenantCache
 from pledge.vault import LocalKeyring, Vault
 
 
@@ -22,25 +24,43 @@ class Runtime:
     vault: Vault
     tenants: TenantRegistry
     egress: OutboundClient
+    install_keys: InstallKeys
+    connect_tenants: ConnectTenantCache
     closed: bool = field(default=False, init=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        egress: OutboundClient | None = None,
+    ) -> Runtime:
         """Wire the parts; nothing here touches the network, and the schema is not migrated (see pledge.schema)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or SystemClock()
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
-        egress = OutboundClient(
+        egress = egress or OutboundClient(
             [
+                settings.connect_install_keys_url,
                 settings.atlassian_api_url,
                 settings.forge_jwks_url,
-                settings.connect_install_keys_url,
                 *settings.forge_peers.values(),
             ]
         )
-        return cls(settings=settings, engine=engine, clock=clock, vault=vault, tenants=tenants, egress=egress)
+        return cls(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            vault=vault,
+            tenants=tenants,
+            egress=egress,
+            install_keys=InstallKeys(settings.connect_install_keys_url, egress),
+            connect_tenants=ConnectTenantCache(tenants),
+        )
 
     def close(self) -> None:
         if not self.closed:

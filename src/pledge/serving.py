@@ -60,6 +60,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         StarletteRoute(page.path, _guarded(page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
+    from pledge.connect import connect_routes
+
+    routes += connect_routes(app, runtime)
     if app.forge is not None and Auth.FORGE in verifiers:
         from pledge.forge.routes import forge_routes
 
@@ -79,10 +82,15 @@ def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier],
                 identity = await verifier(request)
             except AuthenticationFailed as exc:
                 log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
-                return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
+                return refusal(exc.code, str(exc), status_code=exc.status_code)
         return as_response(await endpoint(RequestContext(request, identity, runtime)))
 
     return handle
+
+
+def refusal(code: str, message: str, *, status_code: int = 401) -> JSONResponse:
+    """The 401 (or 403/409/421) every refusal becomes: a reason code and one line, never a stack trace."""
+    return JSONResponse({"error": code, "message": message}, status_code=status_code)
 
 
 def as_response(result: object) -> Response:

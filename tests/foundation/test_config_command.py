@@ -50,8 +50,9 @@ def test_a_password_in_the_database_url_is_masked(monkeypatch: pytest.MonkeyPatc
 def test_a_misspelt_variable_is_pointed_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLEDGE_REGOIN", "eu-west-1")
     result = CliRunner().invoke(cli, ["config"])
-    assert result.exit_code == 0
+    assert result.exit_code == 2
     assert "PLEDGE_REGOIN is not a setting" in result.stderr
+    assert "PLEDGE_REGION" in result.stdout
 
 
 def test_settings_are_listed_even_when_they_do_not_load(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ from tests.foundation.slow_app import GATE_ENV
 ROOT = Path(__file__).resolve().parents[2]
 PLEDGE = Path(sys.executable).parent / "pledge"
 WAIT_SECONDS = 30
+# Storage plays no part in what these tests observe: one engine is enough.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -36,9 +39,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
 class Served:
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-        self.process, self.url, self.log = process, url, log
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
 
     def answers(self) -> bool:
         if self.process.poll() is not None:
@@ -87,19 +92,30 @@ def test_serve_answers_health_and_readiness_after_migrating(served: Served) -> N
     assert httpx.get(served.url + "/readyz").json() == {"status": "ready"}
 
 
-def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(served: Served, gate: Path) -> None:
+def stop_with_a_request_in_flight(served: Served, gate: Path, stop: signal.Signals) -> httpx.Response:
     with ThreadPoolExecutor(max_workers=1) as pool:
         in_flight = pool.submit(httpx.get, served.url + "/apps/slow/hold", timeout=WAIT_SECONDS)
         wait_for((gate / "started").exists, "the slow request to reach its handler")
-        served.process.send_signal(signal.SIGTERM)
+        served.process.send_signal(stop)
         wait_for(lambda: "Shutting down" in served.log.read_text(), "uvicorn to start shutting down")
         (gate / "release").touch()
-        response = in_flight.result(timeout=WAIT_SECONDS)
+        return in_flight.result(timeout=WAIT_SECONDS)
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(served: Served, gate: Path) -> None:
+    response = stop_with_a_request_in_flight(served, gate, signal.SIGTERM)
     assert response.status_code == 200
     assert response.json() == {"released": True}
     assert served.process.wait(timeout=WAIT_SECONDS) == 0, served.log.read_text()
 
 
+@SQLITE_ONLY
+def test_ctrl_c_stops_the_same_way(served: Served, gate: Path) -> None:
+    assert stop_with_a_request_in_flight(served, gate, signal.SIGINT).json() == {"released": True}
+    assert served.process.wait(timeout=WAIT_SECONDS) == 0, served.log.read_text()
+
+
+@SQLITE_ONLY
 def test_access_log_names_the_path_but_not_the_query_or_the_client(served: Served) -> None:
     """Page loads carry the Connect JWT and the site's URL in the query; the browser's address is personal data."""
     token = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLXZhbHVl"

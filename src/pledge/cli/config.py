@@ -19,10 +19,9 @@ from typing import Any
 import click
 
 from pledge.cli.common import EXIT_CONFIGURATION, SettingsLoader
-from pledge.config import ENV_PREFIX, Settings
+from pledge.config import ENV_PREFIX, Settings, unknown_variables
 from pledge.errors import ConfigurationError
 
-CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)[^@/\s]+@")
 
 
@@ -84,8 +83,7 @@ def describe(settings: Settings | None, config_file: Path | None, environ: Mappi
 
 def unknown_settings(environ: Mapping[str, str], config_file: Path | None) -> list[str]:
     """``PLEDGE_*`` variables that set nothing (the environment ignores them), then unknown keys of the file."""
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_VARIABLE}
-    variables = sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    variables = unknown_variables(environ)
     keys = sorted(f"{key} (in {config_file})" for key in _read_toml(config_file) if key not in Settings.model_fields)
     return variables + keys
 

@@ -1,10 +1,12 @@
-"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM."""
+"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM or Ctrl+C."""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -37,7 +39,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[st
 
 
 def run(settings: Settings) -> None:
-    signal.signal(signal.SIGTERM, _stop_with_success)
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
     with open_runtime(settings) as runtime:
@@ -57,15 +60,19 @@ def run(settings: Settings) -> None:
 
 
 def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM is how an operator stops Pledge, so it ends with status 0, not "killed by signal".
+    """SIGTERM (or Ctrl+C) is how an operator stops Pledge: status 0, not "killed by signal" or "Aborted!".
 
-    While serving, uvicorn handles SIGTERM itself (stop accepting, drain, shut down) and only then re-raises it to
-    the handler it found, this one. Before serving (migrations), the start-up simply stops; the runtime still closes.
+    While serving, uvicorn handles the signal itself (stop accepting, drain, shut down) and only then re-raises it
+    to the handler it found, this one. Before serving (migrations), the start-up simply stops; the runtime still
+    closes.
     """
     raise SystemExit(0)
 
 
 def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
+    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
+    if paths and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     apps: list[Mountable] = []
     for path in paths:
         module_name, _, attribute = path.partition(":")

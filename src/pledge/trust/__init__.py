@@ -13,8 +13,12 @@ if TYPE_CHECKING:
 def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
     """The verifier of each authentication kind, bound to ``app`` and ``runtime``."""
     from pledge.app import Auth
+    from pledge.trust.connect import ConnectVerifier
 
-    verifiers: dict[Auth, Verifier] = {}
+    verifiers: dict[Auth, Verifier] = {
+        Auth.CONNECT: ConnectVerifier(app.key, runtime, accept_context=False),
+        Auth.CONNECT_CONTEXT: ConnectVerifier(app.key, runtime, accept_context=True),
+    }
     if app.forge is not None:
         from pledge.forge.requests import ForgeRequestVerifier
 
