@@ -9,7 +9,7 @@ import httpx
 import pytest
 from examples.forge_notes.app import app
 from tests.forge.conftest import BASE
-from tests.forge.test_lifecycle import INSTALLED, _dump
+from tests.forge.test_forge_lifecycle import INSTALLED, _dump
 
 from pledge.clock import FrozenClock
 from pledge.egress import EgressRefused, OutboundClient
