@@ -1,4 +1,4 @@
-"""A small Forge Remote app served by Pledge: notes on Jira issues, an issue-created event, a call back to Jira.
+"""A small Forge Remote app served by Pledge: notes on Jira issues, an issue-created event, calls back to Jira.
 
 Run it with ``pledge serve --app examples.forge_notes.app:app`` from the repository root; see README.md
 ("Forge Remote apps") for the walkthrough against the simulated Forge site.
@@ -111,14 +111,14 @@ async def list_notes(context: RequestContext) -> dict[str, Any]:
 @app.route("/issue-summary", auth=Auth.FORGE, methods=("POST",))
 async def issue_summary(context: RequestContext) -> dict[str, Any]:
     body = await context.request.json()
-    call = forge_call(context)
-    issue = await call.as_app().get_json(f"/rest/api/3/issue/{body['issueKey']}")
-    me = await call.as_user().get_json("/rest/api/3/myself")
-    return {"summary": issue["fields"]["summary"], "viewer": me["accountId"] == call.invocation.principal}
+    issue = await forge_call(context).as_user().get_json(f"/rest/api/3/issue/{body['issueKey']}")
+    return {"summary": issue["fields"]["summary"], "status": issue["fields"]["status"]}
 
 
 @app.route("/events/issue-created", auth=Auth.FORGE, methods=("POST",))
 async def issue_created(context: RequestContext) -> dict[str, Any]:
     event = await context.request.json()
-    _save(context, str(event["issue"]["key"]), "created")
+    key = str(event["issue"]["key"])
+    issue = await forge_call(context).as_app().get_json(f"/rest/api/3/issue/{key}")
+    _save(context, key, f"created: {issue['fields']['summary']}")
     return {"status": "ok"}

@@ -131,14 +131,13 @@ async def walkthrough(site: ForgeSite, us: Deployment, eu: Deployment) -> None:
     say = print
     attempts = await site.install(f"{us.app}/forge/lifecycle/installed", installation, redeliveries=1)
     say(f"1. installed trigger delivered {len(attempts)} times: {[a.status for a in attempts]} (one tenant in US)")
-    answer = await site.invoke_remote(f"{us.app}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="u-1")
-    say(f"2. UI call, the app read DEMO-1 with the app token: {answer.json()}")
-    await site.invoke_remote(
-        f"{us.app}/notes", installation, {"issueKey": "DEMO-1", "text": "ship it"}, principal="u-1"
-    )
-    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "DEMO-7"}}
+    answer = await site.invoke_remote(f"{us.app}/issue-summary", installation, {"issueKey": "SIM-1"}, principal="u-1")
+    say(f"2. UI call; the app read SIM-1 with the user's token: {answer.json()}")
+    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-1", "text": "ship it"}, principal="u-1")
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-2"}}
     attempts = await site.deliver_trigger(f"{us.app}/events/issue-created", installation, event)
-    say(f"3. issue-created event delivered: {[a.status for a in attempts]}")
+    tokens = [call.token_kind for call in site.rest_calls]
+    say(f"3. issue-created event delivered: {[a.status for a in attempts]}; product calls made with {tokens} tokens")
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")
     say(f"4. notes in US: {notes.json()['notes']}")
     say(f"5. realm migration US → EU: {await migrate(site, us, installation, 'EU', 'walkthrough-1')}")

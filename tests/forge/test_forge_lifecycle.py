@@ -70,7 +70,7 @@ async def test_pre_uninstall_starts_the_grace_and_the_tenant_is_no_longer_served
     (tenant,) = pledge.tenants.list()
     assert tenant.state is TenantState.UNINSTALLED
     response = await site.invoke_remote(
-        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u"
+        f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "x"}, principal="u"
     )
     assert (response.status_code, response.json()["error"]) == (403, "tenant_inactive")
     await site.install(INSTALLED, installation)  # reinstalled within the grace
@@ -85,7 +85,7 @@ async def test_an_inactive_license_is_recorded_as_a_signal_not_a_deletion(
     installation.license_active = False
     with caplog.at_level(logging.WARNING, "pledge.forge"):
         response = await site.invoke_remote(
-            f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "kept"}, principal="u"
+            f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "kept"}, principal="u"
         )
     assert response.status_code == 200
     with pledge.engine.connect() as connection:
@@ -111,7 +111,7 @@ async def test_a_connect_install_carrying_the_installation_id_is_the_same_tenant
         installation.installation_id,
     )
     response = await site.invoke_remote(
-        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "hi"}, principal="u"
+        f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "hi"}, principal="u"
     )
     assert response.status_code == 200
 
@@ -122,7 +122,7 @@ async def test_a_tenant_pinned_to_another_region_is_refused_with_the_reason(pled
     with pledge.engine.begin() as connection:
         connection.execute(tenants_table.update().values(region="eu-west-1"))
     response = await site.invoke_remote(
-        f"{BASE}/notes", installation, {"issueKey": "DEMO-1", "text": "x"}, principal="u"
+        f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "x"}, principal="u"
     )
     assert response.status_code == 421
     assert response.json() == {

@@ -27,12 +27,14 @@ async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_to
     app_token, user_token = site.app_token(installation), site.user_token(installation, "user-1")
     with caplog.at_level(logging.DEBUG):
         response = await site.invoke_remote(
-            f"{BASE}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="user-1"
+            f"{BASE}/issue-summary", installation, {"issueKey": "SIM-1"}, principal="user-1"
         )
-    assert response.json() == {"summary": "The first issue", "viewer": True}
-    assert [(call.path.rsplit("/", 2)[-1], call.token_kind, call.status) for call in site.rest_calls] == [
-        ("DEMO-1", "app", 200),
-        ("myself", "user", 200),
+    assert response.json() == {"summary": "Printer on fire", "status": "In Progress"}
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-2"}}
+    assert [a.status for a in await site.deliver_trigger(f"{BASE}/events/issue-created", installation, event)] == [200]
+    assert [(call.path.rsplit("/", 1)[-1], call.token_kind, call.status) for call in site.rest_calls] == [
+        ("SIM-1", "user", 200),
+        ("SIM-2", "app", 200),
     ]
     assert all(call.path.startswith(f"/ex/jira/{installation.cloud_id}/rest/api/3/") for call in site.rest_calls)
     stored = _dump(pledge)
@@ -49,8 +51,8 @@ async def test_a_job_calls_the_product_with_the_held_app_token_until_it_expires(
     with pytest.raises(TokenUnavailable):
         app_client(pledge, app, tenant.id)
     await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
-    issue = await app_client(pledge, app, tenant.id).get_json("/rest/api/3/issue/DEMO-1")
-    assert issue["key"] == "DEMO-1" and site.rest_calls[-1].token_kind == "app"
+    issue = await app_client(pledge, app, tenant.id).get_json("/rest/api/3/issue/SIM-1")
+    assert issue["key"] == "SIM-1" and site.rest_calls[-1].token_kind == "app"
     clock.advance(timedelta(hours=1))
     with pytest.raises(TokenUnavailable):
         app_client(pledge, app, tenant.id)
@@ -59,11 +61,11 @@ async def test_a_job_calls_the_product_with_the_held_app_token_until_it_expires(
 async def test_an_event_is_delivered_with_a_verified_fit(pledge: Runtime, site: ForgeSite) -> None:
     installation = site.new_installation()
     await site.install(INSTALLED, installation)
-    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "DEMO-2"}}
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-2"}}
     attempts = await site.deliver_trigger(f"{BASE}/events/issue-created", installation, event)
     assert [a.status for a in attempts] == [200]
     notes = await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
-    assert notes.json() == {"notes": [{"issueKey": "DEMO-2", "text": "created"}]}
+    assert notes.json() == {"notes": [{"issueKey": "SIM-2", "text": "created: Coffee machine descales itself at 3 am"}]}
 
 
 def test_the_app_token_is_held_until_its_exp_only(clock: FrozenClock) -> None:

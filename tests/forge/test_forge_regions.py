@@ -49,17 +49,22 @@ async def test_install_call_event_product_and_move_to_another_region(
     attempts = await site.install(f"{us.app}/forge/lifecycle/installed", installation, redeliveries=1)
     assert [a.status for a in attempts] == [200, 200]
 
-    summary = await site.invoke_remote(f"{us.app}/issue-summary", installation, {"issueKey": "DEMO-1"}, principal="u-1")
-    assert summary.json() == {"summary": "The first issue", "viewer": True}
+    summary = await site.invoke_remote(f"{us.app}/issue-summary", installation, {"issueKey": "SIM-1"}, principal="u-1")
+    assert summary.json() == {"summary": "Printer on fire", "status": "In Progress"}
     note = await site.invoke_remote(
-        f"{us.app}/notes", installation, {"issueKey": "DEMO-1", "text": "ship it"}, principal="u-1"
+        f"{us.app}/notes", installation, {"issueKey": "SIM-1", "text": "ship it"}, principal="u-1"
     )
     assert note.status_code == 200
-    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "DEMO-7"}}
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-2"}}
     assert [a.status for a in await site.deliver_trigger(f"{us.app}/events/issue-created", installation, event)] == [
         200
     ]
-    expected = {"notes": [{"issueKey": "DEMO-1", "text": "ship it"}, {"issueKey": "DEMO-7", "text": "created"}]}
+    expected = {
+        "notes": [
+            {"issueKey": "SIM-1", "text": "ship it"},
+            {"issueKey": "SIM-2", "text": "created: Coffee machine descales itself at 3 am"},
+        ]
+    }
     assert (await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")).json() == expected
     tenant_id = _tenant_id(us, installation)
 
@@ -91,7 +96,7 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     us, eu = deployments["US"], deployments["EU"]
     installation = site.new_installation()
     await site.install(f"{us.app}/forge/lifecycle/installed", installation)
-    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "DEMO-3", "text": "stay"}, principal="u-2")
+    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-3", "text": "stay"}, principal="u-2")
     tenant_id = _tenant_id(us, installation)
     assert await _migrate(site, us, installation, "EU", "migration-2") == "READY"
     assert _count(eu, "forge_notes", "tenant_id", tenant_id) == 1
@@ -101,7 +106,7 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     for table, column in (("tenants", "id"), ("data_keys", "tenant_id"), ("forge_notes", "tenant_id")):
         assert _count(eu, table, column, tenant_id) == 0, table
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")
-    assert notes.json() == {"notes": [{"issueKey": "DEMO-3", "text": "stay"}]}
+    assert notes.json() == {"notes": [{"issueKey": "SIM-3", "text": "stay"}]}
     again = await site.call_hook(f"{us.app}/forge/realm/commit", installation, {"migrationId": "migration-2"})
     assert again.status_code == 400 and "ROLLED_BACK" in again.json()["message"]
 

@@ -24,17 +24,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from pledge.clock import Clock, SystemClock
 from pledge.sim.loopback import serve_on_loopback
+from pledge.sim.site import RestCaller, RestRefused, SimSite
 
 FIT_LIFETIME = timedelta(seconds=25)
 APP_TOKEN_LIFETIME = timedelta(hours=1)
@@ -77,36 +78,58 @@ class ForgeSite:
         app_id: str | None = None,
         *,
         clock: Clock | None = None,
+        site: SimSite | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         trigger_backoff_seconds: float = 0.0,
     ) -> None:
         self.app_id = app_id or f"ari:cloud:ecosystem::app/{uuid.uuid4()}"
         self.clock = clock or SystemClock()
-        self.base_url = "http://forge.sim.invalid"
+        self.site = site or SimSite("http://forge.sim.invalid", self.clock)
         self.kid = f"forge-sim-{secrets.token_hex(4)}"
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._token_secret = secrets.token_bytes(32)
         self._transport = transport
         self._backoff = trigger_backoff_seconds
+        self._asgi: ASGIApp | None = None
         self.jwks_requests = 0
         self.jwks_available = True
-        self.rest_calls: list[RestCall] = []
-        self.issues: dict[str, dict[str, Any]] = {
-            "DEMO-1": {"key": "DEMO-1", "fields": {"summary": "The first issue", "status": {"name": "To Do"}}}
-        }
-        self.asgi = Starlette(
-            routes=[
-                Route("/.well-known/jwks.json", self._jwks),
-                Route("/ex/jira/{cloud_id}/rest/api/3/issue/{key}", self._issue),
-                Route("/ex/jira/{cloud_id}/rest/api/3/myself", self._myself),
-            ]
-        )
+        self.site.add_route("/.well-known/jwks.json", self._jwks)
+        self.site.serve_rest_under("/ex/jira/{cloud_id}")
+        self.site.add_authenticator(self._authenticate)
+
+    @property
+    def asgi(self) -> ASGIApp:
+        """The simulated site (JWKS, REST API under apiBaseUrl, recorder) as an ASGI app, for in-process tests."""
+        if self._asgi is None:
+            self._asgi = self.site.asgi()
+        return self._asgi
+
+    @property
+    def base_url(self) -> str:
+        return self.site.base_url
+
+    @property
+    def issues(self) -> dict[str, dict[str, Any]]:
+        return self.site.issues
+
+    @property
+    def rest_calls(self) -> list[RestCall]:
+        """The REST calls the site received under an apiBaseUrl, in order, with the kind of token each carried."""
+        return [
+            RestCall(exchange.method, urlsplit(exchange.url).path, self._token_kind(exchange.headers), exchange.status)
+            for exchange in self.site.recorder.received("/ex/jira/")
+        ]
 
     @contextmanager
     def serve(self) -> Iterator[str]:
-        """Serve the JWKS and REST API on loopback; ``base_url`` points there while the block runs."""
-        with serve_on_loopback(self.asgi) as url:
-            self.base_url = url
+        """Serve the site on loopback; ``base_url`` points there while the block runs."""
+
+        def bound(url: str) -> ASGIApp:
+            self.site.base_url = url
+            self._asgi = self.site.asgi()
+            return self._asgi
+
+        with serve_on_loopback(bound) as url:
             yield url
 
     @property
@@ -311,43 +334,31 @@ class ForgeSite:
             return JSONResponse({"error": "unavailable"}, status_code=503)
         return JSONResponse({"keys": [self.public_jwk()]})
 
-    async def _issue(self, request: Request) -> Response:
-        kind = self._authorised(request)
-        issue = self.issues.get(request.path_params["key"])
-        status = 401 if kind is None else 404 if issue is None else 200
-        self.rest_calls.append(RestCall(request.method, request.url.path, kind, status))
-        if status != 200:
-            return JSONResponse({"errorMessages": ["unauthorized" if status == 401 else "issue not found"]}, status)
-        return JSONResponse({"id": "10001", **(issue or {})})
-
-    async def _myself(self, request: Request) -> Response:
-        claims = self._claims(request)
-        kind = None if claims is None else str(claims["kind"])
-        status = 200 if kind == "user" else 401
-        self.rest_calls.append(RestCall(request.method, request.url.path, kind, status))
-        if claims is None or kind != "user":
-            return JSONResponse({"errorMessages": ["a user token is required"]}, status_code=401)
-        return JSONResponse({"accountId": claims["sub"], "accountType": "atlassian"})
-
-    def _authorised(self, request: Request) -> str | None:
-        claims = self._claims(request)
-        return None if claims is None else str(claims["kind"])
-
-    def _claims(self, request: Request) -> dict[str, Any] | None:
+    async def _authenticate(self, request: Request) -> RestCaller | None:
+        """Bearer tokens this site issued, for the cloudId in the path; other schemes are another simulator's."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme != "Bearer":
             return None
+        claims = self._token_claims(token)
+        if claims is None:
+            raise RestRefused("the bearer token was not issued by this site or has expired")
+        if claims.get("cloudId") != request.path_params.get("cloud_id"):
+            raise RestRefused("the bearer token is for another site")
+        return RestCaller(scheme=f"forge-{claims['kind']}", app_key=self.app_id)
+
+    def _token_claims(self, token: str) -> dict[str, Any] | None:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._token_secret, algorithms=["HS256"], options={"verify_exp": False}
             )
         except jwt.InvalidTokenError:
             return None
-        if claims.get("cloudId") != request.path_params["cloud_id"]:
-            return None
-        if claims["exp"] < self.clock.now().timestamp():
-            return None
-        return claims
+        return claims if claims["exp"] > self.clock.now().timestamp() else None
+
+    def _token_kind(self, headers: dict[str, str]) -> str | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        claims = self._token_claims(token) if scheme == "Bearer" else None
+        return None if claims is None else str(claims["kind"])
 
 
 def _b64(number: int) -> str:
