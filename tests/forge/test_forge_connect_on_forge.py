@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-
 from examples.forge_notes.app import APP_ID, app
+from sqlalchemy import Engine
+from tests.connect.conftest import OriginRouter
+
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
 from pledge.egress import OutboundClient
@@ -18,7 +19,6 @@ from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.sim import ConnectSim, InstallSigner, SimSite
 from pledge.sim.forge import ForgeSite
-from tests.connect.conftest import OriginRouter
 
 APP_ORIGIN = "http://127.0.0.1:8000"
 APP_URL = APP_ORIGIN + "/apps/forge-notes"
