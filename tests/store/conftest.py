@@ -41,20 +41,20 @@ def mailer() -> App:
     return App(key="mailer", name="Mailer", data=MANIFEST)
 
 
-def install(runtime: Runtime, app_key: str, client_key: str) -> Tenant:
+def _install(runtime: Runtime, client_key: str) -> Tenant:
     return runtime.tenants.create(
-        app_key=app_key, client_key=client_key, base_url=f"https://{client_key}.atlassian.net", product_type="jira"
+        app_key="mailer", client_key=client_key, base_url=f"https://{client_key}.atlassian.net", product_type="jira"
     )
 
 
 @pytest.fixture
 def tenant(runtime: Runtime) -> Tenant:
-    return install(runtime, "mailer", "site-a")
+    return _install(runtime, "site-a")
 
 
 @pytest.fixture
 def other_tenant(runtime: Runtime) -> Tenant:
-    return install(runtime, "mailer", "site-b")
+    return _install(runtime, "site-b")
 
 
 @pytest.fixture
