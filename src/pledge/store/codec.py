@@ -1,25 +1,24 @@
-"""One record's storage format: every field sealed on its own under the tenant's data key (S2, S4).
+"""One record's storage format: its fields sealed together under the tenant's data key (S2, S4).
 
-``payload = 0x01 | entry*`` with ``entry = name length (1 byte) | name (ASCII) | ciphertext length (4 bytes,
-big-endian) | vault ciphertext``. A field's plaintext is its value as canonical JSON (sorted keys, no spaces,
-UTF-8); its ciphertext's associated data is (tenant, ``app/collection``, record id, field, key version), so no
-field can be moved to another record, field, app or tenant. Blind-index digests are HMACs of the same canonical
-JSON. docs/storage-format.md describes the format in full.
+A record's plaintext is a JSON object of its fields, each value in canonical JSON (sorted keys, no spaces, UTF-8);
+the payload is that plaintext sealed by the vault as one AES-256-GCM ciphertext whose associated data is (tenant,
+``app/collection``, record id, ``*``, key version). The field names are inside the authenticated plaintext, so a
+value cannot move to another field, and the associated data keeps a payload from moving to another record,
+collection, app or tenant. Blind-index digests are HMACs of a field's canonical JSON. docs/storage-format.md
+describes the format in full.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pledge.vault import Aad, CiphertextInvalid, Vault
 
-PAYLOAD_FORMAT = 1
-_NAME_LENGTH = struct.Struct(">B")
-_CIPHERTEXT_LENGTH = struct.Struct(">I")
+ALL_FIELDS = "*"
+"""The field slot of a record payload's associated data: the payload holds every field of the record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +34,12 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def json_value(plaintext: bytes) -> Any:
-    return json.loads(plaintext)
+def encode_fields(values: Mapping[str, Any]) -> dict[str, bytes]:
+    return {name: canonical_json(value) for name, value in values.items()}
+
+
+def decode_fields(encoded: Mapping[str, bytes]) -> dict[str, Any]:
+    return {name: json.loads(plaintext) for name, plaintext in encoded.items()}
 
 
 def seal(
@@ -49,42 +52,19 @@ def seal(
     *,
     key_version: int | None = None,
 ) -> Sealed:
-    """Seal canonical-JSON field values of one record under one data key version."""
+    """Seal a record's fields (canonical JSON each) and compute the digests of its indexed ones, under one key."""
     version = vault.key_version(tenant_id) if key_version is None else key_version
-    parts = [bytes([PAYLOAD_FORMAT])]
-    for name in sorted(encoded):
-        ciphertext = vault.encrypt(tenant_id, Aad(scope, record_id, name), encoded[name], key_version=version)
-        parts += [_NAME_LENGTH.pack(len(name)), name.encode("ascii"), _CIPHERTEXT_LENGTH.pack(len(ciphertext))]
-        parts.append(ciphertext)
+    plaintext = b"{" + b",".join(canonical_json(name) + b":" + encoded[name] for name in sorted(encoded)) + b"}"
+    payload = vault.encrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), plaintext, key_version=version)
     digests = {
         name: vault.blind_index(tenant_id, version, scope, name, encoded[name]) for name in indexed if name in encoded
     }
-    return Sealed(version, b"".join(parts), digests)
+    return Sealed(version, payload, digests)
 
 
-def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, bytes]:
-    """Decrypt every field of a payload back to its canonical JSON."""
-    return {
-        name: vault.decrypt(tenant_id, Aad(scope, record_id, name), ciphertext)
-        for name, ciphertext in _entries(payload)
-    }
-
-
-def _entries(payload: bytes) -> Iterable[tuple[str, bytes]]:
-    if not payload or payload[0] != PAYLOAD_FORMAT:
-        raise CiphertextInvalid(f"unknown record payload format {payload[:1].hex() or 'empty'}")
-    offset = 1
-    try:
-        while offset < len(payload):
-            (name_length,) = _NAME_LENGTH.unpack_from(payload, offset)
-            offset += _NAME_LENGTH.size
-            name = payload[offset : offset + name_length].decode("ascii")
-            offset += name_length
-            (length,) = _CIPHERTEXT_LENGTH.unpack_from(payload, offset)
-            offset += _CIPHERTEXT_LENGTH.size
-            if offset + length > len(payload):
-                raise CiphertextInvalid("record payload is truncated")
-            yield name, payload[offset : offset + length]
-            offset += length
-    except (struct.error, UnicodeDecodeError):
-        raise CiphertextInvalid("record payload is truncated or corrupt") from None
+def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:
+    """Decrypt a payload back to the record's field values."""
+    values = json.loads(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload))
+    if not isinstance(values, dict):
+        raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
+    return values

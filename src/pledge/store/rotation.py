@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, tuple_
 
-from pledge.store import codec
-from pledge.store.tables import index_table, record_where, records_table, replace_index
+from pledge.store import codec, tables
+from pledge.store.tables import index_table, records_table
 from pledge.vault import Vault
 
 DEFAULT_BATCH_SIZE = 200
@@ -39,45 +39,57 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
     """Re-encrypt every record of the tenant still under an older key version; resumes an interrupted rotation."""
     target = vault.key_version(tenant_id)
     moved = 0
+    position = ("", "", "")
     while True:
+        # Keyset pagination over the primary key: each record is visited once per call, however many there are.
+        app_key, collection, record_id = position
         with engine.connect() as connection:
             rows = connection.execute(
                 select(
                     records_table.c.app_key,
                     records_table.c.collection,
                     records_table.c.id,
+                    records_table.c.key_version,
                     records_table.c.revision,
                     records_table.c.payload,
+                    records_table.c.updated_at,
                 )
-                .where(records_table.c.tenant_id == tenant_id, records_table.c.key_version < target)
+                .where(
+                    records_table.c.tenant_id == tenant_id,
+                    tuple_(records_table.c.app_key, records_table.c.collection, records_table.c.id)
+                    > tuple_(app_key, collection, record_id),
+                )
                 .order_by(records_table.c.app_key, records_table.c.collection, records_table.c.id)
                 .limit(batch_size)
             ).all()
+            if not rows:
+                return Rotation(tenant_id, target, moved)
+            position = (rows[-1].app_key, rows[-1].collection, rows[-1].id)
+            rows = [row for row in rows if row.key_version < target]
             indexed: dict[str, list[str]] = defaultdict(list)
-            if rows:
-                # Which fields are indexed is read from the index itself: rotation needs no app manifest.
-                for record_id, field in connection.execute(
-                    select(index_table.c.record_id, index_table.c.field).where(
-                        index_table.c.tenant_id == tenant_id, index_table.c.record_id.in_([row.id for row in rows])
-                    )
-                ):
-                    indexed[record_id].append(field)
-        if not rows:
-            return Rotation(tenant_id, target, moved)
+            # Which fields are indexed is read from the index itself: rotation needs no app manifest.
+            for indexed_id, field in connection.execute(
+                select(index_table.c.record_id, index_table.c.field).where(
+                    index_table.c.tenant_id == tenant_id, index_table.c.record_id.in_([row.id for row in rows])
+                )
+            ):
+                indexed[indexed_id].append(field)
         with engine.begin() as connection:
             for row in rows:
                 scope = f"{row.app_key}/{row.collection}"
-                encoded = codec.open_payload(vault, tenant_id, scope, row.id, row.payload)
+                encoded = codec.encode_fields(codec.open_payload(vault, tenant_id, scope, row.id, row.payload))
                 sealed = codec.seal(vault, tenant_id, scope, row.id, encoded, indexed[row.id], key_version=target)
-                # The revision is compared: a record an app rewrote meanwhile is read again in the next batch.
+                # The revision is compared: a record an app rewrote meanwhile was re-encrypted by that write.
                 written = connection.execute(
-                    update(records_table)
-                    .where(
-                        record_where(tenant_id, row.app_key, row.collection, row.id),
-                        records_table.c.revision == row.revision,
-                    )
-                    .values(key_version=target, revision=row.revision + 1, payload=sealed.payload)
+                    tables.UPDATE_RECORD,
+                    {
+                        **tables.record_key(tenant_id, row.app_key, row.collection, row.id),
+                        "seen": row.revision,
+                        "new_key_version": target,
+                        "new_payload": sealed.payload,
+                        "new_updated_at": row.updated_at,  # rotation is not a change of the record
+                    },
                 ).rowcount
                 if written == 1:
-                    replace_index(connection, tenant_id, row.app_key, row.collection, row.id, sealed.digests)
+                    tables.replace_index(connection, tenant_id, row.app_key, row.collection, row.id, sealed.digests)
                     moved += 1

@@ -2,23 +2,33 @@
 
 Nothing an app writes reaches either table in clear: a record row holds ids, times, the data key version and the
 sealed payload (see :mod:`pledge.store.codec` and docs/storage-format.md); an index row holds a keyed digest.
+The statements are built once with bound parameters, so SQLAlchemy compiles each of them once per process.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from sqlalchemy import (
     Column,
-    ColumnElement,
     Connection,
+    Delete,
     Index,
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
+    Select,
     String,
     Table,
+    Update,
     and_,
+    bindparam,
     delete,
+    func,
     insert,
+    select,
+    update,
 )
 
 from pledge.db import UtcDateTime, metadata
@@ -36,7 +46,6 @@ records_table = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "app_key", "collection", "id"),
-    Index(None, "tenant_id", "key_version"),
 )
 
 index_table = Table(
@@ -49,31 +58,109 @@ index_table = Table(
     Column("field", String(64), nullable=False),
     Column("digest", LargeBinary, nullable=False),
     PrimaryKeyConstraint("tenant_id", "app_key", "collection", "record_id", "field"),
-    Index(None, "tenant_id", "app_key", "collection", "field", "digest"),
+    # record_id last: a lookup walks the matching entries already in record order, so LIMIT stops early.
+    Index("ix_store_index_lookup", "tenant_id", "app_key", "collection", "field", "digest", "record_id"),
+    # Small rows: on SQLite the primary key is the table, one B-tree fewer to write per entry.
+    sqlite_with_rowid=False,
 )
 
+_records = records_table.c
+_index = index_table.c
 
-def record_where(tenant_id: str, app_key: str, collection: str, record_id: str) -> ColumnElement[bool]:
+RECORD_COLUMNS = (_records.id, _records.payload, _records.revision, _records.created_at, _records.updated_at)
+
+
+def record_key(tenant_id: str, app_key: str, collection: str, record_id: str | None = None) -> dict[str, str]:
+    """The bound parameters naming a collection (and a record in it) of one tenant of one app."""
+    key = {"in_tenant": tenant_id, "in_app": app_key, "in_collection": collection}
+    if record_id is not None:
+        key["in_record"] = record_id
+    return key
+
+
+def _in_collection(columns: Any) -> Any:
+    # Not named after the columns: SQLAlchemy keeps those names for the SET and VALUES clauses.
     return and_(
-        records_table.c.tenant_id == tenant_id,
-        records_table.c.app_key == app_key,
-        records_table.c.collection == collection,
-        records_table.c.id == record_id,
+        columns.tenant_id == bindparam("in_tenant"),
+        columns.app_key == bindparam("in_app"),
+        columns.collection == bindparam("in_collection"),
+    )
+
+
+INSERT_RECORD = insert(records_table)
+SELECT_RECORD: Select[Any] = select(*RECORD_COLUMNS).where(
+    _in_collection(_records), _records.id == bindparam("in_record")
+)
+UPDATE_RECORD: Update = (
+    update(records_table)
+    .where(_in_collection(_records), _records.id == bindparam("in_record"), _records.revision == bindparam("seen"))
+    .values(
+        key_version=bindparam("new_key_version"),
+        revision=_records.revision + 1,
+        payload=bindparam("new_payload"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+DELETE_RECORD: Delete = delete(records_table).where(_in_collection(_records), _records.id == bindparam("in_record"))
+INSERT_INDEX = insert(index_table)
+DELETE_INDEX: Delete = delete(index_table).where(_in_collection(_index), _index.record_id == bindparam("in_record"))
+
+
+@functools.cache
+def list_records(filters: int, paged: bool) -> Select[Any]:
+    """Records of one collection in id order; with ``filters`` blind-index conditions ``field_N``/``digests_N``.
+
+    A filtered list is driven from the index (the first condition's entries, in record order) and joins the
+    records by primary key, so its cost follows the matches, not the size of the collection.
+    """
+    if filters == 0:
+        query = select(*RECORD_COLUMNS).where(_in_collection(_records))
+        order = _records.id
+    else:
+        entries = [index_table.alias(f"filter_{n}") for n in range(filters)]
+        first = entries[0].c
+        query = select(*RECORD_COLUMNS).select_from(entries[0]).where(_in_collection(first))
+        for n, entry in enumerate(entries):
+            query = query.where(entry.c.field == bindparam(f"field_{n}"))
+            query = query.where(entry.c.digest.in_(bindparam(f"digests_{n}", expanding=True)))
+            if n:
+                query = query.join(entry, _same_record(entry.c, first))
+        query = query.join(records_table, _same_record(first, _records, record_column="id"))
+        order = first.record_id
+    if paged:
+        query = query.where(order > bindparam("after"))
+    return query.order_by(order).limit(bindparam("limit"))
+
+
+@functools.cache
+def count_records(filters: int) -> Select[Any]:
+    if filters == 0:
+        return select(func.count()).select_from(records_table).where(_in_collection(_records))
+    entries = [index_table.alias(f"filter_{n}") for n in range(filters)]
+    first = entries[0].c
+    query = select(func.count()).select_from(entries[0]).where(_in_collection(first))
+    for n, entry in enumerate(entries):
+        query = query.where(entry.c.field == bindparam(f"field_{n}"))
+        query = query.where(entry.c.digest.in_(bindparam(f"digests_{n}", expanding=True)))
+        if n:
+            query = query.join(entry, _same_record(entry.c, first))
+    return query
+
+
+def _same_record(a: Any, b: Any, *, record_column: str = "record_id") -> Any:
+    return and_(
+        a.tenant_id == b.tenant_id,
+        a.app_key == b.app_key,
+        a.collection == b.collection,
+        a.record_id == getattr(b, record_column),
     )
 
 
 def replace_index(
     connection: Connection, tenant_id: str, app_key: str, collection: str, record_id: str, digests: dict[str, bytes]
 ) -> None:
-    """Make a record's index rows exactly ``digests`` (none: the record is gone or has no indexed value)."""
-    connection.execute(
-        delete(index_table).where(
-            index_table.c.tenant_id == tenant_id,
-            index_table.c.app_key == app_key,
-            index_table.c.collection == collection,
-            index_table.c.record_id == record_id,
-        )
-    )
+    """Make a record's index entries exactly ``digests`` (none: the record is gone or has no indexed value)."""
+    connection.execute(DELETE_INDEX, record_key(tenant_id, app_key, collection, record_id))
     insert_index(connection, tenant_id, app_key, collection, record_id, digests)
 
 
@@ -81,15 +168,5 @@ def insert_index(
     connection: Connection, tenant_id: str, app_key: str, collection: str, record_id: str, digests: dict[str, bytes]
 ) -> None:
     if digests:
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "app_key": app_key,
-                "collection": collection,
-                "record_id": record_id,
-                "field": name,
-                "digest": digest,
-            }
-            for name, digest in digests.items()
-        ]
-        connection.execute(insert(index_table), rows)
+        key = {"tenant_id": tenant_id, "app_key": app_key, "collection": collection, "record_id": record_id}
+        connection.execute(INSERT_INDEX, [{**key, "field": name, "digest": digest} for name, digest in digests.items()])

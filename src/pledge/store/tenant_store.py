@@ -10,20 +10,19 @@ blind indexes: the database never holds an indexed value in clear either.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableSequence, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine
 
 from pledge.clock import Clock
 from pledge.errors import PledgeError
-from pledge.store import codec
+from pledge.store import codec, tables
 from pledge.store.manifest import Category, Collection, DataManifest
 from pledge.store.pii import PiiKind, scan_value
 from pledge.store.secret import Secret
-from pledge.store.tables import index_table, insert_index, record_where, records_table, replace_index
 from pledge.vault import Vault
 
 DEFAULT_LIMIT = 100
@@ -114,28 +113,25 @@ class TenantStore:
         )
         with self._engine.begin() as connection:
             connection.execute(
-                insert(records_table).values(
-                    tenant_id=self._tenant_id,
-                    app_key=self._app_key,
-                    collection=collection,
-                    id=record_id,
-                    key_version=sealed.key_version,
-                    revision=1,
-                    payload=sealed.payload,
-                    created_at=now,
-                    updated_at=now,
-                )
+                tables.INSERT_RECORD,
+                {
+                    "tenant_id": self._tenant_id,
+                    "app_key": self._app_key,
+                    "collection": collection,
+                    "id": record_id,
+                    "key_version": sealed.key_version,
+                    "revision": 1,
+                    "payload": sealed.payload,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
-            insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
-        return Record(record_id, collection, self._decoded(declared, encoded), now, now, 1)
+            tables.insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
+        return Record(record_id, collection, self._wrapped(declared, codec.decode_fields(encoded)), now, now, 1)
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
-        with self._engine.connect() as connection:
-            row = connection.execute(self._select(collection).where(records_table.c.id == record_id)).one_or_none()
-        if row is None:
-            raise _not_found(collection, record_id)
-        return self._record(declared, row)
+        return self._record(declared, self._row(collection, record_id))
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
@@ -143,39 +139,39 @@ class TenantStore:
         changes = self._checked(declared, values)
         scope = self._scope(collection)
         for _ in range(_UPDATE_ATTEMPTS):
-            with self._engine.connect() as connection:
-                row = connection.execute(self._select(collection).where(records_table.c.id == record_id)).one_or_none()
-            if row is None:
-                raise _not_found(collection, record_id)
-            encoded = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload) | changes
+            row = self._row(collection, record_id)
+            stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload)
+            encoded = codec.encode_fields(stored) | changes
             sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, _indexed(declared))
             now = self._clock.now()
             with self._engine.begin() as connection:
                 # Compare-and-set on the revision: a concurrent writer (or a key rotation) makes us start over.
                 written = connection.execute(
-                    update(records_table)
-                    .where(self._this(collection, record_id), records_table.c.revision == row.revision)
-                    .values(
-                        key_version=sealed.key_version,
-                        revision=row.revision + 1,
-                        payload=sealed.payload,
-                        updated_at=now,
-                    )
+                    tables.UPDATE_RECORD,
+                    {
+                        **self._key(collection, record_id),
+                        "seen": row.revision,
+                        "new_key_version": sealed.key_version,
+                        "new_payload": sealed.payload,
+                        "new_updated_at": now,
+                    },
                 ).rowcount
                 if written == 1:
-                    replace_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
+                    tables.replace_index(
+                        connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests
+                    )
+                    values = stored | codec.decode_fields(changes)
                     return Record(
-                        record_id, collection, self._decoded(declared, encoded), row.created_at, now, row.revision + 1
+                        record_id, collection, self._wrapped(declared, values), row.created_at, now, row.revision + 1
                     )
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
     def delete(self, collection: str, record_id: str) -> None:
         self._collection(collection)
         with self._engine.begin() as connection:
-            deleted = connection.execute(delete(records_table).where(self._this(collection, record_id))).rowcount
-            if deleted != 1:
+            if connection.execute(tables.DELETE_RECORD, self._key(collection, record_id)).rowcount != 1:
                 raise _not_found(collection, record_id)
-            replace_index(connection, self._tenant_id, self._app_key, collection, record_id, {})
+            connection.execute(tables.DELETE_INDEX, self._key(collection, record_id))
 
     def list(
         self,
@@ -192,22 +188,19 @@ class TenantStore:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         declared = self._collection(collection)
-        query = self._select(collection).where(*self._filters(declared, where or {}))
+        parameters = {**self._key(collection), **self._filters(declared, where or {}), "limit": limit}
         if after is not None:
-            query = query.where(records_table.c.id > after)
+            parameters["after"] = after
+        query = tables.list_records(len(where or {}), after is not None)
         with self._engine.connect() as connection:
-            rows = connection.execute(query.order_by(records_table.c.id).limit(limit)).all()
+            rows = connection.execute(query, parameters).all()
         return [self._record(declared, row) for row in rows]
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = self._collection(collection)
-        query = (
-            select(func.count())
-            .select_from(records_table)
-            .where(self._in_collection(collection), *self._filters(declared, where or {}))
-        )
+        parameters = {**self._key(collection), **self._filters(declared, where or {})}
         with self._engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
+            return int(connection.execute(tables.count_records(len(where or {})), parameters).scalar_one())
 
     # --- checks ---------------------------------------------------------------------------------
 
@@ -247,11 +240,14 @@ class TenantStore:
                 ) from None
         return encoded
 
-    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> Sequence[Any]:
-        filters: MutableSequence[Any] = []
+    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> dict[str, Any]:
+        """Bound parameters ``field_N`` and ``digests_N`` of each condition, for :func:`tables.list_records`."""
+        parameters: dict[str, Any] = {}
+        if not where:
+            return parameters
         versions = range(1, self._vault.key_version(self._tenant_id) + 1)
         scope = self._scope(declared.name)
-        for name, raw in where.items():
+        for n, (name, raw) in enumerate(where.items()):
             declared_field = declared.field(name)
             if declared_field is None:
                 raise UndeclaredData(
@@ -267,62 +263,48 @@ class TenantStore:
                 plaintext = codec.canonical_json(value)
             except (TypeError, ValueError):
                 raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
-            # Rows written before a key rotation finished carry digests under older key versions.
-            digests = [self._vault.blind_index(self._tenant_id, v, scope, name, plaintext) for v in versions]
-            filters.append(
-                records_table.c.id.in_(
-                    select(index_table.c.record_id).where(
-                        index_table.c.tenant_id == self._tenant_id,
-                        index_table.c.app_key == self._app_key,
-                        index_table.c.collection == declared.name,
-                        index_table.c.field == name,
-                        index_table.c.digest.in_(digests),
-                    )
-                )
-            )
-        return filters
+            # Entries written before a key rotation finished carry digests under older key versions.
+            parameters[f"field_{n}"] = name
+            parameters[f"digests_{n}"] = [
+                self._vault.blind_index(self._tenant_id, v, scope, name, plaintext) for v in versions
+            ]
+        return parameters
 
     # --- rows -----------------------------------------------------------------------------------
 
     def _scope(self, collection: str) -> str:
         return f"{self._app_key}/{collection}"
 
-    def _in_collection(self, collection: str) -> Any:
-        return and_(
-            records_table.c.tenant_id == self._tenant_id,
-            records_table.c.app_key == self._app_key,
-            records_table.c.collection == collection,
-        )
+    def _key(self, collection: str, record_id: str | None = None) -> dict[str, str]:
+        return tables.record_key(self._tenant_id, self._app_key, collection, record_id)
 
-    def _this(self, collection: str, record_id: str) -> Any:
-        return record_where(self._tenant_id, self._app_key, collection, record_id)
-
-    def _select(self, collection: str) -> Any:
-        return select(
-            records_table.c.id,
-            records_table.c.payload,
-            records_table.c.revision,
-            records_table.c.created_at,
-            records_table.c.updated_at,
-        ).where(self._in_collection(collection))
+    def _row(self, collection: str, record_id: str) -> Any:
+        with self._engine.connect() as connection:
+            row = connection.execute(tables.SELECT_RECORD, self._key(collection, record_id)).one_or_none()
+        if row is None:
+            raise _not_found(collection, record_id)
+        return row
 
     def _record(self, declared: Collection, row: Any) -> Record:
-        encoded = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
+        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
         return Record(
-            row.id, declared.name, self._decoded(declared, encoded), row.created_at, row.updated_at, row.revision
+            row.id, declared.name, self._wrapped(declared, values), row.created_at, row.updated_at, row.revision
         )
 
-    def _decoded(self, declared: Collection, encoded: Mapping[str, bytes]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name, plaintext in encoded.items():
-            declared_field = declared.field(name)
-            value = codec.json_value(plaintext)
-            values[name] = Secret(value) if declared_field and declared_field.category is Category.SECRET else value
+    @staticmethod
+    def _wrapped(declared: Collection, values: dict[str, Any]) -> dict[str, Any]:
+        for secret in _secret_fields(declared):
+            if secret in values:
+                values[secret] = Secret(values[secret])
         return values
 
 
 def _indexed(declared: Collection) -> list[str]:
     return [f.name for f in declared.fields if f.indexed]
+
+
+def _secret_fields(declared: Collection) -> list[str]:
+    return [f.name for f in declared.fields if f.category is Category.SECRET]
 
 
 def _new_id(now: datetime) -> str:

@@ -328,4 +328,9 @@ def _wrap_context(tenant_id: str, version: int) -> bytes:
 
 def _length_prefixed(*parts: str) -> bytes:
     # Length-prefixed so that no two different tuples encode to the same bytes.
-    return b"".join(struct.pack(">I", len(p.encode())) + p.encode() for p in parts)
+    encoded = bytearray()
+    for part in parts:
+        data = part.encode()
+        encoded += len(data).to_bytes(4, "big")
+        encoded += data
+    return bytes(encoded)

@@ -38,7 +38,6 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "app_key", "collection", "id", name="pk_store_records"),
     )
-    op.create_index("ix_store_records_tenant_id_key_version", "store_records", ["tenant_id", "key_version"])
     op.create_table(
         "store_index",
         sa.Column("tenant_id", sa.String(32), nullable=False),
@@ -48,11 +47,10 @@ def upgrade() -> None:
         sa.Column("field", sa.String(64), nullable=False),
         sa.Column("digest", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "app_key", "collection", "record_id", "field", name="pk_store_index"),
+        sqlite_with_rowid=False,
     )
     op.create_index(
-        "ix_store_index_tenant_id_app_key_collection_field_digest",
-        "store_index",
-        ["tenant_id", "app_key", "collection", "field", "digest"],
+        "ix_store_index_lookup", "store_index", ["tenant_id", "app_key", "collection", "field", "digest", "record_id"]
     )
 
 
