@@ -10,6 +10,7 @@ import click
 
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.db import db
+from pledge.cli.keys import keys
 from pledge.cli.serve import serve
 
 
@@ -30,6 +31,7 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 
 cli.add_command(serve)
 cli.add_command(db)
+cli.add_command(keys)
 
 
 def main(argv: list[str] | None = None) -> Any:
