@@ -27,6 +27,8 @@ class Sealed:
     payload: bytes
     digests: dict[str, bytes]
     """Blind-index digest per indexed field that has a value."""
+    plaintext: bytes
+    """The record as a JSON object, as sealed."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -36,10 +38,6 @@ def canonical_json(value: Any) -> bytes:
 
 def encode_fields(values: Mapping[str, Any]) -> dict[str, bytes]:
     return {name: canonical_json(value) for name, value in values.items()}
-
-
-def decode_fields(encoded: Mapping[str, bytes]) -> dict[str, Any]:
-    return {name: json.loads(plaintext) for name, plaintext in encoded.items()}
 
 
 def seal(
@@ -54,12 +52,13 @@ def seal(
 ) -> Sealed:
     """Seal a record's fields (canonical JSON each) and compute the digests of its indexed ones, under one key."""
     version = vault.key_version(tenant_id) if key_version is None else key_version
-    plaintext = b"{" + b",".join(canonical_json(name) + b":" + encoded[name] for name in sorted(encoded)) + b"}"
+    # Field names are manifest names (lower_snake_case ASCII): quoting them is their canonical JSON.
+    plaintext = b"{" + b",".join(b'"' + name.encode() + b'":' + encoded[name] for name in sorted(encoded)) + b"}"
     payload = vault.encrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), plaintext, key_version=version)
     digests = {
         name: vault.blind_index(tenant_id, version, scope, name, encoded[name]) for name in indexed if name in encoded
     }
-    return Sealed(version, payload, digests)
+    return Sealed(version, payload, digests, plaintext)
 
 
 def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:

@@ -9,6 +9,7 @@ blind indexes: the database never holds an indexed value in clear either.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class TenantStore:
                 },
             )
             tables.insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
-        return Record(record_id, collection, self._wrapped(declared, codec.decode_fields(encoded)), now, now, 1)
+        return Record(record_id, collection, self._wrapped(declared, json.loads(sealed.plaintext)), now, now, 1)
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
@@ -160,10 +161,8 @@ class TenantStore:
                     tables.replace_index(
                         connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests
                     )
-                    values = stored | codec.decode_fields(changes)
-                    return Record(
-                        record_id, collection, self._wrapped(declared, values), row.created_at, now, row.revision + 1
-                    )
+                    written_values = self._wrapped(declared, json.loads(sealed.plaintext))
+                    return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
     def delete(self, collection: str, record_id: str) -> None:

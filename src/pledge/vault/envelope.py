@@ -10,6 +10,7 @@ Blind indexes (equality lookups without clear text) are HMAC-SHA256 under a key 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -164,8 +165,8 @@ class Vault:
         The key is derived (HKDF-SHA256) from the tenant's data key of ``key_version``, so shredding the data key
         destroys the index key too, and a digest of one tenant, collection or field never matches another's.
         """
-        scope = _length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
-        return hmac.new(self._key(tenant_id, key_version).index_key, scope + value, hashlib.sha256).digest()
+        scope = _index_scope(tenant_id, collection, field)
+        return hmac.digest(self._key(tenant_id, key_version).index_key, scope + value, "sha256")
 
     def seal(self, tenant_id: str, name: str, plaintext: bytes) -> bytes:
         return self.encrypt(tenant_id, Aad("_tenant", tenant_id, name), plaintext)
@@ -315,6 +316,11 @@ def _is_shredded(connection: Connection, tenant_id: str) -> bool:
         select(shredded_tenants_table.c.tenant_id).where(shredded_tenants_table.c.tenant_id == tenant_id)
     ).first()
     return marker is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _index_scope(tenant_id: str, collection: str, field: str) -> bytes:
+    return _length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
 
 
 def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
