@@ -6,7 +6,9 @@ S1 (we host in one region) starts here: the region is a setting the statement qu
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
@@ -24,6 +26,9 @@ from pydantic_settings import (
 from pledge.errors import ConfigurationError
 
 ENV_PREFIX = "PLEDGE_"
+CONFIG_VARIABLE = "PLEDGE_CONFIG"
+# Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
+_NOT_SETTINGS = re.compile(r"^PLEDGE_(CONFIG|TEST_\w+)$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MINIMUM_RETENTION_DAYS = 30
 
@@ -161,6 +166,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Read settings from the environment and ``config_file``; raise ConfigurationError naming the bad setting."""
     if config_file is not None and not config_file.is_file():
         raise ConfigurationError(f"config file {config_file} does not exist")
+    for variable in unknown_variables(os.environ):
+        raise ConfigurationError(f"unknown setting {variable}: see `pledge config` for the settings there are")
     settings_cls = type("FileSettings", (Settings,), {"toml_file": config_file}) if config_file else Settings
     try:
         settings: Settings = settings_cls(**overrides)
@@ -169,6 +176,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigurationError(_one_line(exc)) from None
     except SettingsError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``PLEDGE_*`` variables that name no setting: a typo would otherwise be silently ignored."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not _NOT_SETTINGS.match(name.upper())
+    )
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -7,7 +7,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -20,13 +20,29 @@ class Metrics:
         self.latency = Histogram(
             "pledge_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
         )
+        # Bounded: route templates are declared, and the HTTP parser admits a fixed set of methods.
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._histograms: dict[str, Histogram] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request and its latency. Labelled children are kept: ``labels()`` costs more than the update."""
+        key = (route, method, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(route, method, str(status))
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = self.latency.labels(route)
+        counter.inc()
+        histogram.observe(seconds)
 
     def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:
-    """Counts requests by route template (``/apps/{key}/…``), never by concrete path, so no id leaks into labels."""
+    """Counts requests by route template (``/apps/<key>/items/{item_id}``), never by concrete path, so no id leaks
+    into labels."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -38,6 +54,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        root_path = scope.get("root_path", "")
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -48,15 +65,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = _route_template(scope)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.observe(
+                _route_template(scope, root_path), scope["method"], status, time.perf_counter() - started
+            )
 
 
-def _route_template(scope: Scope) -> str:
-    router = scope.get("app")
-    for route in getattr(getattr(router, "router", None), "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route that handled the request, read from the scope Starlette's routers filled in.
+
+    Routers share one scope down through mounts: ``route`` ends as the innermost route that matched and
+    ``root_path`` has grown by each mount's path, so mount prefix + route path is the full template.
+    """
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    prefix = str(scope.get("root_path", ""))[len(root_path) :]
+    return prefix if isinstance(route, Mount) else prefix + str(route.path)

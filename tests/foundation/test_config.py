@@ -68,3 +68,10 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "db", "status"])
     assert result.exit_code == 2
     assert "nope.toml does not exist" in result.stderr
+
+
+def test_a_misspelt_variable_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLEDGE_REGOIN", "eu-west-1")
+    result = CliRunner().invoke(cli, ["db", "status"])
+    assert result.exit_code == 2
+    assert result.stderr == "pledge: unknown setting PLEDGE_REGOIN: see `pledge config` for the settings there are\n"

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from pledge.app import App, Auth, RequestContext
 from pledge.db import open_engine
 from pledge.host import create_host
 from pledge.logs import JsonFormatter, RedactionFilter, redact
@@ -65,3 +66,31 @@ def test_log_records_and_their_arguments_are_redacted_as_json(caplog: pytest.Log
     line = JsonFormatter().format(record)
     assert "bob@example.com" not in line
     assert '"message": "install from [redacted]"' in line
+
+
+def test_metrics_label_an_app_route_by_its_template_not_the_id_requested(runtime: Runtime) -> None:
+    app = App(key="things", name="Things")
+
+    @app.route("/items/{item_id}", auth=Auth.PUBLIC)
+    async def item(context: RequestContext) -> dict[str, str]:
+        return {"id": context.request.path_params["item_id"]}
+
+    client = TestClient(create_host(runtime, [app]))
+    assert client.get("/apps/things/items/ITEM-4711").json() == {"id": "ITEM-4711"}
+    assert client.get("/apps/things/elsewhere").status_code == 404
+    body = client.get("/metrics").text
+    assert 'pledge_http_requests_total{method="GET",route="/apps/things/items/{item_id}",status="200"} 1.0' in body
+    assert 'pledge_http_requests_total{method="GET",route="/apps/things",status="404"} 1.0' in body
+    assert "ITEM-4711" not in body
+
+
+@pytest.mark.parametrize(
+    ("message", "leak"),
+    [
+        ("AUTHORIZATION: JWT abc.def.ghi", "abc.def.ghi"),
+        ("authorİzation: opaque-value", "opaque-value"),  # a dotted capital I still matches case-insensitively
+        ("ſecret=long-s-value", "long-s-value"),
+    ],
+)
+def test_redaction_ignores_case_beyond_ascii(message: str, leak: str) -> None:
+    assert leak not in redact(message)

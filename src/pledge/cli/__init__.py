@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from pledge.cli.common import PledgeGroup, pass_settings_loader
+from pledge.cli.config import config
 from pledge.cli.db import db
 from pledge.cli.keys import keys
 from pledge.cli.serve import serve
+from pledge.cli.statement import statement
 
 
 @click.group(cls=PledgeGroup)
@@ -31,6 +33,8 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 
 cli.add_command(serve)
 cli.add_command(db)
+cli.add_command(config)
+cli.add_command(statement)
 cli.add_command(keys)
 
 

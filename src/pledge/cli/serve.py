@@ -1,9 +1,11 @@
-"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM."""
+"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM or Ctrl+C."""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import signal
+from types import FrameType
 from typing import Any
 
 import click
@@ -15,6 +17,7 @@ from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.host import Mountable, create_host
 from pledge.logs import configure_logging
+from pledge.statement.pages import serve_statement
 
 log = logging.getLogger("pledge.serve")
 
@@ -34,11 +37,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[st
 
 
 def run(settings: Settings) -> None:
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
     with open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(runtime, loaded)
+        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded))
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
             host,
@@ -50,6 +55,16 @@ def run(settings: Settings) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         uvicorn.Server(config).run()
+
+
+def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM (or Ctrl+C) is how an operator stops Pledge: status 0, not "killed by signal" or "Aborted!".
+
+    While serving, uvicorn handles the signal itself (stop accepting, drain, shut down) and only then re-raises it
+    to the handler it found, this one. Before serving (migrations), the start-up simply stops; the runtime still
+    closes.
+    """
+    raise SystemExit(0)
 
 
 def load_apps(paths: tuple[str, ...]) -> list[Mountable]:

@@ -6,7 +6,18 @@ from pledge.tenants.registry import (
     TenantRegistry,
     TenantState,
     TenantStateError,
+    count_by_region,
+    stored_fields,
     tenants_table,
 )
 
-__all__ = ["Tenant", "TenantNotFound", "TenantRegistry", "TenantState", "TenantStateError", "tenants_table"]
+__all__ = [
+    "Tenant",
+    "TenantNotFound",
+    "TenantRegistry",
+    "TenantState",
+    "TenantStateError",
+    "count_by_region",
+    "stored_fields",
+    "tenants_table",
+]

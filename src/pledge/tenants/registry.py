@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Column, Engine, LargeBinary, String, Table, UniqueConstraint, insert, select, update
+from sqlalchemy import Column, Engine, LargeBinary, String, Table, UniqueConstraint, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from pledge.clock import Clock
@@ -258,3 +258,19 @@ def _tenant(row: RowMapping) -> Tenant:
         updated_at=row["updated_at"],
         state_changed_at=row["state_changed_at"],
     )
+
+
+def count_by_region(engine: Engine) -> dict[str, int]:
+    """How many tenants each region holds, purged tenants (whose data is gone) left out: the evidence for S1."""
+    query = (
+        select(tenants_table.c.region, func.count())
+        .where(tenants_table.c.state != TenantState.PURGED.value)
+        .group_by(tenants_table.c.region)
+    )
+    with engine.connect() as connection:
+        return {region: count for region, count in connection.execute(query)}
+
+
+def stored_fields() -> tuple[str, ...]:
+    """The name of everything the registry stores about a site: the evidence for S3."""
+    return tuple(tenants_table.columns.keys())

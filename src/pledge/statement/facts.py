@@ -1,0 +1,140 @@
+"""What the statement states and what its checks read, gathered through the other packages' public functions.
+
+:class:`Facts` is everything the rendered text depends on: settings and the apps' data manifests, nothing that
+changes while the deployment runs (tenant counts, times), so the text changes only when a promise does (S1..S14).
+:class:`Deployment` is the live evidence a check reads: the database, the keyring file, the served apps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from pledge.app import App
+from pledge.clock import Clock
+from pledge.config import MINIMUM_RETENTION_DAYS, Settings
+from pledge.errors import PledgeError
+from pledge.store.manifest import Category, Collection, DataManifest
+from pledge.tenants import count_by_region
+
+if TYPE_CHECKING:
+    from pledge.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class AppFacts:
+    """One served app as its manifest declares it."""
+
+    key: str
+    name: str
+    description: str
+    vendor_name: str
+    vendor_url: str
+    product: str
+    data: DataManifest
+
+    @property
+    def collections(self) -> tuple[Collection, ...]:
+        return self.data.collections
+
+    def fields_of(self, category: Category) -> tuple[str, ...]:
+        """``collection.field`` names of every field in ``category``."""
+        return tuple(
+            f"{collection.name}.{field.name}"
+            for collection in self.data.collections
+            for field in collection.fields
+            if field.category is category
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    region: str
+    https_required: bool
+    """Outside development mode the settings refuse any base URL that is not https."""
+    backup_retention_days: int
+    minimum_backup_retention_days: int
+    deletion_grace_days: int
+    apps: tuple[AppFacts, ...]
+    undeclared_apps: tuple[str, ...]
+    """Keys of served apps that declare no data manifest: the statement cannot describe them."""
+
+    def app(self, key: str) -> AppFacts | None:
+        return next((app for app in self.apps if app.key == key), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def gather(settings: Settings, apps: Sequence[object]) -> Facts:
+    """The facts of a deployment configured by ``settings`` serving ``apps``."""
+    return Facts(
+        region=settings.region,
+        https_required=not settings.dev_mode,
+        backup_retention_days=settings.backup_retention_days,
+        minimum_backup_retention_days=MINIMUM_RETENTION_DAYS,
+        deletion_grace_days=settings.deletion_grace_days,
+        apps=tuple(_app_facts(app) for app in apps if isinstance(app, App)),
+        undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
+    )
+
+
+def _app_facts(app: App) -> AppFacts:
+    return AppFacts(
+        key=app.key,
+        name=app.name,
+        description=app.description,
+        vendor_name=app.vendor_name,
+        vendor_url=app.vendor_url,
+        product=app.product.value,
+        data=app.data,
+    )
+
+
+def _key_of(app: object) -> str:
+    return str(getattr(app, "key", type(app).__name__))
+
+
+class EvidenceUnavailable(PledgeError):
+    """A check needs a part of the deployment that could not be opened."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The running deployment, as the checks read it.
+
+    ``runtime`` is None when it could not be opened (a keyring with loose permissions refuses to load): the
+    checks that need it then fail with ``runtime_error`` as their evidence, the others still run.
+    """
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    apps: tuple[object, ...]
+    runtime: Runtime | None = None
+    runtime_error: str = ""
+
+    @classmethod
+    def of(cls, runtime: Runtime, apps: Sequence[object]) -> Deployment:
+        return cls(runtime.settings, runtime.engine, runtime.clock, tuple(apps), runtime)
+
+    def require_runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise EvidenceUnavailable(f"the runtime could not start: {self.runtime_error}")
+        return self.runtime
+
+    def tenants_by_region(self) -> dict[str, int]:
+        return count_by_region(self.engine)
+
+    def keyring_mode(self) -> int | None:
+        """Permission bits of the keyring file, None when there is no such file."""
+        try:
+            return stat.S_IMODE(os.stat(self.settings.resolved_keyring_path).st_mode)
+        except FileNotFoundError:
+            return None

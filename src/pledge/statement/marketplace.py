@@ -1,0 +1,79 @@
+"""Answers for the Atlassian Marketplace "Privacy & Security" tab, derived from the statement's own facts (S14).
+
+One group per part of the questionnaire (data access and storage, third parties, logging, data residency,
+retention, security, privacy roles). A "yes" is given only for what a claim with a check provides; what is not yet
+provided is answered "no" and listed, so the listing never says more than the statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pledge.statement.claims import CLAIMS, Claim
+from pledge.statement.facts import Facts
+from pledge.store.manifest import Category
+
+
+def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
+    provided = {claim.id for claim in claims if claim.provided}
+    personal = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.PERSONAL)]
+    content = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.CONTENT)]
+    declared_retention = [
+        collection.retention_days
+        for app in facts.apps
+        for collection in app.collections
+        if collection.retention_days is not None
+    ]
+    kept_until_deletion = any(collection.retention_days is None for app in facts.apps for collection in app.collections)
+    stores_end_user_data = bool(personal or content)
+    return {
+        "dataAccessAndStorage": {
+            "processesEndUserDataOutsideAtlassian": bool(facts.apps),
+            "storesEndUserDataOutsideAtlassian": stores_end_user_data,
+            "dataTypes": sorted(
+                {
+                    field.category.value
+                    for app in facts.apps
+                    for collection in app.collections
+                    for field in collection.fields
+                }
+            ),
+            "personalDataFields": personal,
+            "contentFields": content,
+            "siteIdentityOnly": "site-identity-only" in provided,
+        },
+        "thirdPartiesAndSubprocessors": {
+            "subprocessors": [],
+            "egressControlled": "egress-allowlist" in provided,
+            "subprocessorRegister": "sub-processors" in provided,
+        },
+        "logging": {
+            "redactsTokensSecretsAndEmails": "logs-redacted" in provided,
+        },
+        "dataResidency": {
+            "hostingRegions": [facts.region],
+            "supportsDataResidency": False,
+            "supportsRealmMigration": False,
+        },
+        "dataRetention": {
+            "minimumRetentionDays": min(declared_retention, default=None),
+            "maximumRetentionDays": None if kept_until_deletion else max(declared_retention, default=None),
+            "keptUntilAccountDeletion": kept_until_deletion,
+            "daysKeptAfterUninstall": facts.deletion_grace_days,
+            "deletedAfterUninstall": "purge-after-grace" in provided,
+            "automaticRecordDeletion": "record-retention" in provided,
+        },
+        "security": {
+            "encryptsAppDataAtRest": "app-data-encrypted" in provided,
+            "keysHeldApartFromData": "keyring-private" in provided,
+            "encryptedBackups": "backup-encrypted" in provided,
+            "httpsOnly": "https-only" in provided and facts.https_required,
+            "tls12OrLaterWithHsts": "tls-hsts" in provided,
+            "authenticatesEveryRequest": "signed-requests" in provided,
+        },
+        "privacyRoles": {
+            "gdpr": "processor" if facts.apps else "not applicable",
+            "ccpa": "service provider" if facts.apps else "not applicable",
+        },
+        "notYetProvided": [claim.id for claim in claims if not claim.provided],
+    }

@@ -1,0 +1,199 @@
+"""The statement's public pages: ``/privacy`` (and per app), ``/privacy.json``, versions, and Versions Compared (S14).
+
+Bad or unknown version ids get a 400 or 404 page saying what to ask for instead, never a server error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from pledge.errors import PledgeError
+from pledge.runtime import Runtime
+from pledge.statement.claims import CLAIMS
+from pledge.statement.compare import KEY, compare, render_html
+from pledge.statement.facts import Deployment
+from pledge.statement.publish import Published, publish, verify_published
+from pledge.statement.render import TEMPLATES, render_app, to_html
+from pledge.statement.verify import Verification, VerificationLog
+from pledge.statement.versions import StatementVersions, Version, VersionNotFound
+
+log = logging.getLogger("pledge.statement")
+
+_templates = Jinja2Templates(env=TEMPLATES)
+
+
+class _PageError(PledgeError):
+    """A request the pages cannot answer; ``status`` is 400 or 404 and the message says what to ask instead."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def compare_url(old: int, new: int) -> str:
+    return "/privacy/compare?" + urlencode({"from": old, "to": new})
+
+
+class StatementPages:
+    """The pages of one published statement, reading versions and verification runs from the database."""
+
+    def __init__(self, deployment: Deployment, published: Published) -> None:
+        self._published = published
+        self._versions = StatementVersions(deployment.engine, deployment.clock)
+        self._log = VerificationLog(deployment.engine)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/privacy", self.statement, methods=["GET"]),
+            Route("/privacy.json", self.statement_json, methods=["GET"]),
+            Route("/privacy/versions", self.versions, methods=["GET"]),
+            Route("/privacy/compare", self.compare, methods=["GET"]),
+            Route("/privacy/apps/{key}", self.app, methods=["GET"]),
+            Mount("/privacy/static", StaticFiles(packages=[("pledge", "web/static")]), name="privacy-static"),
+        ]
+
+    async def statement(self, request: Request) -> Response:
+        version = self._published.version
+        verification, (before, _) = await run_in_threadpool(self._status, version.id)
+        return _templates.TemplateResponse(
+            request,
+            "privacy.html",
+            {
+                "version": version,
+                "body": to_html(self._published.markdown),
+                "verification": verification,
+                "previous_compare": compare_url(before, version.id) if before else None,
+                "apps": self._published.facts.apps,
+            },
+        )
+
+    async def app(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        app = self._published.facts.app(key)
+        if app is None:
+            return self._error(request, 404, "This deployment serves no app with that key.")
+        return _templates.TemplateResponse(
+            request,
+            "privacy_app.html",
+            {"app": app, "body": to_html(render_app(app)), "version": self._published.version},
+        )
+
+    async def statement_json(self, request: Request) -> Response:
+        published = self._published
+        verification, _ = await run_in_threadpool(self._status, published.version.id)
+        return JSONResponse(
+            {
+                "version": _version_json(published.version),
+                "markdown": published.markdown,
+                "facts": published.facts.as_dict(),
+                "claims": [
+                    {
+                        "id": claim.id,
+                        "promise": claim.promise,
+                        "section": claim.section.title,
+                        "text": claim.sentence(published.facts),
+                        "provided": claim.provided,
+                    }
+                    for claim in CLAIMS
+                ],
+                "verification": _verification_json(verification) if verification else None,
+            }
+        )
+
+    async def versions(self, request: Request) -> Response:
+        versions = await run_in_threadpool(self._versions.list)
+        return _templates.TemplateResponse(
+            request,
+            "privacy_versions.html",
+            {"versions": list(reversed(versions)), "current": self._published.version.id, "compare_url": compare_url},
+        )
+
+    async def compare(self, request: Request) -> Response:
+        try:
+            context = await run_in_threadpool(
+                self._comparison, request.query_params.get("from"), request.query_params.get("to")
+            )
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        if isinstance(context, str):
+            return RedirectResponse(context, status_code=303)
+        return _templates.TemplateResponse(request, "privacy_compare.html", context)
+
+    def _status(self, version_id: int) -> tuple[Verification | None, tuple[int | None, int | None]]:
+        return self._log.latest(), self._versions.neighbours(version_id)
+
+    def _comparison(self, old_param: str | None, new_param: str | None) -> dict[str, Any] | str:
+        """The compare page's context, or the URL to redirect to when no versions were named."""
+        if old_param is None and new_param is None:
+            latest = self._versions.latest() or self._published.version
+            before, _ = self._versions.neighbours(latest.id)
+            return compare_url(before or latest.id, latest.id)
+        if old_param is None or new_param is None:
+            raise _PageError(400, "Name both versions to compare, for example ?from=1&to=2.")
+        old, new = self._version(old_param), self._version(new_param)
+        comparison = compare(old.markdown, new.markdown)
+        before, _ = self._versions.neighbours(old.id)
+        _, after = self._versions.neighbours(new.id)
+        return {
+            "old": old,
+            "new": new,
+            "comparison": comparison,
+            "body": render_html(comparison),
+            "key": KEY,
+            "permalink": compare_url(old.id, new.id),
+            "previous": compare_url(before, old.id) if before is not None and old.id < new.id else None,
+            "next": compare_url(new.id, after) if after is not None and old.id < new.id else None,
+        }
+
+    def _version(self, param: str) -> Version:
+        if not param.isascii() or not param.isdigit() or int(param) < 1:
+            raise _PageError(400, "Version ids are whole numbers from 1, as listed on the versions page.")
+        try:
+            return self._versions.get(int(param))
+        except VersionNotFound:
+            raise _PageError(404, f"There is no statement version {int(param)}: see the versions page.") from None
+
+    def _error(self, request: Request, status: int, message: str) -> Response:
+        return _templates.TemplateResponse(request, "privacy_error.html", {"message": message}, status_code=status)
+
+
+def _version_json(version: Version) -> dict[str, Any]:
+    return {"id": version.id, "created_at": version.created_at.isoformat(), "sha256": version.sha256}
+
+
+def _verification_json(verification: Verification) -> dict[str, Any]:
+    return {
+        "verified_at": verification.verified_at.isoformat(),
+        "version_id": verification.version_id,
+        "passed": verification.passed,
+        "summary": verification.summary(),
+        "results": [
+            {
+                "claim": result.claim_id,
+                "promise": result.promise,
+                "outcome": result.outcome.value,
+                "evidence": result.evidence,
+            }
+            for result in verification.results
+        ],
+    }
+
+
+def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
+    """At start-up: publish this deployment's statement (a new version if its text changed), verify it, record
+    the run, and return the routes of its pages for the host."""
+    deployment = Deployment.of(runtime, apps)
+    published = publish(deployment)
+    verification = verify_published(deployment, published)
+    log.info("statement version %d at /privacy; verification %s", published.version.id, verification.summary())
+    return StatementPages(deployment, published).routes()

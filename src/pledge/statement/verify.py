@@ -1,0 +1,128 @@
+"""Verification: every claim of the statement checked against live evidence, and each run recorded (S1..S14).
+
+A claim holds only when its check passes. A check that fails, raises, or does not exist yet fails the run: a
+statement that has drifted from reality, or that promises what nothing enforces, never verifies.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, Engine, ForeignKey, Integer, Table, Text, insert, select
+
+from pledge.db import UtcDateTime, metadata
+from pledge.logs import redact
+from pledge.statement.claims import CLAIMS, Claim, Evidence
+from pledge.statement.facts import Deployment, Facts
+
+statement_verifications_table = Table(
+    "statement_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("verified_at", UtcDateTime, nullable=False),
+    Column("version_id", Integer, ForeignKey("statement_versions.id"), nullable=True),
+    Column("passed", Boolean, nullable=False),
+    Column("results", Text, nullable=False),
+)
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    MISSING = "missing"
+    """The claim has no check yet: reported as a failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    claim_id: str
+    promise: str
+    text: str
+    outcome: Outcome
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    verified_at: datetime
+    version_id: int | None
+    results: tuple[ClaimResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(result.outcome is Outcome.PASSED for result in self.results)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+    def summary(self) -> str:
+        """e.g. ``failed: 8 of 22 claims hold, 1 failed, 13 not yet provided``."""
+        verdict = "passed" if self.passed else "failed"
+        return (
+            f"{verdict}: {self.count(Outcome.PASSED)} of {len(self.results)} claims hold, "
+            f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.MISSING)} not yet provided"
+        )
+
+
+def check_claim(claim: Claim, deployment: Deployment, facts: Facts) -> ClaimResult:
+    text = claim.sentence(facts)
+    if claim.check is None:
+        return ClaimResult(claim.id, claim.promise, text, Outcome.MISSING, "no check: not yet provided")
+    try:
+        evidence = claim.check(deployment, facts)
+    except Exception as exc:  # a check that cannot read its evidence proves nothing: the claim fails
+        evidence = Evidence(False, redact(f"the check could not run: {exc}"))
+    outcome = Outcome.PASSED if evidence.passed else Outcome.FAILED
+    return ClaimResult(claim.id, claim.promise, text, outcome, evidence.detail)
+
+
+def verify(
+    deployment: Deployment, facts: Facts, *, version_id: int | None, claims: tuple[Claim, ...] = CLAIMS
+) -> Verification:
+    """Check every claim of the statement ``facts`` render (version ``version_id``) against ``deployment``."""
+    results = tuple(check_claim(claim, deployment, facts) for claim in claims)
+    return Verification(deployment.clock.now(), version_id, results)
+
+
+class VerificationLog:
+    """The record of verification runs, so the statement page can say when it was last verified and how."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, verification: Verification) -> None:
+        results = [
+            {
+                "claim": result.claim_id,
+                "promise": result.promise,
+                "text": result.text,
+                "outcome": result.outcome.value,
+                "evidence": result.evidence,
+            }
+            for result in verification.results
+        ]
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(statement_verifications_table).values(
+                    verified_at=verification.verified_at,
+                    version_id=verification.version_id,
+                    passed=verification.passed,
+                    results=json.dumps(results),
+                )
+            )
+
+    def latest(self) -> Verification | None:
+        table = statement_verifications_table
+        query = select(table.c.verified_at, table.c.version_id, table.c.results).order_by(table.c.id.desc()).limit(1)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        results = tuple(
+            ClaimResult(item["claim"], item["promise"], item["text"], Outcome(item["outcome"]), item["evidence"])
+            for item in json.loads(row.results)
+        )
+        return Verification(row.verified_at, row.version_id, results)

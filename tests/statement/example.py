@@ -1,0 +1,65 @@
+"""An app with a data manifest like the reference app's, and helpers to publish statements of a deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pledge.app import App, Auth, RequestContext
+from pledge.clock import FrozenClock
+from pledge.config import Settings, load_settings
+from pledge.statement.facts import Deployment
+from pledge.store.manifest import Category, Collection, DataManifest, Field
+
+
+def mailer_app() -> App:
+    app = App(
+        key="issue-mailer",
+        name="Issue Mailer",
+        description="E-mails Jira issues to the people a rule names.",
+        vendor_name="Example Apps Ltd",
+        vendor_url="https://apps.example.com",
+        data=DataManifest(
+            (
+                Collection(
+                    "rules",
+                    "Which issues to e-mail, and to whom",
+                    (
+                        Field("jql", Category.CONFIGURATION, "Selects the issues a rule sends"),
+                        Field("recipient", Category.PERSONAL, "Where the rule sends mail | one address"),
+                    ),
+                ),
+                Collection(
+                    "sent_mail",
+                    "What was sent, for the delivery report",
+                    (Field("subject", Category.CONTENT, "Shown in the delivery report"),),
+                    retention_days=90,
+                ),
+                Collection(
+                    "smtp",
+                    "The site's own mail server",
+                    (Field("password", Category.SECRET, "Logs in to the site's SMTP server"),),
+                ),
+            )
+        ),
+    )
+
+    @app.route("/descriptor", auth=Auth.PUBLIC)
+    async def descriptor(_context: RequestContext) -> dict[str, str]:
+        return {"key": app.key}
+
+    @app.route("/api/rules", auth=Auth.CONNECT_CONTEXT)
+    async def rules(_context: RequestContext) -> list[Any]:
+        return []
+
+    return app
+
+
+def deployment_with(
+    settings: Settings, engine: Engine, clock: FrozenClock, apps: Sequence[object] = (), **changes: Any
+) -> Deployment:
+    """The same database and data dir as ``settings``, with some settings changed (no runtime)."""
+    changed = load_settings(data_dir=settings.data_dir, database_url=settings.database_url, **changes)
+    return Deployment(changed, engine, clock, tuple(apps))

@@ -1,0 +1,47 @@
+"""Marketplace "Privacy & Security" answers: derived from the statement's facts, never saying more than it does."""
+
+from __future__ import annotations
+
+from tests.statement.example import mailer_app
+
+from pledge.config import load_settings
+from pledge.statement.claims import CLAIMS
+from pledge.statement.facts import gather
+from pledge.statement.marketplace import answers
+
+
+def test_the_answers_follow_the_manifest_and_the_settings() -> None:
+    facts = gather(load_settings(region="eu-central-1", deletion_grace_days=45), [mailer_app()])
+    result = answers(facts)
+
+    storage = result["dataAccessAndStorage"]
+    assert storage["storesEndUserDataOutsideAtlassian"] is True
+    assert storage["personalDataFields"] == ["issue-mailer:rules.recipient"]
+    assert storage["contentFields"] == ["issue-mailer:sent_mail.subject"]
+    assert storage["dataTypes"] == ["configuration", "content", "personal data", "secret"]
+    assert result["dataResidency"]["hostingRegions"] == ["eu-central-1"]
+    retention = result["dataRetention"]
+    assert (retention["minimumRetentionDays"], retention["maximumRetentionDays"]) == (90, None)
+    assert retention["keptUntilAccountDeletion"] is True
+    assert retention["daysKeptAfterUninstall"] == 45
+    assert result["privacyRoles"] == {"gdpr": "processor", "ccpa": "service provider"}
+
+
+def test_what_is_not_yet_provided_is_answered_no() -> None:
+    result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
+    assert result["dataRetention"]["deletedAfterUninstall"] is False
+    assert result["security"]["encryptsAppDataAtRest"] is False
+    assert result["security"]["encryptedBackups"] is False
+    assert result["security"]["keysHeldApartFromData"] is True
+    assert result["security"]["httpsOnly"] is True
+    assert result["notYetProvided"] == [claim.id for claim in CLAIMS if not claim.provided]
+
+
+def test_https_is_not_claimed_in_development_mode() -> None:
+    assert answers(gather(load_settings(), []))["security"]["httpsOnly"] is False
+
+
+def test_an_app_that_stores_nothing_stores_no_end_user_data() -> None:
+    result = answers(gather(load_settings(), []))
+    assert result["dataAccessAndStorage"]["storesEndUserDataOutsideAtlassian"] is False
+    assert result["privacyRoles"]["gdpr"] == "not applicable"

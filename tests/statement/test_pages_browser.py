@@ -1,0 +1,169 @@
+"""The statement pages in headless Chromium: they render, the Key and the changes are visible, and a 375 px
+screen needs no sideways scrolling. Screenshots are kept under test-artifacts/statement/."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from tests.conftest import require
+from tests.statement.example import deployment_with, mailer_app
+
+from pledge import schema
+from pledge.clock import FrozenClock
+from pledge.config import load_settings
+from pledge.host import create_host
+from pledge.runtime import Runtime
+from pledge.statement.pages import serve_statement
+from pledge.statement.publish import publish
+from pledge.statement.versions import StatementVersions
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "statement"
+SERVER_START_TIMEOUT = 15.0
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require(CHROMIUM.exists(), "chromium not installed: run make system-deps")
+    with sync_playwright() as playwright:
+        # executable_path: the Debian package's Chromium; Playwright never downloads a browser here.
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    """A host serving four versions: 1 us-east-1, 2 us-west-2, 3 the same with a formatting change, 4 current."""
+    clock = FrozenClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    settings = load_settings(data_dir=tmp_path / "data", region="us-west-2")
+    runtime = Runtime.open(settings, clock=clock)
+    schema.upgrade(runtime.engine)
+    apps = [mailer_app()]
+    publish(deployment_with(settings, runtime.engine, clock, apps, region="us-east-1"))
+    clock.advance(timedelta(days=9))
+    west = publish(deployment_with(settings, runtime.engine, clock, apps, region="us-west-2")).markdown
+    clock.advance(timedelta(days=7))
+    StatementVersions(runtime.engine, clock).publish(
+        west.replace("**Not yet provided.** Backups", "_Not yet provided._ Backups", 1)
+    )
+    clock.advance(timedelta(days=1))
+    host = create_host(runtime, extra_routes=serve_statement(runtime, apps))
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(host, log_config=None, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(SERVER_START_TIMEOUT)
+    listener.close()
+    runtime.close()
+
+
+@pytest.fixture
+def wide(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def narrow(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    yield context.new_page()
+    context.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_sideways_scroll(page: Page) -> None:
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{page.url} is {widths[0]} px wide on a {widths[1]} px screen"
+
+
+def test_the_statement_page_renders_with_its_verification(wide: Page, site: str) -> None:
+    page = wide
+    page.goto(f"{site}/privacy")
+    expect(page.locator("h1")).to_have_text("Data Security & Privacy Statement")
+    expect(page.locator(".meta")).to_contain_text("Version 4, published 2026-11-19 09:00 UTC")
+    expect(page.locator(".verification")).to_contain_text("Last verified 2026-11-19 09:00 UTC: failed")
+    expect(page.get_by_role("heading", name="App: Issue Mailer")).to_be_visible()
+    expect(page.locator("table").first).to_be_visible()
+    expect(page.locator("#verification li.failed").first).to_be_visible()
+    _shot(page, "privacy-wide")
+
+
+def test_versions_and_the_compare_page_show_the_key_and_each_kind_of_change(wide: Page, site: str) -> None:
+    page = wide
+    page.goto(f"{site}/privacy/versions")
+    expect(page.locator(".versions li")).to_have_count(4)
+    expect(page.locator(".versions li").first).to_contain_text("current")
+    _shot(page, "versions-wide")
+
+    page.get_by_role("link", name="Compare with version 1").click()
+    expect(page).to_have_url(f"{site}/privacy/compare?from=1&to=2")
+    for marked in (".key ins.added", ".key del.removed", ".key .format-changed", ".comparison ins.added"):
+        expect(page.locator(marked)).to_be_visible()
+    expect(page.locator(".key ins.added")).to_have_text("This line was added.")
+    expect(page.locator(".key del.removed")).to_have_text("This line was removed.")
+    expect(page.locator(".key .format-changed")).to_have_text("Formatting was changed.")
+    expect(page.locator(".comparison del.removed")).to_have_text(["us-east-1"])
+    expect(page.locator(".comparison ins.added")).to_have_text(["us-west-2"])
+    expect(page.locator(".comparison .format-changed")).to_have_count(0)
+    decoration = page.locator(".comparison del.removed").evaluate("e => getComputedStyle(e).textDecorationLine")
+    assert decoration == "line-through"
+    _shot(page, "compare-region-wide")
+
+    page.get_by_role("link", name="Next change →").click()
+    expect(page).to_have_url(f"{site}/privacy/compare?from=2&to=3")
+    expect(page.locator(".comparison .format-changed")).to_be_visible()
+    expect(page.locator(".comparison .format-changed")).to_have_text(["_Not yet provided._"])
+    expect(page.locator(".comparison ins.added, .comparison del.removed")).to_have_count(0)
+    _shot(page, "compare-format-wide")
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/privacy", "privacy"),
+        ("/privacy/apps/issue-mailer", "app"),
+        ("/privacy/versions", "versions"),
+        ("/privacy/compare?from=1&to=2", "compare-region"),
+        ("/privacy/compare?from=2&to=3", "compare-format"),
+        ("/privacy/compare?from=1&to=9", "compare-unknown"),
+    ],
+)
+def test_every_page_fits_a_narrow_screen(narrow: Page, site: str, path: str, name: str) -> None:
+    page = narrow
+    response = page.goto(f"{site}{path}")
+    assert response is not None and response.status == (404 if name == "compare-unknown" else 200)
+    _no_sideways_scroll(page)
+    _shot(page, f"{name}-narrow")
