@@ -63,7 +63,7 @@ def seal(
 
 def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:
     """Decrypt a payload back to the record's field values."""
-    values = json.loads(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload))
+    values = json.loads(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload).decode())
     if not isinstance(values, dict):
         raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
     return values

@@ -128,11 +128,13 @@ class TenantStore:
                 },
             )
             tables.insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
-        return Record(record_id, collection, self._wrapped(declared, json.loads(sealed.plaintext)), now, now, 1)
+        return Record(
+            record_id, collection, _wrapped(json.loads(sealed.plaintext), _secret_fields(declared)), now, now, 1
+        )
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
-        return self._record(declared, self._row(collection, record_id))
+        return self._record(declared, self._row(collection, record_id), _secret_fields(declared))
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
@@ -161,7 +163,7 @@ class TenantStore:
                     tables.replace_index(
                         connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests
                     )
-                    written_values = self._wrapped(declared, json.loads(sealed.plaintext))
+                    written_values = _wrapped(json.loads(sealed.plaintext), _secret_fields(declared))
                     return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
@@ -193,7 +195,8 @@ class TenantStore:
         query = tables.list_records(len(where or {}), after is not None)
         with self._engine.connect() as connection:
             rows = connection.execute(query, parameters).all()
-        return [self._record(declared, row) for row in rows]
+        secrets = _secret_fields(declared)
+        return [self._record(declared, row, secrets) for row in rows]
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = self._collection(collection)
@@ -284,26 +287,24 @@ class TenantStore:
             raise _not_found(collection, record_id)
         return row
 
-    def _record(self, declared: Collection, row: Any) -> Record:
+    def _record(self, declared: Collection, row: Any, secrets: tuple[str, ...]) -> Record:
         values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
-        return Record(
-            row.id, declared.name, self._wrapped(declared, values), row.created_at, row.updated_at, row.revision
-        )
-
-    @staticmethod
-    def _wrapped(declared: Collection, values: dict[str, Any]) -> dict[str, Any]:
-        for secret in _secret_fields(declared):
-            if secret in values:
-                values[secret] = Secret(values[secret])
-        return values
+        return Record(row.id, declared.name, _wrapped(values, secrets), row.created_at, row.updated_at, row.revision)
 
 
 def _indexed(declared: Collection) -> list[str]:
     return [f.name for f in declared.fields if f.indexed]
 
 
-def _secret_fields(declared: Collection) -> list[str]:
-    return [f.name for f in declared.fields if f.category is Category.SECRET]
+def _secret_fields(declared: Collection) -> tuple[str, ...]:
+    return tuple(f.name for f in declared.fields if f.category is Category.SECRET)
+
+
+def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    for secret in secrets:
+        if secret in values:
+            values[secret] = Secret(values[secret])
+    return values
 
 
 def _new_id(now: datetime) -> str:

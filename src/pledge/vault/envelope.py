@@ -91,9 +91,7 @@ class Aad:
     field: str
 
     def encode(self, tenant_id: str, key_version: int) -> bytes:
-        return _length_prefixed(
-            "pledge/aad/1", tenant_id, self.collection, self.record_id, self.field, str(key_version)
-        )
+        return _aad_prefix(tenant_id, self.collection) + _length_prefixed(self.record_id, self.field, str(key_version))
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +314,11 @@ def _is_shredded(connection: Connection, tenant_id: str) -> bool:
         select(shredded_tenants_table.c.tenant_id).where(shredded_tenants_table.c.tenant_id == tenant_id)
     ).first()
     return marker is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _aad_prefix(tenant_id: str, collection: str) -> bytes:
+    return _length_prefixed("pledge/aad/1", tenant_id, collection)
 
 
 @functools.lru_cache(maxsize=4096)
