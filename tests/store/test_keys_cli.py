@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from pledge import schema
 from pledge.app import App
@@ -13,6 +14,8 @@ from pledge.cli import cli
 from pledge.config import load_settings
 from pledge.runtime import Runtime
 from pledge.store import Category, Collection, DataManifest, Field
+from pledge.tenants import tenants_table
+from pledge.vault import ciphertext_key_version
 
 APP = App(
     key="mailer",
@@ -29,6 +32,7 @@ def test_rotate_a_tenants_key_then_the_kek(tmp_path: Path, monkeypatch: pytest.M
         app_key="mailer", client_key="ck", base_url="https://a.atlassian.net", product_type="jira"
     )
     record = runtime.store_for(APP, tenant).create("rules", {"name": "one"})
+    runtime.tenants.set_shared_secret(tenant.id, "connect-shared-secret")
     runtime.close()
     runner = CliRunner()
 
@@ -42,6 +46,10 @@ def test_rotate_a_tenants_key_then_the_kek(tmp_path: Path, monkeypatch: pytest.M
 
     reopened = Runtime.open(load_settings())
     assert reopened.store_for(APP, tenant).list("rules", where={"name": "one"})[0].id == record.id
+    assert reopened.tenants.shared_secret(tenant.id) == "connect-shared-secret"
+    with reopened.engine.connect() as connection:
+        sealed = connection.execute(select(tenants_table.c.shared_secret)).scalar_one()
+    assert ciphertext_key_version(sealed) == 2
     reopened.close()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from pledge import schema
@@ -10,6 +12,7 @@ from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.runtime import Runtime
 from pledge.store import reencrypt_tenant, rotate_tenant_key
+from pledge.tenants import TenantNotFound
 
 
 @click.group()
@@ -32,12 +35,14 @@ def rotate_kek(settings: Settings) -> None:
 @click.option("--resume", is_flag=True, help="Only finish an interrupted rotation: no new key version.")
 @command_with_settings
 def rotate(settings: Settings, tenant_id: str, resume: bool) -> None:
-    """Give TENANT_ID a new data key and re-encrypt all its records under it (resumable, safe to interrupt)."""
+    """Give TENANT_ID a new data key; re-encrypt its records and shared secret under it (resumable, interruptible)."""
     with open_runtime(settings) as runtime:
         _require_schema(runtime)
         runtime.tenants.get(tenant_id)
         move = reencrypt_tenant if resume else rotate_tenant_key
         done = move(runtime.engine, runtime.vault, tenant_id)
+        with contextlib.suppress(TenantNotFound):  # a Forge-only tenant has no shared secret
+            runtime.tenants.set_shared_secret(tenant_id, runtime.tenants.shared_secret(tenant_id))
     click.echo(f"tenant {tenant_id}: data key version {done.key_version}, re-encrypted {done.records} records")
 
 
