@@ -1,12 +1,13 @@
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from pledge.clock import FrozenClock
-from pledge.vault import Aad, CiphertextInvalid, KeyringError, KeyShredded, LocalKeyring, Vault
+from pledge.vault import Aad, CiphertextInvalid, KeyringError, KeyShredded, LocalKeyring, Vault, envelope
 
 AAD = Aad("emails", "record-1", "subject")
 
@@ -152,3 +153,18 @@ def test_blind_indexes_are_equal_only_for_the_same_tenant_scope_and_value(vault:
     ]
     assert digest not in others
     assert b"a@example.com" not in digest
+
+
+def test_a_shred_on_another_instance_reaches_this_one_within_the_cache_ttl(
+    engine: Engine, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keyring.json"
+    this, other = Vault(engine, LocalKeyring(path), clock), Vault(engine, LocalKeyring(path), clock)
+    ciphertext = this.encrypt("tenant-a", AAD, b"data")
+    other.shred("tenant-a")
+    now = time.monotonic()
+    monkeypatch.setattr(envelope.time, "monotonic", lambda: now + envelope.CACHE_TTL_SECONDS + 1)
+    with pytest.raises(KeyShredded):
+        this.decrypt("tenant-a", AAD, ciphertext)
+    with pytest.raises(KeyShredded):
+        this.encrypt("tenant-a", AAD, b"written after the purge")

@@ -52,8 +52,9 @@ _TAG_BYTES = 16
 
 DEFAULT_CACHE_SIZE = 4096
 """Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
-CURRENT_VERSION_TTL_SECONDS = 30.0
-"""How long an instance trusts its idea of a tenant's current key version before asking the database again."""
+CACHE_TTL_SECONDS = 30.0
+"""How long an instance trusts what it remembers of a tenant's keys (unwrapped keys, current version) before it
+reads ``data_keys`` again: a rotation, or a shred, on another instance takes effect here within this time."""
 
 data_keys_table = Table(
     "data_keys",
@@ -101,23 +102,28 @@ class _DataKey:
 
 
 class _KeyCache:
-    """Least-recently-used unwrapped keys; unwrapping costs a keyring (maybe a KMS) round trip."""
+    """Least-recently-used unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a keyring (maybe a KMS)
+    round trip, and a key shredded elsewhere must not outlive the shred here for long."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[str, int], _DataKey] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], tuple[_DataKey, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, tenant_id: str, version: int) -> _DataKey | None:
         with self._lock:
-            key = self._entries.get((tenant_id, version))
-            if key is not None:
-                self._entries.move_to_end((tenant_id, version))
-            return key
+            entry = self._entries.get((tenant_id, version))
+            if entry is None:
+                return None
+            if entry[1] <= time.monotonic():
+                del self._entries[(tenant_id, version)]
+                return None
+            self._entries.move_to_end((tenant_id, version))
+            return entry[0]
 
     def put(self, tenant_id: str, version: int, key: _DataKey) -> None:
         with self._lock:
-            self._entries[(tenant_id, version)] = key
+            self._entries[(tenant_id, version)] = (key, time.monotonic() + CACHE_TTL_SECONDS)
             self._entries.move_to_end((tenant_id, version))
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
@@ -176,7 +182,7 @@ class Vault:
         """The version new ciphertexts of this tenant are written with; creates the first key when there is none.
 
         Versions run from 1 without gaps. Another instance's rotation is seen here within
-        ``CURRENT_VERSION_TTL_SECONDS``; what it writes meanwhile stays readable under the older version.
+        ``CACHE_TTL_SECONDS``; what it writes meanwhile stays readable under the older version.
         """
         cached = self._current.get(tenant_id)
         if cached is not None and cached[1] > time.monotonic():
@@ -216,7 +222,7 @@ class Vault:
         """Destroy every data key of the tenant and refuse it keys forever: none of its ciphertexts decrypt again."""
         with self._lock, self._engine.begin() as connection:
             _lock_tenant(connection, tenant_id)
-            # The marker goes in first: on SQLite that takes the write lock before anything else is decided.
+            # Marker and deletion commit together: no moment where the keys are gone but a new one may be made.
             if not _is_shredded(connection, tenant_id):
                 connection.execute(
                     insert(shredded_tenants_table).values(tenant_id=tenant_id, shredded_at=self._clock.now())
@@ -234,7 +240,7 @@ class Vault:
         return self._latest_version(tenant_id) is not None
 
     def _remember(self, tenant_id: str, version: int) -> None:
-        self._current[tenant_id] = (version, time.monotonic() + CURRENT_VERSION_TTL_SECONDS)
+        self._current[tenant_id] = (version, time.monotonic() + CACHE_TTL_SECONDS)
 
     def _key(self, tenant_id: str, version: int) -> _DataKey:
         key = self._keys.get(tenant_id, version)
