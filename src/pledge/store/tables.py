@@ -110,35 +110,40 @@ DELETE_INDEX: Delete = delete(index_table).where(_in_collection(_index), _index.
 def list_records(filters: int, paged: bool) -> Select[Any]:
     """Records of one collection in id order; with ``filters`` blind-index conditions ``field_N``/``digests_N``.
 
-    A filtered list is driven from the index (the first condition's entries, in record order) and joins the
-    records by primary key, so its cost follows the matches, not the size of the collection.
+    A filtered list first takes the matching record ids from the index (in record order, ``LIMIT`` applied there)
+    and only then joins the records by primary key: its cost follows the matches, never the size of the
+    collection, and the plan stays that shape when PostgreSQL caches a generic plan for the prepared statement.
     """
     if filters == 0:
         query = select(*RECORD_COLUMNS).where(_in_collection(_records))
-        order = _records.id
-    else:
-        entries = [index_table.alias(f"filter_{n}") for n in range(filters)]
-        first = entries[0].c
-        query = select(*RECORD_COLUMNS).select_from(entries[0]).where(_in_collection(first))
-        for n, entry in enumerate(entries):
-            query = query.where(entry.c.field == bindparam(f"field_{n}"))
-            query = query.where(entry.c.digest.in_(bindparam(f"digests_{n}", expanding=True)))
-            if n:
-                query = query.join(entry, _same_record(entry.c, first))
-        query = query.join(records_table, _same_record(first, _records, record_column="id"))
-        order = first.record_id
+        if paged:
+            query = query.where(_records.id > bindparam("after"))
+        return query.order_by(_records.id).limit(bindparam("limit"))
+    matches = _matching_ids(filters)
     if paged:
-        query = query.where(order > bindparam("after"))
-    return query.order_by(order).limit(bindparam("limit"))
+        matches = matches.where(matches.selected_columns.record_id > bindparam("after"))
+    page = matches.order_by(matches.selected_columns.record_id).limit(bindparam("limit")).subquery("page")
+    return (
+        select(*RECORD_COLUMNS)
+        .select_from(page)
+        .join(records_table, and_(_in_collection(_records), _records.id == page.c.record_id))
+        .order_by(page.c.record_id)
+    )
 
 
 @functools.cache
 def count_records(filters: int) -> Select[Any]:
     if filters == 0:
         return select(func.count()).select_from(records_table).where(_in_collection(_records))
+    matches = _matching_ids(filters).subquery("matches")
+    return select(func.count()).select_from(matches)
+
+
+def _matching_ids(filters: int) -> Select[Any]:
+    """Ids of the records whose index entries match every condition (every entry has its record: one transaction)."""
     entries = [index_table.alias(f"filter_{n}") for n in range(filters)]
     first = entries[0].c
-    query = select(func.count()).select_from(entries[0]).where(_in_collection(first))
+    query = select(first.record_id).select_from(entries[0]).where(_in_collection(first))
     for n, entry in enumerate(entries):
         query = query.where(entry.c.field == bindparam(f"field_{n}"))
         query = query.where(entry.c.digest.in_(bindparam(f"digests_{n}", expanding=True)))
@@ -147,12 +152,12 @@ def count_records(filters: int) -> Select[Any]:
     return query
 
 
-def _same_record(a: Any, b: Any, *, record_column: str = "record_id") -> Any:
+def _same_record(a: Any, b: Any) -> Any:
     return and_(
         a.tenant_id == b.tenant_id,
         a.app_key == b.app_key,
         a.collection == b.collection,
-        a.record_id == getattr(b, record_column),
+        a.record_id == b.record_id,
     )
 
 
