@@ -10,9 +10,12 @@ from sqlalchemy import Engine
 from pledge.clock import Clock, SystemClock
 from pledge.config import Settings
 from pledge.db import open_engine
+from pledge.egress import OutboundClient
 from pledge.errors import PledgeError
 from pledge.store import TenantStore
 from pledge.tenants import Tenant, TenantRegistry
+from pledge.trust.install_keys import InstallKeys
+from pledge.trust.tenant_cache import ConnectTenantCache
 from pledge.vault import LocalKeyring, Vault
 
 if TYPE_CHECKING:
@@ -26,17 +29,37 @@ class Runtime:
     clock: Clock
     vault: Vault
     tenants: TenantRegistry
+    egress: OutboundClient
+    install_keys: InstallKeys
+    connect_tenants: ConnectTenantCache
     closed: bool = field(default=False, init=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        egress: OutboundClient | None = None,
+    ) -> Runtime:
         """Wire the parts; nothing here touches the network, and the schema is not migrated (see pledge.schema)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or SystemClock()
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
-        return cls(settings=settings, engine=engine, clock=clock, vault=vault, tenants=tenants)
+        egress = egress or OutboundClient([settings.connect_install_keys_url, settings.atlassian_api_url])
+        return cls(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            vault=vault,
+            tenants=tenants,
+            egress=egress,
+            install_keys=InstallKeys(settings.connect_install_keys_url, egress),
+            connect_tenants=ConnectTenantCache(tenants),
+        )
 
     def store_for(self, app: App, tenant: Tenant) -> TenantStore:
         """The tenant's records of ``app``, checked against the app's data manifest (see :mod:`pledge.store`)."""

@@ -54,6 +54,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
+    from pledge.connect import connect_routes
+
+    routes += connect_routes(app, runtime)
     return Starlette(routes=routes)
 
 
@@ -69,10 +72,15 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
                 identity = await verifier(request)
             except AuthenticationFailed as exc:
                 log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
-                return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=401)
+                return refusal(exc.code, str(exc))
         return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
+
+
+def refusal(code: str, message: str) -> JSONResponse:
+    """The 401 every authentication failure becomes: a reason code and one line, never a stack trace."""
+    return JSONResponse({"error": code, "message": message}, status_code=401)
 
 
 def as_response(result: object) -> Response:

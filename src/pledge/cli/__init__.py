@@ -13,7 +13,9 @@ from pledge.cli.config import config
 from pledge.cli.db import db
 from pledge.cli.keys import keys
 from pledge.cli.serve import serve
+from pledge.cli.sim import sim
 from pledge.cli.statement import statement
+from pledge.cli.token import token
 
 
 @click.group(cls=PledgeGroup)
@@ -35,6 +37,8 @@ cli.add_command(serve)
 cli.add_command(db)
 cli.add_command(config)
 cli.add_command(statement)
+cli.add_command(sim)
+cli.add_command(token)
 cli.add_command(keys)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -68,6 +70,9 @@ def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
 
 
 def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
+    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
+    if paths and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     apps: list[Mountable] = []
     for path in paths:
         module_name, _, attribute = path.partition(":")

@@ -12,4 +12,10 @@ if TYPE_CHECKING:
 
 def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
     """The verifier of each authentication kind, bound to ``app`` and ``runtime``."""
-    return {}
+    from pledge.app import Auth
+    from pledge.trust.connect import ConnectVerifier
+
+    return {
+        Auth.CONNECT: ConnectVerifier(app.key, runtime, accept_context=False),
+        Auth.CONNECT_CONTEXT: ConnectVerifier(app.key, runtime, accept_context=True),
+    }

@@ -1,0 +1,193 @@
+"""The Connect routes Pledge adds to every app: the descriptor and the four lifecycle callbacks (S3, S6, S11).
+
+A tenant is created or changed only after its lifecycle request verified: ``installed`` and ``uninstalled`` as
+RS256 tokens from Atlassian's install-keys server, ``enabled`` and ``disabled`` with the tenant's current shared
+secret. Of the install payload only what the tenant registry has columns for is kept (S3): no installer, no site
+name, no description; the shared secret is sealed under the tenant's own data key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pledge.app import App
+from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, lifecycle_path
+from pledge.runtime import Runtime
+from pledge.serving import refusal
+from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
+from pledge.trust.connect import (
+    app_base_url,
+    read_json_object,
+    verify_shared_lifecycle,
+    verify_signed_lifecycle,
+)
+from pledge.trust.jwt_policy import TokenRefused
+
+log = logging.getLogger("pledge.connect.lifecycle")
+
+MAX_LIFECYCLE_BODY: Final = 64 * 1024
+MAX_SHARED_SECRET: Final = 128
+_INSTALLATION_ID: Final = re.compile(r"^ari:cloud:ecosystem::installation/[A-Za-z0-9-]{1,64}$")
+_ICON: Final = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="4" '
+    'fill="#0c66e4"/><path d="M6 12l4 4 8-8" stroke="#fff" stroke-width="2.5" fill="none"/></svg>'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallPayload:
+    """The fields of an ``installed`` body that Pledge keeps; everything else in it is dropped unread."""
+
+    client_key: str
+    shared_secret: str
+    base_url: str
+    product_type: str
+    installation_id: str | None
+
+    def __repr__(self) -> str:
+        return f"InstallPayload(product_type={self.product_type!r})"
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], app_key: str, *, allow_http: bool) -> InstallPayload:
+        if body.get("key") != app_key:
+            raise TokenRefused("body_malformed", "the install payload is for another app key")
+        client_key = _text(body, "clientKey", 255)
+        secret = _text(body, "sharedSecret", MAX_SHARED_SECRET)
+        base_url = _text(body, "baseUrl", 2048).rstrip("/")
+        parts = urlsplit(base_url)
+        schemes = ("https", "http") if allow_http else ("https",)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise TokenRefused("body_malformed", f"the install payload's baseUrl must be an {schemes[0]} URL")
+        product_type = _text(body, "productType", 32)
+        installation_id = body.get("installationId")
+        if installation_id is not None and not (
+            isinstance(installation_id, str) and _INSTALLATION_ID.match(installation_id)
+        ):
+            raise TokenRefused("body_malformed", "the install payload's installationId is not an installation ARI")
+        return cls(client_key, secret, base_url, product_type, installation_id)
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise TokenRefused("body_malformed", f"the lifecycle payload needs a '{name}' of 1 to {limit} characters")
+    return value
+
+
+def connect_routes(app: App, runtime: Runtime) -> list[Route]:
+    """The descriptor, its icon, and the lifecycle callbacks of ``app``."""
+    lifecycle = Lifecycle(app.key, runtime)
+    document = descriptor(app, app_base_url(runtime, app.key))
+
+    async def serve_descriptor(_request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    async def serve_icon(_request: Request) -> Response:
+        return Response(_ICON, media_type="image/svg+xml")
+
+    return [
+        Route(DESCRIPTOR_PATH, serve_descriptor, methods=["GET"]),
+        Route(ICON_PATH, serve_icon, methods=["GET"]),
+        Route(lifecycle_path("installed"), lifecycle.installed, methods=["POST"]),
+        Route(lifecycle_path("uninstalled"), lifecycle.uninstalled, methods=["POST"]),
+        Route(lifecycle_path("enabled"), lifecycle.enabled, methods=["POST"]),
+        Route(lifecycle_path("disabled"), lifecycle.disabled, methods=["POST"]),
+    ]
+
+
+class Lifecycle:
+    """Handles one app's lifecycle callbacks; every failure is a 401 (or 409) JSON body with a reason code."""
+
+    def __init__(self, app_key: str, runtime: Runtime) -> None:
+        self._app_key = app_key
+        self._runtime = runtime
+
+    async def installed(self, request: Request) -> Response:
+        try:
+            body = await read_json_object(request, MAX_LIFECYCLE_BODY)
+            payload = InstallPayload.parse(body, self._app_key, allow_http=self._runtime.settings.dev_mode)
+            await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
+        tenant = await run_in_threadpool(self._record_install, payload)
+        self._runtime.connect_tenants.forget(self._app_key, payload.client_key)
+        log.info("installed: tenant %s (%s)", tenant.id, tenant.state.value)
+        return Response(status_code=204)
+
+    async def uninstalled(self, request: Request) -> Response:
+        try:
+            body = await read_json_object(request, MAX_LIFECYCLE_BODY)
+            await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
+        client_key = body["clientKey"]  # verified equal to the token's issuer
+        try:
+            tenant = await run_in_threadpool(self._move, client_key, TenantState.UNINSTALLED)
+        except (TenantNotFound, TenantStateError):
+            return Response(status_code=204)  # unknown or already purged: nothing of that site is held
+        finally:
+            self._runtime.connect_tenants.forget(self._app_key, client_key)
+        log.info("uninstalled: tenant %s", tenant.id)
+        return Response(status_code=204)
+
+    async def enabled(self, request: Request) -> Response:
+        return await self._switch(request, TenantState.ENABLED)
+
+    async def disabled(self, request: Request) -> Response:
+        return await self._switch(request, TenantState.DISABLED)
+
+    async def _switch(self, request: Request, state: TenantState) -> Response:
+        try:
+            body = await read_json_object(request, MAX_LIFECYCLE_BODY)
+            connect = await verify_shared_lifecycle(request, body, self._app_key, self._runtime)
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
+        try:
+            tenant = await run_in_threadpool(self._runtime.tenants.transition, connect.tenant.id, state)
+        except TenantStateError:
+            return JSONResponse(
+                {"error": "tenant_state_conflict", "message": f"the app cannot be {state.value}: it is uninstalled"},
+                status_code=409,
+            )
+        finally:
+            self._runtime.connect_tenants.forget(self._app_key, body["clientKey"])
+        log.info("%s: tenant %s", state.value, tenant.id)
+        return Response(status_code=204)
+
+    def _move(self, client_key: str, state: TenantState) -> Tenant:
+        tenant = self._runtime.tenants.by_client_key(self._app_key, client_key)
+        return self._runtime.tenants.transition(tenant.id, state)
+
+    def _record_install(self, payload: InstallPayload) -> Tenant:
+        """A new clientKey (first install, or a site import) is a new tenant; a known one is updated in place."""
+        registry = self._runtime.tenants
+        try:
+            tenant = registry.by_client_key(self._app_key, payload.client_key)
+        except TenantNotFound:
+            try:
+                tenant = registry.create(
+                    app_key=self._app_key,
+                    client_key=payload.client_key,
+                    base_url=payload.base_url,
+                    product_type=payload.product_type,
+                    installation_id=payload.installation_id,
+                )
+            except IntegrityError:
+                # A concurrent delivery of the same install created it first; update that one.
+                tenant = registry.by_client_key(self._app_key, payload.client_key)
+        # Re-install: a rotated secret, maybe a new baseUrl after a site rename, maybe the Forge link.
+        tenant = registry.update_identity(tenant.id, base_url=payload.base_url, installation_id=payload.installation_id)
+        registry.set_shared_secret(tenant.id, payload.shared_secret)
+        if tenant.state is TenantState.UNINSTALLED:
+            tenant = registry.transition(tenant.id, TenantState.INSTALLED)
+        return tenant

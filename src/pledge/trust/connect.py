@@ -1,0 +1,192 @@
+"""Connect request authentication: HS256 + exact QSH on every request, RS256 signed install and uninstall (S11).
+
+Every refusal is an :class:`~pledge.serving.AuthenticationFailed` with a reason code, whatever bytes arrived:
+parsing happens only after size limits, and a tenant's state is revealed only to a caller whose signature
+verified. Context JWTs (``qsh = "context-qsh"``) pass only where the route says its own frontend calls it —
+accepting them elsewhere was CVE-2021-26073 / CVE-2021-26074.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from pledge.app import Identity
+from pledge.runtime import Runtime
+from pledge.serving import AuthenticationFailed
+from pledge.trust.jwt_policy import (
+    HS256,
+    RS256,
+    TokenRefused,
+    UnverifiedToken,
+    check_algorithm,
+    check_qsh,
+    check_times,
+    read_unverified,
+    token_from,
+    verify_signature,
+)
+from pledge.trust.qsh import query_string_hash
+from pledge.trust.tenant_cache import ConnectTenant
+
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
+
+_MAX_CLIENT_KEY: Final = 255
+_PATH_QSH: dict[tuple[str, bytes, str], str] = {}
+_MAX_PATH_QSH: Final = 1024
+
+
+def app_base_url(runtime: Runtime, app_key: str) -> str:
+    """The app's baseUrl as the descriptor announces it: the ``aud`` of signed installs, the root of its QSHs."""
+    from pledge.host import app_base_path
+
+    return runtime.settings.public_url + app_base_path(app_key)
+
+
+def request_qsh(request: Request, base_path: str) -> str:
+    """The QSH of the request as it arrived: raw path and query bytes read as UTF-8, minus the app's base path."""
+    path = request.scope.get("raw_path") or request.scope["path"].encode()
+    query = request.scope.get("query_string", b"")
+    if not query:
+        # Webhooks have a handful of paths and no query: their hashes are computed once.
+        key = (request.method, path, base_path)
+        cached = _PATH_QSH.get(key)
+        if cached is None:
+            cached = query_string_hash(request.method, path.decode("utf-8", "replace"), context_path=base_path)
+            if len(_PATH_QSH) >= _MAX_PATH_QSH:
+                _PATH_QSH.clear()
+            _PATH_QSH[key] = cached
+        return cached
+    target = path.decode("utf-8", "replace") + "?" + query.decode("utf-8", "replace")
+    return query_string_hash(request.method, target, context_path=base_path)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused (``body_too_large``) as soon as it exceeds ``limit``; handlers can read it again."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or int(declared) > limit:
+            raise TokenRefused("body_too_large", f"the request body is larger than {limit} bytes")
+        # The server never delivers more than the declared length, so the whole body is within the limit.
+        return await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TokenRefused("body_too_large", f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # Starlette serves a cached body to later readers (the handler) from this attribute.
+    request._body = body
+    return body
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    body = await read_body(request, limit)
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise TokenRefused("body_malformed", "the request body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise TokenRefused("body_malformed", "the request body is not a JSON object")
+    # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
+    request._json = parsed
+    return parsed
+
+
+class ConnectVerifier:
+    """Verifies product → app requests (webhooks, page loads) or, with ``accept_context``, frontend calls."""
+
+    def __init__(self, app_key: str, runtime: Runtime, *, accept_context: bool) -> None:
+        self._app_key = app_key
+        self._runtime = runtime
+        self._base_path = urlsplit(app_base_url(runtime, app_key)).path
+        self._accept_context = accept_context
+
+    async def __call__(self, request: Request) -> Identity:
+        try:
+            return await self._verify(request)
+        except TokenRefused as exc:
+            raise AuthenticationFailed(exc.code, str(exc)) from None
+
+    async def _verify(self, request: Request) -> Identity:
+        authorization = request.headers.get("authorization")
+        query_token = request.query_params.get("jwt") if authorization is None else None
+        token = read_unverified(token_from(authorization, query_token))
+        connect = await connect_tenant(self._runtime, self._app_key, token)
+        claims = verify_signature(token, connect.key, HS256)
+        check_times(claims, self._runtime.clock.now())
+        check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
+        if not connect.tenant.is_active:
+            raise TokenRefused("tenant_inactive", "the app is disabled or uninstalled on this site")
+        if request.method in ("POST", "PUT", "PATCH"):
+            if self._accept_context:
+                await read_body(request)
+            else:
+                # The product sends JSON only (webhooks); anything else is refused before a handler parses it.
+                await read_json_object(request)
+        account_id = claims.get("sub")
+        return Identity(connect.tenant, account_id if isinstance(account_id, str) else None, claims)
+
+
+async def connect_tenant(
+    runtime: Runtime, app_key: str, token: UnverifiedToken, *, fresh: bool = False
+) -> ConnectTenant:
+    """The tenant the token's (unverified) issuer names, with its secret; ``tenant_unknown`` otherwise."""
+    client_key = token.issuer
+    if len(client_key) > _MAX_CLIENT_KEY:
+        raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
+    cache = runtime.connect_tenants
+    # Fresh: read past the cache (without dropping its entry, which an unverified request must not be able to do).
+    found = (
+        await run_in_threadpool(cache.load, app_key, client_key) if fresh else await cache.fetch(app_key, client_key)
+    )
+    if found is None:
+        raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
+    return found
+
+
+def _check_issuer(token: UnverifiedToken, body: Mapping[str, Any]) -> None:
+    if token.issuer != body.get("clientKey"):
+        raise TokenRefused("issuer_mismatch", "the token's 'iss' is not the clientKey in the request body")
+
+
+def _check_audience(claims: Mapping[str, Any], base_url: str) -> None:
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
+    if base_url.rstrip("/") not in {a.rstrip("/") for a in audiences if isinstance(a, str)}:
+        raise TokenRefused("audience_mismatch", "the token's 'aud' does not contain this app's baseUrl")
+
+
+async def verify_signed_lifecycle(request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime) -> None:
+    """``installed`` / ``uninstalled``: an RS256 token from Atlassian's install-keys server, for this very request."""
+    token = read_unverified(token_from(request.headers.get("authorization"), None))
+    check_algorithm(token, RS256)
+    _check_issuer(token, body)
+    key = await runtime.install_keys.public_key(token.header.get("kid"))
+    claims = verify_signature(token, key, RS256)
+    base_url = app_base_url(runtime, app_key)
+    _check_audience(claims, base_url)
+    check_times(claims, runtime.clock.now())
+    check_qsh(claims, request_qsh(request, urlsplit(base_url).path), accept_context=False)
+
+
+async def verify_shared_lifecycle(
+    request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime
+) -> ConnectTenant:
+    """``enabled`` / ``disabled``: HS256 with the tenant's current shared secret, read fresh from the database."""
+    token = read_unverified(token_from(request.headers.get("authorization"), None))
+    check_algorithm(token, HS256)
+    _check_issuer(token, body)
+    connect = await connect_tenant(runtime, app_key, token, fresh=True)
+    claims = verify_signature(token, connect.key, HS256)
+    check_times(claims, runtime.clock.now())
+    check_qsh(claims, request_qsh(request, urlsplit(app_base_url(runtime, app_key)).path), accept_context=False)
+    return connect

@@ -1,0 +1,208 @@
+"""The checks every Connect JWT goes through, one function per check, each refusing with a stable reason code (S11).
+
+The order is the one PROTOCOLS.md prescribes: read the token without trusting it, find the key by its issuer,
+verify the signature with the algorithm the endpoint's policy pins (never the one the header names), then the
+times, then the query string hash. ``pledge token inspect`` runs the same functions to explain a refusal.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from pledge.errors import PledgeError
+from pledge.trust.qsh import CONTEXT_QSH
+
+MAX_TOKEN_LENGTH: Final = 8 * 1024
+"""Longer than any token Atlassian sends (a context JWT is about 1 KiB); anything longer is refused unparsed."""
+
+MAX_LEEWAY_SECONDS: Final = 30
+"""Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
+
+HS256: Final = "HS256"
+RS256: Final = "RS256"
+_AUTHORIZATION_SCHEME: Final = "jwt "
+_URL_TO_STANDARD: Final = bytes.maketrans(b"-_+/", b"+/-_")
+
+
+class TokenRefused(PledgeError):
+    """A token that must not be accepted; ``code`` is the stable reason code a 401 body names."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedToken:
+    """A token's header and claims as read, before anything about them is trusted."""
+
+    raw: str
+    header: Mapping[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def issuer(self) -> str:
+        issuer = self.claims.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise TokenRefused("claims_invalid", "the token has no 'iss' claim: it must name the sender")
+        return issuer
+
+
+def token_from(authorization: str | None, query_token: str | None) -> str:
+    """The token of a request: ``Authorization: JWT <token>`` or, for iframe page loads, the ``jwt`` parameter."""
+    if authorization is not None:
+        if authorization[: len(_AUTHORIZATION_SCHEME)].lower() != _AUTHORIZATION_SCHEME:
+            raise TokenRefused("token_missing", "the Authorization header must use the JWT scheme")
+        token = authorization[len(_AUTHORIZATION_SCHEME) :].strip()
+    elif query_token is not None:
+        token = query_token
+    else:
+        raise TokenRefused("token_missing", "no JWT in the Authorization header or the jwt query parameter")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenRefused("token_too_large", f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+    if not token:
+        raise TokenRefused("token_missing", "the JWT is empty")
+    return token
+
+
+def read_unverified(token: str) -> UnverifiedToken:
+    """Split a compact JWS and decode header and claims without trusting them; refuse anything malformed.
+
+    Parsed here once, strictly (base64url alphabet only, JSON objects, no NaN or Infinity), so that the claims a
+    verified signature vouches for are exactly the bytes that were signed.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenRefused("token_too_large", f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenRefused("token_malformed", "the token is not a JWT: it must have three dot-separated parts")
+    header, claims = _header(parts[0]), _json_object(parts[1])
+    return UnverifiedToken(token, header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), _base64url(parts[2]))
+
+
+def check_algorithm(token: UnverifiedToken, pinned: str) -> None:
+    """The endpoint's policy names the one algorithm it accepts; a header naming another is refused."""
+    algorithm = token.header.get("alg")
+    if algorithm != pinned:
+        shown = algorithm if isinstance(algorithm, str) and len(algorithm) <= 16 else "?"
+        raise TokenRefused("algorithm_not_allowed", f"this endpoint accepts {pinned} tokens only, not {shown!r}")
+
+
+def verify_signature(token: UnverifiedToken, key: str | bytes | RSAPublicKey, pinned: str) -> dict[str, Any]:
+    """Verify the signature with ``key`` and the pinned algorithm; return the now trusted claims.
+
+    HS256 is an HMAC computed here (constant-time comparison): the key is always the tenant's shared secret
+    from the vault, never something the request chose, and a general JWT library's per-call key sniffing and
+    re-parsing cost more than the rest of request authentication together.
+    """
+    check_algorithm(token, pinned)
+    if pinned == HS256 and isinstance(key, str | bytes):
+        secret = key.encode() if isinstance(key, str) else key
+        expected = hmac.digest(secret, token.signing_input, "sha256")
+        valid = hmac.compare_digest(expected, token.signature)
+    elif pinned == RS256 and isinstance(key, RSAPublicKey):
+        try:
+            key.verify(token.signature, token.signing_input, padding.PKCS1v15(), hashes.SHA256())
+            valid = True
+        except InvalidSignature:
+            valid = False
+    else:
+        raise ValueError(f"no {pinned} verification with a {type(key).__name__} key")
+    if not valid:
+        raise TokenRefused("signature_invalid", "the token's signature does not verify with the expected key")
+    return token.claims
+
+
+def check_times(claims: Mapping[str, Any], now: datetime, *, leeway: int = MAX_LEEWAY_SECONDS) -> None:
+    """``exp`` is required and must not have passed; ``nbf`` and ``iat`` must not be in the future."""
+    if not 0 <= leeway <= MAX_LEEWAY_SECONDS:
+        raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS} seconds")
+    instant = now.timestamp()
+    expires = _number(claims, "exp")
+    if expires is None:
+        raise TokenRefused("claims_invalid", "the token has no numeric 'exp' claim")
+    if instant > expires + leeway:
+        raise TokenRefused("token_expired", f"the token expired {int(instant - expires)} s ago")
+    for name in ("nbf", "iat"):
+        start = _number(claims, name)
+        if start is not None and start > instant + leeway:
+            raise TokenRefused("token_not_yet_valid", f"the token's '{name}' is {int(start - instant)} s in the future")
+
+
+def check_qsh(claims: Mapping[str, Any], expected: str, *, accept_context: bool) -> None:
+    """The ``qsh`` claim must be this request's hash; ``context-qsh`` only where the route accepts context JWTs."""
+    qsh = claims.get("qsh")
+    if not isinstance(qsh, str):
+        raise TokenRefused("claims_invalid", "the token has no 'qsh' claim binding it to a request")
+    if qsh == CONTEXT_QSH:
+        if not accept_context:
+            raise TokenRefused(
+                "context_token_not_allowed",
+                "a context JWT (qsh=context-qsh) is accepted only on routes the app's own frontend calls",
+            )
+        return
+    if qsh != expected:
+        raise TokenRefused("qsh_mismatch", "the token's qsh does not match this request's method, path and query")
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _base64url(segment: str) -> bytes:
+    # Strict mode refuses characters outside the alphabet, which the lenient decoder would silently skip.
+    try:
+        standard = segment.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-len(segment) % 4)
+        return binascii.a2b_base64(standard, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise TokenRefused("token_malformed", "the token is not base64url-encoded") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# One decoder, built once: json.loads with any option builds a new decoder per call, which costs more than parsing.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+# A product signs every token with the same header, so its decoding is kept; bounded, as headers are untrusted.
+_HEADERS: dict[str, Mapping[str, Any]] = {}
+_MAX_HEADERS: Final = 32
+
+
+def _header(segment: str) -> Mapping[str, Any]:
+    header = _HEADERS.get(segment)
+    if header is None:
+        header = MappingProxyType(_json_object(segment))
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[segment] = header
+    return header
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    try:
+        value = _DECODER.decode(_base64url(segment).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise TokenRefused("token_malformed", "the token's header or claims are not JSON") from None
+    if not isinstance(value, dict):
+        raise TokenRefused("token_malformed", "the token's header or claims are not a JSON object")
+    return value
