@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
+    from pledge.store import TenantStore
     from pledge.tenants import Tenant
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
@@ -60,12 +61,20 @@ class RequestContext:
     request: Request
     identity: Identity | None
     runtime: Runtime
+    app: App | None = None
 
     @property
     def tenant(self) -> Tenant:
         if self.identity is None:
             raise PledgeError("a public route has no tenant")
         return self.identity.tenant
+
+    @property
+    def store(self) -> TenantStore:
+        """The verified tenant's records of this app: declared, encrypted, screened for personal data (S2)."""
+        if self.app is None:
+            raise PledgeError("this request context was built without its app: pass app= to reach the store")
+        return self.runtime.store_for(self.app, self.tenant)
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]

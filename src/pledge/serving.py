@@ -48,16 +48,16 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         verifiers = verifiers_for(app, runtime)
     routes: list[BaseRoute] = [
         StarletteRoute(
-            route.path, _guarded(route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
+            route.path, _guarded(app, route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
         )
         for route in app.routes
     ]
     routes += [
-        StarletteRoute(hook.path, _guarded(hook.endpoint, Auth.CONNECT, verifiers, runtime), methods=["POST"])
+        StarletteRoute(hook.path, _guarded(app, hook.endpoint, Auth.CONNECT, verifiers, runtime), methods=["POST"])
         for hook in app.webhooks
     ]
     routes += [
-        StarletteRoute(page.path, _guarded(page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
+        StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
     from pledge.connect import connect_routes
@@ -70,7 +70,7 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
     return Starlette(routes=routes)
 
 
-def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
+def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
     verifier = verifiers.get(auth)
     if verifier is None and auth is not Auth.PUBLIC:
         raise ConfigurationError(f"no verifier for {auth.value!r} routes: this app cannot be served")
@@ -83,7 +83,7 @@ def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier],
             except AuthenticationFailed as exc:
                 log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
                 return refusal(exc.code, str(exc), status_code=exc.status_code)
-        return as_response(await endpoint(RequestContext(request, identity, runtime)))
+        return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
 

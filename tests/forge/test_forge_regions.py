@@ -80,7 +80,8 @@ async def test_install_call_event_product_and_move_to_another_region(
     for table, column in (
         ("tenants", "id"),
         ("data_keys", "tenant_id"),
-        ("forge_notes", "tenant_id"),
+        ("store_records", "tenant_id"),
+        ("store_index", "tenant_id"),
         ("forge_installations", "tenant_id"),
     ):
         assert _count(us, table, column, tenant_id) == 0, table
@@ -99,11 +100,16 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-3", "text": "stay"}, principal="u-2")
     tenant_id = _tenant_id(us, installation)
     assert await _migrate(site, us, installation, "EU", "migration-2") == "READY"
-    assert _count(eu, "forge_notes", "tenant_id", tenant_id) == 1
+    assert _count(eu, "store_records", "tenant_id", tenant_id) == 1
 
     rolled_back = await site.call_hook(f"{us.app}/forge/realm/rollback", installation, {"migrationId": "migration-2"})
     assert rolled_back.json()["status"] == "ROLLED_BACK", rolled_back.text
-    for table, column in (("tenants", "id"), ("data_keys", "tenant_id"), ("forge_notes", "tenant_id")):
+    for table, column in (
+        ("tenants", "id"),
+        ("data_keys", "tenant_id"),
+        ("store_records", "tenant_id"),
+        ("store_index", "tenant_id"),
+    ):
         assert _count(eu, table, column, tenant_id) == 0, table
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")
     assert notes.json() == {"notes": [{"issueKey": "SIM-3", "text": "stay"}]}

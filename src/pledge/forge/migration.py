@@ -12,7 +12,8 @@ the tenant's rows and shreds its keys at the source; the source keeps one line â
 target realm â€” so a misrouted request is answered "pinned to EU" (421) instead of "unknown". ``/rollback`` deletes
 the destination's copy and lifts the source's lock.
 
-Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps.
+Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps; the store's records and blind
+indexes are registered here, its digests staying valid because the data keys keep their versions.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pledge.db import UtcDateTime, metadata
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.forge.installations import forge_installations_table
 from pledge.runtime import Runtime
+from pledge.store.tables import index_table, records_table
 from pledge.tenants import tenants_table
 
 log = logging.getLogger("pledge.forge.migration")
@@ -106,7 +108,11 @@ class TableRows:
 
 
 _TENANT_ROW = TableRows(tenants_table, "id")
-_tenant_data: list[TenantData] = [TableRows(forge_installations_table)]
+_tenant_data: list[TenantData] = [
+    TableRows(forge_installations_table),
+    TableRows(records_table),
+    TableRows(index_table),
+]
 
 
 def register_tenant_data(part: TenantData) -> None:
@@ -218,7 +224,7 @@ class TenantMover:
             for part in reversed(self._parts):
                 part.delete_rows(connection, tenant_id)
             _TENANT_ROW.delete_rows(connection, tenant_id)
-        self._runtime.vault.shred(tenant_id)
+        self._runtime.vault.release_data_keys(tenant_id)
 
 
 def _encode(value: object) -> object:
