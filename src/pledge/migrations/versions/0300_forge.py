@@ -1,7 +1,7 @@
 """Forge installations (license signal, migration lock) and the realm migration log.
 
 Revision ID: 0300
-Revises: 0001
+Revises: 0200
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from pledge.db import UtcDateTime
 
 revision: str = "0300"
-down_revision: str | None = "0001"
+down_revision: str | None = "0200"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
