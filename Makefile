@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/pledge serve
+	$(BIN)/pledge serve --app examples.issue_mailer.app:app
 
 serve: $(STAMP)
 	$(BIN)/pledge serve
