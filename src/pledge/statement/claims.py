@@ -7,17 +7,34 @@ missing by verification, which counts as a failure: the statement never claims m
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import jwt
+from sqlalchemy import inspect
+from starlette.requests import Request
 
 from pledge import trust
 from pledge.app import App, Auth
 from pledge.logs import redact
-from pledge.statement.facts import Deployment, Facts
+from pledge.runtime import Runtime
+from pledge.serving import AuthenticationFailed, Verifier
+from pledge.statement.facts import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS, Deployment, Facts
+from pledge.store import Opened, SampledRecord, store_evidence
 from pledge.store.manifest import Category
-from pledge.tenants import stored_fields
+from pledge.store.pii import scan_value
+from pledge.store.tables import records_table
+from pledge.tenants import Tenant, TenantState, stored_fields
+from pledge.trust.connect import app_base_url
+from pledge.trust.qsh import query_string_hash
+
+T = TypeVar("T")
 
 
 class Section(enum.Enum):
@@ -86,6 +103,13 @@ SITE_IDENTITY_FIELDS = frozenset(
         "state_changed_at",
     }
 )
+
+# What S4 allows a store record's row to hold besides its ciphertext: metadata Pledge chose, never a value an app
+# wrote (docs/storage-format.md). A column outside this set would be app data in clear.
+RECORD_ROW_COLUMNS = frozenset(
+    {"tenant_id", "app_key", "collection", "id", "key_version", "revision", "payload", "created_at", "updated_at"}
+)
+_RECORD_ROW = f"{records_table.name} has no column besides ids, times, revision, key version and ciphertext"
 
 # Values the log redaction must mask; the probe line is never logged, only passed through the redactor.
 _LOG_PROBE_SECRETS = ("c2lnbmF0dXJlLXByb2Jl", "probe-shared-secret", "probe-bearer-token", "probe.person@example.com")
@@ -199,6 +223,191 @@ def check_logs_redacted(deployment: Deployment, facts: Facts) -> Evidence:
     return Evidence(True, "a probe line's JWT, shared secret, bearer token and e-mail address were all masked")
 
 
+def _served_apps(deployment: Deployment) -> list[App]:
+    return [app for app in deployment.apps if isinstance(app, App)]
+
+
+def _sampled(deployment: Deployment) -> list[tuple[App, SampledRecord]]:
+    return [(app, record) for app in _served_apps(deployment) for record in deployment.sampled_records(app)]
+
+
+def _sample_size(sample: list[tuple[App, SampledRecord]]) -> str:
+    sites = len({(app.key, record.tenant_id) for app, record in sample})
+    return f"{_plural(len(sample), 'sampled record')} of {_plural(sites, 'site')}"
+
+
+def check_stored_data_declared(deployment: Deployment, facts: Facts) -> Evidence:
+    """No records in undeclared collections; in a sample of records, no undeclared field and no PII outside
+    the fields declared personal data (the same detector as the store's write guard)."""
+    apps = _served_apps(deployment)
+    problems = [
+        f"{evidence.app_key}: {_plural(collection.records, 'record')} in undeclared collection {collection.name}"
+        for evidence in store_evidence(deployment.engine, apps)
+        for collection in evidence.undeclared
+    ]
+    sample = _sampled(deployment)
+    findings: Counter[str] = Counter()
+    unopened = 0
+    for app, record in sample:
+        if record.opened is not Opened.OPENED:
+            unopened += 1
+            continue
+        declared = app.data.collection(record.collection)
+        for name, value in record.values.items():
+            declared_field = declared.field(name) if declared is not None else None
+            where = f"{app.key}: {record.collection}.{name}"
+            if declared_field is None:
+                findings[f"{where} is stored but not declared"] += 1
+            elif declared_field.category is not Category.PERSONAL:
+                finding = scan_value(value)
+                if finding is not None:
+                    category = declared_field.category.value
+                    findings[f"{where} ({category}) holds what looks like personal data ({finding.kind.value})"] += 1
+    problems += [f"{finding} in {_plural(count, 'sampled record')}" for finding, count in sorted(findings.items())]
+    if problems:
+        return Evidence(False, "; ".join(problems))
+    personal = sum(len(app.fields_of(Category.PERSONAL)) for app in facts.apps)
+    unread = f"; {unopened} could not be opened (see app-data-encrypted)" if unopened else ""
+    return Evidence(
+        True,
+        f"no records in undeclared collections; {_sample_size(sample)}: every stored field declared, no personal "
+        f"data outside the {_plural(personal, 'field')} declared personal data{unread}",
+    )
+
+
+def check_records_encrypted(deployment: Deployment, facts: Facts) -> Evidence:
+    """The record table has no column beyond ids, times and the ciphertext; each sampled payload opens with its own
+    tenant's data key and the associated data of its collection and id."""
+    columns = {column["name"] for column in inspect(deployment.engine).get_columns(records_table.name)}
+    extra = sorted(columns - RECORD_ROW_COLUMNS)
+    if extra:
+        return Evidence(False, f"the {records_table.name} table also has the columns: {', '.join(extra)}")
+    sample = _sampled(deployment)
+    if not sample:
+        return Evidence(
+            True,
+            f"{_RECORD_ROW}; no app records are stored",
+        )
+    invalid: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for app, record in sample:
+        where = f"{app.key}/{record.collection}"
+        totals[where] += 1
+        if record.opened is Opened.INVALID:
+            invalid[where] += 1
+    if invalid:
+        listed = "; ".join(
+            f"{where}: {count} of {_plural(totals[where], 'sampled record')} not a ciphertext of its own site, "
+            "collection and id"
+            for where, count in sorted(invalid.items())
+        )
+        return Evidence(False, listed)
+    shredded = sum(1 for _, record in sample if record.opened is Opened.SHREDDED)
+    destroyed = f"; {_plural(shredded, 'record')} of crypto-shredded sites unreadable" if shredded else ""
+    return Evidence(
+        True,
+        f"{_RECORD_ROW}; {_sample_size(sample)}: each opened under its own site's data key, bound to its collection "
+        f"and id{destroyed}",
+    )
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from a check, which is synchronous even when called from inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _probe(verifier: Verifier, runtime: Runtime, app: App, tenant: Tenant) -> str | None:
+    """Send ``verifier`` a request signed with the tenant's own secret; None if it was served, else the refusal code."""
+    base_path = urlsplit(app_base_url(runtime, app.key)).path
+    path = f"{base_path}/"
+    now = int(runtime.clock.now().timestamp())
+    claims = {
+        "iss": tenant.client_key,
+        "iat": now,
+        "exp": now + 60,
+        "qsh": query_string_hash("GET", path, context_path=base_path),
+    }
+    token = jwt.encode(claims, runtime.tenants.shared_secret(tenant.id), algorithm="HS256")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", f"JWT {token}".encode())],
+    }
+    try:
+        await verifier(Request(scope))
+    except AuthenticationFailed as refused:
+        return refused.code
+    return None
+
+
+UNINSTALL_PROBES = 20
+"""At most this many uninstalled sites per app are probed in one verification."""
+
+
+def check_uninstalled_not_served(deployment: Deployment, facts: Facts) -> Evidence:
+    """Uninstalled Connect sites are probed with a request signed by their own secret: each must be refused."""
+    apps = _served_apps(deployment)
+    if not apps:
+        return Evidence(True, "no apps are served")
+    runtime = deployment.require_runtime()
+    problems: list[str] = []
+    probed = 0
+    for app in apps:
+        uninstalled = [
+            tenant
+            for tenant in runtime.tenants.list(app_key=app.key, states=[TenantState.UNINSTALLED])
+            if tenant.client_key is not None
+        ][:UNINSTALL_PROBES]
+        if not uninstalled:
+            continue
+        verifier = trust.verifiers_for(app, runtime)[Auth.CONNECT]
+        codes = Counter(_run(_probe(verifier, runtime, app, tenant)) for tenant in uninstalled)
+        probed += len(uninstalled)
+        if codes[None]:
+            problems.append(f"{app.key}: {codes[None]} of {_plural(len(uninstalled), 'uninstalled site')} still served")
+        others = sorted(code for code in codes if code not in (None, "tenant_inactive"))
+        if others:
+            problems.append(
+                f"{app.key}: the probe was refused for another reason ({', '.join(others)}), proving nothing"
+            )
+    if problems:
+        return Evidence(False, "; ".join(problems))
+    if not probed:
+        return Evidence(True, "no site is uninstalled: nothing to probe")
+    return Evidence(
+        True,
+        f"{_plural(probed, 'uninstalled site')} sent a request signed with its own shared secret: "
+        "each refused (tenant_inactive)",
+    )
+
+
+EGRESS_PROBE = "https://egress-probe.invalid"
+
+
+def check_egress_allowlist(deployment: Deployment, facts: Facts) -> Evidence:
+    """The outbound client allows no origin beyond the stated ones, and refuses a probe destination."""
+    egress = deployment.require_runtime().egress
+    extra = sorted(egress.allowed - set(facts.egress_destinations))
+    if extra:
+        return Evidence(False, f"the outbound client also allows {', '.join(extra)}")
+    if egress.allows(EGRESS_PROBE):
+        return Evidence(False, f"the outbound client allows the probe destination {EGRESS_PROBE}")
+    return Evidence(
+        True,
+        f"the outbound client allows {', '.join(sorted(egress.allowed)) or 'no fixed origin'} and, per call, the "
+        f"calling site; a probe to {EGRESS_PROBE} was refused; {_plural(egress.refusals, 'refusal')} counted by "
+        "this process",
+    )
+
+
 # --- the claims ---------------------------------------------------------------------------------------
 
 CLAIMS: tuple[Claim, ...] = (
@@ -232,8 +441,13 @@ CLAIMS: tuple[Claim, ...] = (
         "undeclared-data-refused",
         "S2",
         Section.STORAGE,
-        "Enforcement of those declarations: the store refusing any undeclared field, and a sampled scan of "
-        "stored records finding no undeclared personal data.",
+        "Those declarations are enforced: the store refuses to write a collection or field its app does not "
+        "declare, and refuses any value that looks like personal data (an e-mail address, phone number, payment "
+        "card number, IBAN or Atlassian account ID) in a field not declared as personal data. Each verification "
+        "finds no records in an undeclared collection and opens a random sample of stored records (up to "
+        f"{SAMPLE_PER_COLLECTION} per collection for each of up to {SAMPLE_TENANTS} sites per app) to find no "
+        "undeclared field and no such value outside the fields declared personal data.",
+        check_stored_data_declared,
     ),
     Claim(
         "backup-daily",
@@ -266,7 +480,10 @@ CLAIMS: tuple[Claim, ...] = (
         "uninstall-ends-account",
         "S6",
         Section.REMOVAL,
-        "Uninstalling the app ends your site's account at once: the app stops serving it.",
+        "Uninstalling the app ends your site's account at once: from the signed uninstall notice on, the app "
+        "refuses every request from your site (any other server instance within {facts.tenant_cache_seconds} "
+        "seconds). This does not delete your site's stored data: see below.",
+        check_uninstalled_not_served,
     ),
     Claim(
         "purge-after-grace",
@@ -336,7 +553,12 @@ CLAIMS: tuple[Claim, ...] = (
         "app-data-encrypted",
         "S4",
         Section.SECURITY,
-        "App records encrypted field by field (AES-256-GCM) under your site's own data key.",
+        "Every app record is stored as one AES-256-GCM ciphertext under your site's own data key: the field "
+        "names are sealed inside it with the values, and it is bound to your site, the app's collection, the "
+        "record and the key version, so it cannot be read with another site's key or moved to another record. "
+        "Besides the ciphertext, a record's row holds only its ids, collection name, times, revision and key "
+        "version.",
+        check_records_encrypted,
     ),
     Claim(
         "logs-redacted",
@@ -349,9 +571,18 @@ CLAIMS: tuple[Claim, ...] = (
         "egress-allowlist",
         "S13",
         Section.PRIVACY,
-        "Collected data goes to no third party: outbound requests only to your site, Atlassian and declared "
-        "sub-processors, through one client that refuses any other destination, every refusal recorded and "
-        "explained.",
+        "The requests this service sends to your site and to Atlassian go through one outbound client that "
+        "allows only your site (for calls made on its behalf) and Atlassian ({facts.egress_destinations_text}), "
+        "and refuses any other destination before a byte is sent; each refusal is logged and counted by the "
+        "server process that refused it.",
+        check_egress_allowlist,
+    ),
+    Claim(
+        "egress-refusals-recorded",
+        "S13",
+        Section.PRIVACY,
+        "Collected data goes to no third party: no outbound request bypasses that client, and every refusal is "
+        "kept in a durable record and explained.",
     ),
     Claim(
         "sub-processors",

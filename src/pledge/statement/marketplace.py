@@ -41,10 +41,13 @@ def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
             "personalDataFields": personal,
             "contentFields": content,
             "siteIdentityOnly": "site-identity-only" in provided,
+            "declarationsEnforced": "undeclared-data-refused" in provided,
         },
         "thirdPartiesAndSubprocessors": {
             "subprocessors": [],
             "egressControlled": "egress-allowlist" in provided,
+            "allowedDestinations": list(facts.egress_destinations) if "egress-allowlist" in provided else [],
+            "egressRefusalsRecorded": "egress-refusals-recorded" in provided,
             "subprocessorRegister": "sub-processors" in provided,
         },
         "logging": {
@@ -59,6 +62,7 @@ def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
             "minimumRetentionDays": min(declared_retention, default=None),
             "maximumRetentionDays": None if kept_until_deletion else max(declared_retention, default=None),
             "keptUntilAccountDeletion": kept_until_deletion,
+            "accountEndsOnUninstall": "uninstall-ends-account" in provided,
             "daysKeptAfterUninstall": facts.deletion_grace_days,
             "deletedAfterUninstall": "purge-after-grace" in provided,
             "automaticRecordDeletion": "record-retention" in provided,
