@@ -3,7 +3,7 @@
 :class:`Facts` is everything the rendered text depends on: settings and the apps' data manifests, nothing that
 changes while the deployment runs (tenant counts, times), so the text changes only when a promise does (S1..S14).
 :class:`Deployment` is the live evidence a check reads: the database, the keyring file, the served apps, and a
-sample of stored records opened through the vault (taken once per deployment, shared by the checks that read it).
+sample of stored records opened through the vault (taken once per verification run, shared by the checks that read it).
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ class Deployment:
         return self.runtime
 
     def sampled_records(self, app: App) -> list[SampledRecord]:
-        """A random sample of ``app``'s stored records, opened with their own tenant's key (taken once)."""
+        """A random sample of ``app``'s stored records, opened with their own tenant's key (taken once per Deployment:
+        :func:`pledge.statement.verify.verify` gives each run its own copy)."""
         if app.key not in self._samples:
             vault = self.require_runtime().vault
             self._samples[app.key] = sample_records(
