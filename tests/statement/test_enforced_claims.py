@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
 from sqlalchemy import text, update
 from tests.statement.example import mailer_app
 
@@ -20,6 +21,9 @@ from pledge.store import Category, Collection, DataManifest, Field
 from pledge.store.tables import records_table
 from pledge.tenants import Tenant, TenantState
 
+GUARD_REFUSED = (
+    "a probe store refused an undeclared collection, an undeclared field and an e-mail address in a content field"
+)
 ENFORCED = ("undeclared-data-refused", "app-data-encrypted", "uninstall-ends-account", "egress-allowlist")
 
 
@@ -67,8 +71,8 @@ def test_the_enforced_claims_are_provided_and_hold_on_a_clean_deployment(runtime
 
     assert _outcome(deployment, "undeclared-data-refused") == (
         Outcome.PASSED,
-        "no records in undeclared collections; 2 sampled records of 1 site: every stored field declared, "
-        "no personal data outside the 1 field declared personal data",
+        f"{GUARD_REFUSED}; no records in undeclared collections; 2 sampled records of 1 site: every stored field "
+        "declared, no personal data outside the 1 field declared personal data",
     )
     assert _outcome(deployment, "app-data-encrypted") == (
         Outcome.PASSED,
@@ -85,6 +89,16 @@ def test_the_enforced_claims_are_provided_and_hold_on_a_clean_deployment(runtime
         "per call, the calling site; a probe to https://egress-probe.invalid was refused; 0 refusals counted by "
         "this process",
     )
+
+
+def test_a_store_guard_that_lets_personal_data_through_fails_the_enforcement_claim(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pledge.store.tenant_store
+
+    monkeypatch.setattr(pledge.store.tenant_store, "scan_value", lambda _value: None)
+    result = _outcome(Deployment.of(runtime, []), "undeclared-data-refused")
+    assert result == (Outcome.FAILED, "the store did not refuse an e-mail address in a content field")
 
 
 def test_records_in_a_collection_no_longer_declared_fail_the_enforcement_claim(runtime: Runtime) -> None:

@@ -17,22 +17,32 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import jwt
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 from starlette.requests import Request
 
 from pledge import trust
 from pledge.app import App, Auth
+from pledge.clock import Clock
+from pledge.errors import PledgeError
 from pledge.logs import redact
 from pledge.runtime import Runtime
 from pledge.serving import AuthenticationFailed, Verifier
 from pledge.statement.facts import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS, Deployment, Facts
-from pledge.store import Opened, SampledRecord, store_evidence
-from pledge.store.manifest import Category
+from pledge.store import (
+    Opened,
+    PersonalDataRefused,
+    SampledRecord,
+    TenantStore,
+    UndeclaredData,
+    store_evidence,
+)
+from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.pii import scan_value
 from pledge.store.tables import records_table
 from pledge.tenants import Tenant, TenantState, stored_fields
 from pledge.trust.connect import app_base_url
 from pledge.trust.qsh import query_string_hash
+from pledge.vault import Vault, WrappedKey
 
 T = TypeVar("T")
 
@@ -236,12 +246,71 @@ def _sample_size(sample: list[tuple[App, SampledRecord]]) -> str:
     return f"{_plural(len(sample), 'sampled record')} of {_plural(sites, 'site')}"
 
 
+class _NoKeys:
+    """The keyring of the guard probe: a write the guard refuses never needs a key, so any use is a failure."""
+
+    @property
+    def current_kek_id(self) -> str:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def wrap(self, data_key: bytes, context: bytes) -> WrappedKey:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def rotate(self) -> str:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+
+_PROBE_MANIFEST = DataManifest(
+    (Collection("probe", "Written by verification only", (Field("note", Category.CONTENT, "A probe value"),)),)
+)
+_GUARD_PROBES: tuple[tuple[str, str, dict[str, Any], type[PledgeError]], ...] = (
+    ("an undeclared collection", "undeclared", {"note": "probe"}, UndeclaredData),
+    ("an undeclared field", "probe", {"undeclared": "probe"}, UndeclaredData),
+    ("an e-mail address in a content field", "probe", {"note": "mail probe.person@example.com"}, PersonalDataRefused),
+)
+
+
+def _guard_failures(clock: Clock) -> list[str]:
+    """Writes the store must refuse, tried on a throwaway in-memory database: nothing can reach the real one."""
+    engine = create_engine("sqlite://")
+    store = TenantStore(
+        engine,
+        Vault(engine, _NoKeys(), clock),
+        clock,
+        app_key="pledge-probe",
+        manifest=_PROBE_MANIFEST,
+        tenant_id="0" * 32,
+    )
+    failures = []
+    try:
+        for what, collection, values, refusal in _GUARD_PROBES:
+            try:
+                store.create(collection, values)
+            except refusal:
+                continue
+            except Exception:  # the guard let it through and the empty database stopped it: still not refused
+                failures.append(f"the store did not refuse {what}")
+                continue
+            failures.append(f"the store accepted {what}")
+    finally:
+        engine.dispose()
+    return failures
+
+
 def check_stored_data_declared(deployment: Deployment, facts: Facts) -> Evidence:
-    """No records in undeclared collections; in a sample of records, no undeclared field and no PII outside
-    the fields declared personal data (the same detector as the store's write guard)."""
+    """The store's guard refuses probe writes; no records in undeclared collections; in a sample of records, no
+    undeclared field and no PII outside the fields declared personal data (the same detector as the guard)."""
+    guard = _guard_failures(deployment.clock)
+    if guard:
+        return Evidence(False, "; ".join(guard))
     apps = _served_apps(deployment)
+    refused = "a probe store refused " + ", ".join(what for what, *_ in _GUARD_PROBES[:-1])
+    refused += f" and {_GUARD_PROBES[-1][0]}"
     if not apps:
-        return Evidence(True, "no apps are served")
+        return Evidence(True, f"{refused}; no apps are served")
     problems = [
         f"{evidence.app_key}: {_plural(collection.records, 'record')} in undeclared collection {collection.name}"
         for evidence in store_evidence(deployment.engine, apps)
@@ -272,8 +341,8 @@ def check_stored_data_declared(deployment: Deployment, facts: Facts) -> Evidence
     unread = f"; {unopened} could not be opened (see app-data-encrypted)" if unopened else ""
     return Evidence(
         True,
-        f"no records in undeclared collections; {_sample_size(sample)}: every stored field declared, no personal "
-        f"data outside the {_plural(personal, 'field')} declared personal data{unread}",
+        f"{refused}; no records in undeclared collections; {_sample_size(sample)}: every stored field declared, "
+        f"no personal data outside the {_plural(personal, 'field')} declared personal data{unread}",
     )
 
 
