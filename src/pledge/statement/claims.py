@@ -355,10 +355,7 @@ def check_records_encrypted(deployment: Deployment, facts: Facts) -> Evidence:
         return Evidence(False, f"the {records_table.name} table also has the columns: {', '.join(extra)}")
     sample = _sampled(deployment)
     if not sample:
-        return Evidence(
-            True,
-            f"{_RECORD_ROW}; no app records are stored",
-        )
+        return Evidence(True, f"{_RECORD_ROW}; no app records are stored")
     invalid: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for app, record in sample:
