@@ -81,13 +81,14 @@ def test_the_enforced_claims_are_provided_and_hold_on_a_clean_deployment(runtime
     )
     assert _outcome(deployment, "uninstall-ends-account") == (
         Outcome.PASSED,
-        "1 uninstalled site sent a request signed with its own shared secret: each refused (tenant_inactive)",
+        "uninstalled sites: 1 Connect probe (a request signed with the site's own shared secret); each refused "
+        "(tenant_inactive)",
     )
     assert _outcome(deployment, "egress-allowlist") == (
         Outcome.PASSED,
-        "the outbound client allows https://api.atlassian.com, https://connect-install-keys.atlassian.com and, "
-        "per call, the calling site; a probe to https://egress-probe.invalid was refused; 0 refusals counted by "
-        "this process",
+        "the outbound client allows https://api.atlassian.com, https://connect-install-keys.atlassian.com, "
+        "https://forge.cdn.prod.atlassian-dev.net and, per call, the calling site; a probe to "
+        "https://egress-probe.invalid was refused; 0 refusals counted by this process",
     )
 
 
@@ -199,7 +200,7 @@ def test_an_uninstalled_site_still_served_fails_the_uninstall_claim(runtime: Run
     runtime.tenants.transition(acme.id, TenantState.UNINSTALLED)
     assert _outcome(deployment, "uninstall-ends-account") == (
         Outcome.FAILED,
-        "issue-mailer: 1 of 1 uninstalled site still served",
+        "issue-mailer: 1 of 1 probe of uninstalled sites served",
     )
 
     runtime.connect_tenants.forget(app.key, "acme")  # what the lifecycle handler does on this instance

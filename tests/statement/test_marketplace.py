@@ -60,5 +60,7 @@ def test_what_the_store_connect_and_egress_enforce_is_answered_yes() -> None:
     assert third_parties["allowedDestinations"] == [
         "https://api.atlassian.com",
         "https://connect-install-keys.atlassian.com",
+        "https://forge.cdn.prod.atlassian-dev.net",
     ]
+    assert third_parties["peerDeployments"] == []
     assert third_parties["subprocessors"] == []

@@ -13,17 +13,20 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import jwt
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 from starlette.requests import Request
 
 from pledge import trust
 from pledge.app import App, Auth
 from pledge.clock import Clock
 from pledge.errors import PledgeError
+from pledge.forge.migration import realm_migrations_table
+from pledge.forge.requests import ForgeRequestVerifier
 from pledge.logs import redact
 from pledge.runtime import Runtime
 from pledge.serving import AuthenticationFailed, Verifier
@@ -39,8 +42,9 @@ from pledge.store import (
 from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.pii import scan_value
 from pledge.store.tables import records_table
-from pledge.tenants import Tenant, TenantState, stored_fields
-from pledge.trust.connect import app_base_url
+from pledge.tenants import Tenant, TenantNotFound, TenantState, stored_fields
+from pledge.trust.connect import ConnectVerifier, app_base_url
+from pledge.trust.forge import Invocation
 from pledge.trust.qsh import query_string_hash
 from pledge.vault import Vault, WrappedKey
 
@@ -146,6 +150,51 @@ def check_region(deployment: Deployment, facts: Facts) -> Evidence:
     return Evidence(True, f"setting {facts.region}; {_plural(total, 'tenant')}, all in {facts.region}")
 
 
+def check_data_residency(deployment: Deployment, facts: Facts) -> Evidence:
+    """The deployment's realm is the stated one, and every site moved to another realm left nothing here."""
+    settings = deployment.settings
+    try:
+        realm: str | None = settings.resolved_forge_region
+    except PledgeError:
+        realm = None
+    if realm != facts.forge_realm:
+        return Evidence(False, f"the statement says realm {facts.forge_realm_text}, the deployment serves {realm}")
+    if realm is None:
+        return Evidence(False, f"the region {settings.region} is in no Forge realm: set PLEDGE_FORGE_REGION")
+    migrations = realm_migrations_table.c
+    with deployment.engine.connect() as connection:
+        moves = connection.execute(
+            select(migrations.tenant_id, migrations.role)
+            .where(migrations.state == "COMMITTED")
+            .order_by(migrations.updated_at, migrations.created_at)
+        ).all()
+        # A site that moved away and later came back is here again: only its latest committed move counts.
+        latest = {tenant_id: role for tenant_id, role in moves}
+        departed = sorted(tenant_id for tenant_id, role in latest.items() if role == "source")
+        left_records = connection.execute(
+            select(func.count()).where(records_table.c.tenant_id.in_(departed))
+        ).scalar_one()
+    runtime = deployment.require_runtime()
+    left_sites = sum(1 for tenant_id in departed if _still_registered(runtime, tenant_id))
+    left_keys = sum(1 for tenant_id in departed if runtime.vault.has_keys(tenant_id))
+    moved = _plural(len(departed), "site")
+    if left_sites or left_keys or left_records:
+        return Evidence(
+            False,
+            f"of {moved} moved to another realm, this deployment still holds {_plural(left_sites, 'site record')}, "
+            f"the data keys of {_plural(left_keys, 'site')} and {_plural(left_records, 'stored record')}",
+        )
+    return Evidence(True, f"serves Forge realm {realm} from {settings.region}; {moved} moved away: none left")
+
+
+def _still_registered(runtime: Runtime, tenant_id: str) -> bool:
+    try:
+        runtime.tenants.get(tenant_id)
+    except TenantNotFound:
+        return False
+    return True
+
+
 def check_site_identity(deployment: Deployment, facts: Facts) -> Evidence:
     fields = stored_fields()
     extra = sorted(set(fields) - SITE_IDENTITY_FIELDS)
@@ -184,6 +233,14 @@ def check_retention_settings(deployment: Deployment, facts: Facts) -> Evidence:
     return Evidence(holds, detail)
 
 
+# The verifier the statement describes for each kind of route: Connect JWT + QSH, and the Forge Invocation Token.
+_STATED_VERIFIERS: dict[Auth, type] = {
+    Auth.CONNECT: ConnectVerifier,
+    Auth.CONNECT_CONTEXT: ConnectVerifier,
+    Auth.FORGE: ForgeRequestVerifier,
+}
+
+
 def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
     if not deployment.apps:
         return Evidence(True, "no apps are served")
@@ -199,6 +256,13 @@ def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
         unverified = sorted(kind.value for kind in kinds if kind is not Auth.PUBLIC and kind not in verifiers)
         if unverified:
             problems.append(f"{app.key}: no verifier for {', '.join(unverified)} routes")
+        substituted = sorted(
+            kind.value
+            for kind, expected in _STATED_VERIFIERS.items()
+            if kind in kinds and kind in verifiers and not isinstance(verifiers[kind], expected)
+        )
+        if substituted:
+            problems.append(f"{app.key}: {', '.join(substituted)} routes are not verified as the statement says")
         counts = ", ".join(f"{count} {kind.value}" for kind, count in sorted(kinds.items()))
         described.append(f"{app.key}: {counts or 'no routes'}")
     if problems:
@@ -416,45 +480,74 @@ async def _probe(verifier: Verifier, runtime: Runtime, app: App, tenant: Tenant)
     return None
 
 
+def _forge_probe(verifier: ForgeRequestVerifier, runtime: Runtime, tenant: Tenant) -> str | None:
+    """Ask the Forge verifier to admit the tenant as it does after a valid FIT; None if admitted, else the code."""
+    invocation = Invocation(
+        app_id=verifier.config.app_id,
+        installation_id=tenant.installation_id or "",
+        api_base_url=runtime.settings.atlassian_api_url,
+        cloud_id=tenant.cloud_id,
+        site_url=tenant.base_url,
+        principal=None,
+        module_type=None,
+        module_key=None,
+        license_active=None,
+        jti="pledge-statement-probe",
+        expires_at=runtime.clock.now() + timedelta(minutes=1),
+        claims={},
+    )
+    try:
+        verifier.resolve(invocation)
+    except AuthenticationFailed as refused:
+        return refused.code
+    return None
+
+
 UNINSTALL_PROBES = 20
 """At most this many uninstalled sites per app are probed in one verification."""
 
+_PROBE_KINDS = {
+    "Connect": "a request signed with the site's own shared secret",
+    "Forge": "the tenant admission that follows a valid FIT",
+}
+
 
 def check_uninstalled_not_served(deployment: Deployment, facts: Facts) -> Evidence:
-    """Uninstalled Connect sites are probed with a request signed by their own secret: each must be refused."""
+    """Uninstalled sites are probed: Connect with a request signed by the site's own secret through the real
+    verifier, Forge through the verifier's tenant admission (a FIT cannot be minted here). Each must be refused."""
     apps = _served_apps(deployment)
     if not apps:
         return Evidence(True, "no apps are served")
     runtime = deployment.require_runtime()
     problems: list[str] = []
-    probed = 0
+    counts: Counter[str] = Counter()
     for app in apps:
-        uninstalled = [
-            tenant
-            for tenant in runtime.tenants.list(app_key=app.key, states=[TenantState.UNINSTALLED])
-            if tenant.client_key is not None
-        ][:UNINSTALL_PROBES]
+        uninstalled = runtime.tenants.list(app_key=app.key, states=[TenantState.UNINSTALLED])[:UNINSTALL_PROBES]
         if not uninstalled:
             continue
-        verifier = trust.verifiers_for(app, runtime)[Auth.CONNECT]
-        codes = Counter(_run(_probe(verifier, runtime, app, tenant)) for tenant in uninstalled)
-        probed += len(uninstalled)
+        verifiers = trust.verifiers_for(app, runtime)
+        forge = verifiers.get(Auth.FORGE)
+        codes: Counter[str | None] = Counter()
+        for tenant in uninstalled:
+            if tenant.client_key is not None:
+                counts["Connect"] += 1
+                codes[_run(_probe(verifiers[Auth.CONNECT], runtime, app, tenant))] += 1
+            if tenant.installation_id is not None and isinstance(forge, ForgeRequestVerifier):
+                counts["Forge"] += 1
+                codes[_forge_probe(forge, runtime, tenant)] += 1
         if codes[None]:
-            problems.append(f"{app.key}: {codes[None]} of {_plural(len(uninstalled), 'uninstalled site')} still served")
-        others = sorted(code for code in codes if code not in (None, "tenant_inactive"))
+            served = f"{codes[None]} of {_plural(codes.total(), 'probe')}"
+            problems.append(f"{app.key}: {served} of uninstalled sites served")
+        others = sorted(code for code in codes if code is not None and code != "tenant_inactive")
         if others:
-            problems.append(
-                f"{app.key}: the probe was refused for another reason ({', '.join(others)}), proving nothing"
-            )
+            listed = ", ".join(others)
+            problems.append(f"{app.key}: the probe was refused for another reason ({listed}), proving nothing")
     if problems:
         return Evidence(False, "; ".join(problems))
-    if not probed:
+    if not counts:
         return Evidence(True, "no site is uninstalled: nothing to probe")
-    return Evidence(
-        True,
-        f"{_plural(probed, 'uninstalled site')} sent a request signed with its own shared secret: "
-        "each refused (tenant_inactive)",
-    )
+    probes = "; ".join(f"{_plural(counts[kind], kind + ' probe')} ({_PROBE_KINDS[kind]})" for kind in sorted(counts))
+    return Evidence(True, f"uninstalled sites: {probes}; each refused (tenant_inactive)")
 
 
 EGRESS_PROBE = "https://egress-probe.invalid"
@@ -463,7 +556,7 @@ EGRESS_PROBE = "https://egress-probe.invalid"
 def check_egress_allowlist(deployment: Deployment, facts: Facts) -> Evidence:
     """The outbound client allows no origin beyond the stated ones, and refuses a probe destination."""
     egress = deployment.require_runtime().egress
-    extra = sorted(egress.allowed - set(facts.egress_destinations))
+    extra = sorted(egress.allowed - set(facts.egress_destinations) - set(facts.peer_deployments))
     if extra:
         return Evidence(False, f"the outbound client also allows {', '.join(extra)}")
     if egress.allows(EGRESS_PROBE):
@@ -485,6 +578,17 @@ CLAIMS: tuple[Claim, ...] = (
         Section.STORAGE,
         "All data this service stores is hosted in the **{facts.region}** region.",
         check_region,
+    ),
+    Claim(
+        "data-residency",
+        "S1",
+        Section.STORAGE,
+        "Data residency: this deployment serves Atlassian's **{facts.forge_realm_text}** data residency realm, "
+        "and a Forge app refuses requests for a site whose data is pinned to another region. When Atlassian "
+        "moves your site to another realm, its data goes sealed (AES-256-GCM) only to this service's deployment "
+        "there, and once the move is committed nothing of it (site record, data keys, stored records) is left "
+        "here.",
+        check_data_residency,
     ),
     Claim(
         "site-identity-only",
@@ -592,7 +696,10 @@ CLAIMS: tuple[Claim, ...] = (
         "S11",
         Section.SECURITY,
         "Every request from your site to an app is authenticated before the app's code runs: each route names "
-        "how its caller proves who it is, and a route without a verifier for that is never served.",
+        "how its caller proves who it is, and a route without a verifier for that is never served. Connect "
+        "requests carry a JWT signed with your site's shared secret and bound to the request (QSH); Forge calls "
+        "carry a Forge Invocation Token, verified with RS256 against Atlassian's published keys and addressed to "
+        "the app's own Forge id.",
         check_signed_requests,
     ),
     Claim(
@@ -640,8 +747,10 @@ CLAIMS: tuple[Claim, ...] = (
         "S13",
         Section.PRIVACY,
         "The requests this service sends to your site and to Atlassian go through one outbound client that "
-        "allows only your site (for calls made on its behalf) and Atlassian ({facts.egress_destinations_text}), "
-        "and refuses any other destination before a byte is sent; each refusal is logged and counted by the "
+        "allows only your site (for calls made on its behalf), Atlassian ({facts.egress_destinations_text}) and "
+        "this service's own deployments in other regions ({facts.peer_deployments_text}; used only to move your "
+        "site's data when Atlassian changes its data residency realm), and refuses any other destination before "
+        "a byte is sent; each refusal is logged and counted by the "
         "server process that refused it.",
         check_egress_allowlist,
     ),

@@ -21,7 +21,7 @@ from pledge.app import App
 from pledge.clock import Clock
 from pledge.config import MINIMUM_RETENTION_DAYS, Settings
 from pledge.egress.client import origin
-from pledge.errors import PledgeError
+from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import SampledRecord, sample_records
 from pledge.store.manifest import Category, Collection, DataManifest
 from pledge.tenants import count_by_region
@@ -47,6 +47,8 @@ class AppFacts:
     vendor_url: str
     product: str
     data: DataManifest
+    forge: bool
+    """Served as a Forge Remote (Forge data residency applies to it)."""
 
     @property
     def collections(self) -> tuple[Collection, ...]:
@@ -71,7 +73,11 @@ class Facts:
     minimum_backup_retention_days: int
     deletion_grace_days: int
     egress_destinations: tuple[str, ...]
-    """Origins the outbound client allows on every call, besides the calling site's own."""
+    """Atlassian's origins the outbound client allows on every call, besides the calling site's own."""
+    peer_deployments: tuple[str, ...]
+    """Origins of this service's deployments in other regions, the only destinations of a realm migration."""
+    forge_realm: str | None
+    """The Forge data residency realm this deployment serves; None when its region maps to no realm."""
     tenant_cache_seconds: int
     """How long another server instance may keep serving a site after this one handled its uninstall."""
     apps: tuple[AppFacts, ...]
@@ -81,6 +87,14 @@ class Facts:
     @property
     def egress_destinations_text(self) -> str:
         return ", ".join(self.egress_destinations)
+
+    @property
+    def peer_deployments_text(self) -> str:
+        return ", ".join(self.peer_deployments) or "none configured"
+
+    @property
+    def forge_realm_text(self) -> str:
+        return self.forge_realm or "none (its region is in no Forge realm)"
 
     def app(self, key: str) -> AppFacts | None:
         return next((app for app in self.apps if app.key == key), None)
@@ -98,12 +112,27 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
         minimum_backup_retention_days=MINIMUM_RETENTION_DAYS,
         deletion_grace_days=settings.deletion_grace_days,
         egress_destinations=tuple(
-            sorted({origin(settings.atlassian_api_url), origin(settings.connect_install_keys_url)})
+            sorted(
+                {
+                    origin(settings.atlassian_api_url),
+                    origin(settings.connect_install_keys_url),
+                    origin(settings.forge_jwks_url),
+                }
+            )
         ),
+        peer_deployments=tuple(sorted({origin(url) for url in settings.forge_peers.values()})),
+        forge_realm=_forge_realm(settings),
         tenant_cache_seconds=int(DEFAULT_TTL_SECONDS),
         apps=tuple(_app_facts(app) for app in apps if isinstance(app, App)),
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )
+
+
+def _forge_realm(settings: Settings) -> str | None:
+    try:
+        return settings.resolved_forge_region
+    except ConfigurationError:
+        return None
 
 
 def _app_facts(app: App) -> AppFacts:
@@ -114,6 +143,7 @@ def _app_facts(app: App) -> AppFacts:
         vendor_name=app.vendor_name,
         vendor_url=app.vendor_url,
         product=app.product.value,
+        forge=app.forge is not None,
         data=app.data,
     )
 
