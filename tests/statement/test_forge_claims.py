@@ -66,7 +66,11 @@ def test_an_uninstalled_forge_site_is_refused_by_the_forge_verifier(
     )
 
 
-def test_a_site_moved_to_another_realm_must_leave_nothing_behind(runtime: Runtime, clock: FrozenClock) -> None:
+def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
+    runtime: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pledge.forge.migration
+
     app = _forge_mailer()
     deployment = Deployment.of(runtime, [app])
     assert _outcome(deployment, "data-residency") == (
@@ -90,8 +94,15 @@ def test_a_site_moved_to_another_realm_must_leave_nothing_behind(runtime: Runtim
     TenantMover(runtime).delete(moved.id)  # the tables registered today: the store's records and indexes move too
     assert _outcome(deployment, "data-residency") == (
         Outcome.PASSED,
-        "serves Forge realm US from us-east-1; 1 site moved away: none left",
+        "serves Forge realm US from us-east-1; 1 site moved away: none left; 1 of them probed: refused "
+        "(pinned_elsewhere)",
     )
+    with monkeypatch.context() as patch:  # a regression: the verifier forgets where moved sites went
+        patch.setattr(pledge.forge.migration, "departed_to", lambda *_args: None)
+        assert _outcome(deployment, "data-residency") == (
+            Outcome.FAILED,
+            "a Forge call for a site moved to another realm was not refused as pinned: unknown_installation",
+        )
 
     # The site comes back (same tenant id, keys and records): only once that move is committed is it at home here.
     TenantMover(runtime).import_(bundle)

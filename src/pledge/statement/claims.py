@@ -164,13 +164,13 @@ def check_data_residency(deployment: Deployment, facts: Facts) -> Evidence:
     migrations = realm_migrations_table.c
     with deployment.engine.connect() as connection:
         moves = connection.execute(
-            select(migrations.tenant_id, migrations.role)
+            select(migrations.tenant_id, migrations.role, migrations.app_key, migrations.installation_id)
             .where(migrations.state == "COMMITTED")
             .order_by(migrations.updated_at, migrations.created_at)
         ).all()
         # A site that moved away and later came back is here again: only its latest committed move counts.
-        latest = {tenant_id: role for tenant_id, role in moves}
-        departed = sorted(tenant_id for tenant_id, role in latest.items() if role == "source")
+        latest = {move.tenant_id: move for move in moves}
+        departed = sorted(tenant_id for tenant_id, move in latest.items() if move.role == "source")
         left_records = connection.execute(
             select(func.count()).where(records_table.c.tenant_id.in_(departed))
         ).scalar_one()
@@ -184,7 +184,25 @@ def check_data_residency(deployment: Deployment, facts: Facts) -> Evidence:
             f"of {moved} moved to another realm, this deployment still holds {_plural(left_sites, 'site record')}, "
             f"the data keys of {_plural(left_keys, 'site')} and {_plural(left_records, 'stored record')}",
         )
-    return Evidence(True, f"serves Forge realm {realm} from {settings.region}; {moved} moved away: none left")
+    codes = _probe_departed(deployment, [latest[tenant_id] for tenant_id in departed][:UNINSTALL_PROBES])
+    if set(codes) - {"pinned_elsewhere"}:
+        listed = ", ".join(sorted(code or "served" for code in codes if code != "pinned_elsewhere"))
+        return Evidence(False, f"a Forge call for a site moved to another realm was not refused as pinned: {listed}")
+    probed = f"; {codes.total()} of them probed: refused (pinned_elsewhere)" if codes else ""
+    return Evidence(True, f"serves Forge realm {realm} from {settings.region}; {moved} moved away: none left{probed}")
+
+
+def _probe_departed(deployment: Deployment, moves: list[Any]) -> Counter[str | None]:
+    """Ask the Forge verifier of each moved-away site's app to admit it: it must answer that it is pinned elsewhere."""
+    runtime = deployment.require_runtime()
+    apps = {app.key: app for app in _served_apps(deployment) if app.forge is not None}
+    codes: Counter[str | None] = Counter()
+    for move in moves:
+        app = apps.get(move.app_key)
+        forge = trust.verifiers_for(app, runtime).get(Auth.FORGE) if app is not None else None
+        if isinstance(forge, ForgeRequestVerifier):
+            codes[_forge_probe(forge, runtime, move.installation_id)] += 1
+    return codes
 
 
 def _still_registered(runtime: Runtime, tenant_id: str) -> bool:
@@ -480,14 +498,15 @@ async def _probe(verifier: Verifier, runtime: Runtime, app: App, tenant: Tenant)
     return None
 
 
-def _forge_probe(verifier: ForgeRequestVerifier, runtime: Runtime, tenant: Tenant) -> str | None:
-    """Ask the Forge verifier to admit the tenant as it does after a valid FIT; None if admitted, else the code."""
+def _forge_probe(verifier: ForgeRequestVerifier, runtime: Runtime, installation_id: str) -> str | None:
+    """Ask the Forge verifier to admit an installation as it does after a valid FIT; None if admitted, else the
+    refusal code."""
     invocation = Invocation(
         app_id=verifier.config.app_id,
-        installation_id=tenant.installation_id or "",
+        installation_id=installation_id,
         api_base_url=runtime.settings.atlassian_api_url,
-        cloud_id=tenant.cloud_id,
-        site_url=tenant.base_url,
+        cloud_id=None,
+        site_url=None,
         principal=None,
         module_type=None,
         module_key=None,
@@ -534,7 +553,7 @@ def check_uninstalled_not_served(deployment: Deployment, facts: Facts) -> Eviden
                 codes[_run(_probe(verifiers[Auth.CONNECT], runtime, app, tenant))] += 1
             if tenant.installation_id is not None and isinstance(forge, ForgeRequestVerifier):
                 counts["Forge"] += 1
-                codes[_forge_probe(forge, runtime, tenant)] += 1
+                codes[_forge_probe(forge, runtime, tenant.installation_id)] += 1
         if codes[None]:
             served = f"{codes[None]} of {_plural(codes.total(), 'probe')}"
             problems.append(f"{app.key}: {served} of uninstalled sites served")
