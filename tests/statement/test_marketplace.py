@@ -30,8 +30,11 @@ def test_the_answers_follow_the_manifest_and_the_settings() -> None:
 def test_what_is_not_yet_provided_is_answered_no() -> None:
     result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
     assert result["dataRetention"]["deletedAfterUninstall"] is False
-    assert result["security"]["encryptsAppDataAtRest"] is False
+    assert result["dataRetention"]["automaticRecordDeletion"] is False
     assert result["security"]["encryptedBackups"] is False
+    assert result["security"]["tls12OrLaterWithHsts"] is False
+    assert result["thirdPartiesAndSubprocessors"]["subprocessorRegister"] is False
+    assert result["thirdPartiesAndSubprocessors"]["egressRefusalsRecorded"] is False
     assert result["security"]["keysHeldApartFromData"] is True
     assert result["security"]["httpsOnly"] is True
     assert result["notYetProvided"] == [claim.id for claim in CLAIMS if not claim.provided]
@@ -45,3 +48,19 @@ def test_an_app_that_stores_nothing_stores_no_end_user_data() -> None:
     result = answers(gather(load_settings(), []))
     assert result["dataAccessAndStorage"]["storesEndUserDataOutsideAtlassian"] is False
     assert result["privacyRoles"]["gdpr"] == "not applicable"
+
+
+def test_what_the_store_connect_and_egress_enforce_is_answered_yes() -> None:
+    result = answers(gather(load_settings(), [mailer_app()]))
+    assert result["security"]["encryptsAppDataAtRest"] is True
+    assert result["dataAccessAndStorage"]["declarationsEnforced"] is True
+    assert result["dataRetention"]["accountEndsOnUninstall"] is True
+    third_parties = result["thirdPartiesAndSubprocessors"]
+    assert third_parties["egressControlled"] is True
+    assert third_parties["allowedDestinations"] == [
+        "https://api.atlassian.com",
+        "https://connect-install-keys.atlassian.com",
+        "https://forge.cdn.prod.atlassian-dev.net",
+    ]
+    assert third_parties["peerDeployments"] == []
+    assert third_parties["subprocessors"] == []

@@ -104,6 +104,12 @@ def test_signed_requests_needs_a_verifier_for_every_authenticated_route(
         "issue-mailer: no verifier for connect-context routes",
     )
     with_verifiers({Auth.CONNECT_CONTEXT: verifier})
+    substituted = _result(_verify(deployment), "signed-requests")
+    assert (substituted.outcome, substituted.evidence) == (
+        Outcome.FAILED,
+        "issue-mailer: connect-context routes are not verified as the statement says",
+    )
+    monkeypatch.undo()
     served = _result(_verify(deployment), "signed-requests")
     assert served.outcome is Outcome.PASSED
     assert served.evidence.startswith("issue-mailer: 1 connect-context, 1 public")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 import pytest
 from sqlalchemy import insert
 
 from pledge.app import App
 from pledge.runtime import Runtime
-from pledge.store import Category, TenantStore, store_evidence
+from pledge.store import Category, Opened, TenantStore, sample_records, store_evidence
 from pledge.store.tables import records_table
 from pledge.tenants import Tenant
 from pledge.vault import Vault
@@ -57,3 +60,23 @@ def test_evidence_lists_declared_collections_with_counts_and_undeclared_data(
     assert mailer_evidence.records == 6
     assert (idle_evidence.collections, idle_evidence.undeclared, idle_evidence.records) == ((), (), 0)
     assert not idle_evidence.holds_personal_data
+
+
+def test_a_sample_is_bounded_per_tenant_and_collection_and_opens_each_record_with_its_own_tenants_key(
+    runtime: Runtime, mailer: App, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    third = runtime.tenants.create(
+        app_key="mailer", client_key="site-c", base_url="https://site-c.atlassian.net", product_type="jira"
+    )
+    for owner in (tenant, other_tenant, third):
+        store = runtime.store_for(mailer, owner)
+        for i in range(6):
+            store.create("rules", {"name": f"rule {i}", "recipient": "ann@example.com"})
+        store.create("sent", {"issue": "OPS-1"})
+
+    sample = sample_records(runtime.engine, runtime.vault, mailer, tenants=2, per_collection=4, rng=random.Random(7))
+    assert len({record.tenant_id for record in sample}) == 2
+    assert Counter(record.collection for record in sample) == {"rules": 8, "sent": 2}
+    assert all(record.opened is Opened.OPENED for record in sample)
+    assert {record.values["recipient"] for record in sample if record.collection == "rules"} == {"ann@example.com"}
+    assert "ann@example.com" not in repr(sample)

@@ -41,6 +41,11 @@ class OutboundClient:
         self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, follow_redirects=False)
         self.refusals = 0
 
+    @property
+    def allowed(self) -> frozenset[str]:
+        """The origins allowed on every call (a call may add the tenant's own site)."""
+        return self._allowed
+
     def allows(self, url: str, *, also: Iterable[str] = ()) -> bool:
         target = origin(url)
         return target in self._allowed or target in {origin(extra) for extra in also}

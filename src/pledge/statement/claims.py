@@ -7,17 +7,48 @@ missing by verification, which counts as a failure: the statement never claims m
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import jwt
+from sqlalchemy import create_engine, func, inspect, select
+from starlette.requests import Request
 
 from pledge import trust
 from pledge.app import App, Auth
+from pledge.clock import Clock
+from pledge.errors import PledgeError
+from pledge.forge.migration import realm_migrations_table
+from pledge.forge.requests import ForgeRequestVerifier
 from pledge.logs import redact
-from pledge.statement.facts import Deployment, Facts
-from pledge.store.manifest import Category
-from pledge.tenants import stored_fields
+from pledge.runtime import Runtime
+from pledge.serving import AuthenticationFailed, Verifier
+from pledge.statement.facts import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS, Deployment, Facts
+from pledge.store import (
+    Opened,
+    PersonalDataRefused,
+    SampledRecord,
+    TenantStore,
+    UndeclaredData,
+    store_evidence,
+)
+from pledge.store.manifest import Category, Collection, DataManifest, Field
+from pledge.store.pii import scan_value
+from pledge.store.tables import records_table
+from pledge.tenants import Tenant, TenantNotFound, TenantState, stored_fields
+from pledge.trust.connect import ConnectVerifier, app_base_url
+from pledge.trust.forge import Invocation
+from pledge.trust.qsh import query_string_hash
+from pledge.vault import Vault, WrappedKey
+
+T = TypeVar("T")
 
 
 class Section(enum.Enum):
@@ -87,6 +118,13 @@ SITE_IDENTITY_FIELDS = frozenset(
     }
 )
 
+# What S4 allows a store record's row to hold besides its ciphertext: metadata Pledge chose, never a value an app
+# wrote (docs/storage-format.md). A column outside this set would be app data in clear.
+RECORD_ROW_COLUMNS = frozenset(
+    {"tenant_id", "app_key", "collection", "id", "key_version", "revision", "payload", "created_at", "updated_at"}
+)
+_RECORD_ROW = f"{records_table.name} has no column besides ids, times, revision, key version and ciphertext"
+
 # Values the log redaction must mask; the probe line is never logged, only passed through the redactor.
 _LOG_PROBE_SECRETS = ("c2lnbmF0dXJlLXByb2Jl", "probe-shared-secret", "probe-bearer-token", "probe.person@example.com")
 _LOG_PROBE = (
@@ -110,6 +148,69 @@ def check_region(deployment: Deployment, facts: Facts) -> Evidence:
         return Evidence(False, f"setting {facts.region}, but {listed}")
     total = sum(counts.values())
     return Evidence(True, f"setting {facts.region}; {_plural(total, 'tenant')}, all in {facts.region}")
+
+
+def check_data_residency(deployment: Deployment, facts: Facts) -> Evidence:
+    """The deployment's realm is the stated one, and every site moved to another realm left nothing here."""
+    settings = deployment.settings
+    try:
+        realm: str | None = settings.resolved_forge_region
+    except PledgeError:
+        realm = None
+    if realm != facts.forge_realm:
+        return Evidence(False, f"the statement says realm {facts.forge_realm_text}, the deployment serves {realm}")
+    if realm is None:
+        return Evidence(False, f"the region {settings.region} is in no Forge realm: set PLEDGE_FORGE_REGION")
+    migrations = realm_migrations_table.c
+    with deployment.engine.connect() as connection:
+        moves = connection.execute(
+            select(migrations.tenant_id, migrations.role, migrations.app_key, migrations.installation_id)
+            .where(migrations.state == "COMMITTED")
+            .order_by(migrations.updated_at, migrations.created_at)
+        ).all()
+        # A site that moved away and later came back is here again: only its latest committed move counts.
+        latest = {move.tenant_id: move for move in moves}
+        departed = sorted(tenant_id for tenant_id, move in latest.items() if move.role == "source")
+        left_records = connection.execute(
+            select(func.count()).where(records_table.c.tenant_id.in_(departed))
+        ).scalar_one()
+    runtime = deployment.require_runtime()
+    left_sites = sum(1 for tenant_id in departed if _still_registered(runtime, tenant_id))
+    left_keys = sum(1 for tenant_id in departed if runtime.vault.has_keys(tenant_id))
+    moved = _plural(len(departed), "site")
+    if left_sites or left_keys or left_records:
+        return Evidence(
+            False,
+            f"of {moved} moved to another realm, this deployment still holds {_plural(left_sites, 'site record')}, "
+            f"the data keys of {_plural(left_keys, 'site')} and {_plural(left_records, 'stored record')}",
+        )
+    codes = _probe_departed(deployment, [latest[tenant_id] for tenant_id in departed][:UNINSTALL_PROBES])
+    if set(codes) - {"pinned_elsewhere"}:
+        listed = ", ".join(sorted(code or "served" for code in codes if code != "pinned_elsewhere"))
+        return Evidence(False, f"a Forge call for a site moved to another realm was not refused as pinned: {listed}")
+    probed = f"; {codes.total()} of them probed: refused (pinned_elsewhere)" if codes else ""
+    return Evidence(True, f"serves Forge realm {realm} from {settings.region}; {moved} moved away: none left{probed}")
+
+
+def _probe_departed(deployment: Deployment, moves: list[Any]) -> Counter[str | None]:
+    """Ask the Forge verifier of each moved-away site's app to admit it: it must answer that it is pinned elsewhere."""
+    runtime = deployment.require_runtime()
+    apps = {app.key: app for app in _served_apps(deployment) if app.forge is not None}
+    codes: Counter[str | None] = Counter()
+    for move in moves:
+        app = apps.get(move.app_key)
+        forge = trust.verifiers_for(app, runtime).get(Auth.FORGE) if app is not None else None
+        if isinstance(forge, ForgeRequestVerifier):
+            codes[_forge_probe(forge, runtime, move.installation_id)] += 1
+    return codes
+
+
+def _still_registered(runtime: Runtime, tenant_id: str) -> bool:
+    try:
+        runtime.tenants.get(tenant_id)
+    except TenantNotFound:
+        return False
+    return True
 
 
 def check_site_identity(deployment: Deployment, facts: Facts) -> Evidence:
@@ -150,6 +251,14 @@ def check_retention_settings(deployment: Deployment, facts: Facts) -> Evidence:
     return Evidence(holds, detail)
 
 
+# The verifier the statement describes for each kind of route: Connect JWT + QSH, and the Forge Invocation Token.
+_STATED_VERIFIERS: dict[Auth, type] = {
+    Auth.CONNECT: ConnectVerifier,
+    Auth.CONNECT_CONTEXT: ConnectVerifier,
+    Auth.FORGE: ForgeRequestVerifier,
+}
+
+
 def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
     if not deployment.apps:
         return Evidence(True, "no apps are served")
@@ -165,6 +274,13 @@ def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
         unverified = sorted(kind.value for kind in kinds if kind is not Auth.PUBLIC and kind not in verifiers)
         if unverified:
             problems.append(f"{app.key}: no verifier for {', '.join(unverified)} routes")
+        substituted = sorted(
+            kind.value
+            for kind, expected in _STATED_VERIFIERS.items()
+            if kind in kinds and kind in verifiers and not isinstance(verifiers[kind], expected)
+        )
+        if substituted:
+            problems.append(f"{app.key}: {', '.join(substituted)} routes are not verified as the statement says")
         counts = ", ".join(f"{count} {kind.value}" for kind, count in sorted(kinds.items()))
         described.append(f"{app.key}: {counts or 'no routes'}")
     if problems:
@@ -199,6 +315,279 @@ def check_logs_redacted(deployment: Deployment, facts: Facts) -> Evidence:
     return Evidence(True, "a probe line's JWT, shared secret, bearer token and e-mail address were all masked")
 
 
+def _served_apps(deployment: Deployment) -> list[App]:
+    return [app for app in deployment.apps if isinstance(app, App)]
+
+
+def _sampled(deployment: Deployment) -> list[tuple[App, SampledRecord]]:
+    return [(app, record) for app in _served_apps(deployment) for record in deployment.sampled_records(app)]
+
+
+def _sample_size(sample: list[tuple[App, SampledRecord]]) -> str:
+    sites = len({(app.key, record.tenant_id) for app, record in sample})
+    return f"{_plural(len(sample), 'sampled record')} of {_plural(sites, 'site')}"
+
+
+class _NoKeys:
+    """The keyring of the guard probe: a write the guard refuses never needs a key, so any use is a failure."""
+
+    @property
+    def current_kek_id(self) -> str:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def wrap(self, data_key: bytes, context: bytes) -> WrappedKey:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+    def rotate(self) -> str:
+        raise PledgeError("the store guard let a probe write through to encryption")
+
+
+_PROBE_MANIFEST = DataManifest(
+    (Collection("probe", "Written by verification only", (Field("note", Category.CONTENT, "A probe value"),)),)
+)
+_GUARD_PROBES: tuple[tuple[str, str, dict[str, Any], type[PledgeError]], ...] = (
+    ("an undeclared collection", "undeclared", {"note": "probe"}, UndeclaredData),
+    ("an undeclared field", "probe", {"undeclared": "probe"}, UndeclaredData),
+    ("an e-mail address in a content field", "probe", {"note": "mail probe.person@example.com"}, PersonalDataRefused),
+)
+
+
+def _guard_failures(clock: Clock) -> list[str]:
+    """Writes the store must refuse, tried on a throwaway in-memory database: nothing can reach the real one."""
+    engine = create_engine("sqlite://")
+    store = TenantStore(
+        engine,
+        Vault(engine, _NoKeys(), clock),
+        clock,
+        app_key="pledge-probe",
+        manifest=_PROBE_MANIFEST,
+        tenant_id="0" * 32,
+    )
+    failures = []
+    try:
+        for what, collection, values, refusal in _GUARD_PROBES:
+            try:
+                store.create(collection, values)
+            except refusal:
+                continue
+            except Exception:  # the guard let it through and the empty database stopped it: still not refused
+                failures.append(f"the store did not refuse {what}")
+                continue
+            failures.append(f"the store accepted {what}")
+    finally:
+        engine.dispose()
+    return failures
+
+
+def check_stored_data_declared(deployment: Deployment, facts: Facts) -> Evidence:
+    """The store's guard refuses probe writes; no records in undeclared collections; in a sample of records, no
+    undeclared field and no PII outside the fields declared personal data (the same detector as the guard)."""
+    guard = _guard_failures(deployment.clock)
+    if guard:
+        return Evidence(False, "; ".join(guard))
+    apps = _served_apps(deployment)
+    refused = "a probe store refused " + ", ".join(what for what, *_ in _GUARD_PROBES[:-1])
+    refused += f" and {_GUARD_PROBES[-1][0]}"
+    if not apps:
+        return Evidence(True, f"{refused}; no apps are served")
+    problems = [
+        f"{evidence.app_key}: {_plural(collection.records, 'record')} in undeclared collection {collection.name}"
+        for evidence in store_evidence(deployment.engine, apps)
+        for collection in evidence.undeclared
+    ]
+    sample = _sampled(deployment)
+    findings: Counter[str] = Counter()
+    unopened = 0
+    for app, record in sample:
+        if record.opened is not Opened.OPENED:
+            unopened += 1
+            continue
+        declared = app.data.collection(record.collection)
+        for name, value in record.values.items():
+            declared_field = declared.field(name) if declared is not None else None
+            where = f"{app.key}: {record.collection}.{name}"
+            if declared_field is None:
+                findings[f"{where} is stored but not declared"] += 1
+            elif declared_field.category is not Category.PERSONAL:
+                finding = scan_value(value)
+                if finding is not None:
+                    category = declared_field.category.value
+                    findings[f"{where} ({category}) holds what looks like personal data ({finding.kind.value})"] += 1
+    problems += [f"{finding} in {_plural(count, 'sampled record')}" for finding, count in sorted(findings.items())]
+    if problems:
+        return Evidence(False, "; ".join(problems))
+    personal = sum(len(app.fields_of(Category.PERSONAL)) for app in facts.apps)
+    unread = f"; {unopened} could not be opened (see app-data-encrypted)" if unopened else ""
+    return Evidence(
+        True,
+        f"{refused}; no records in undeclared collections; {_sample_size(sample)}: every stored field declared, "
+        f"no personal data outside the {_plural(personal, 'field')} declared personal data{unread}",
+    )
+
+
+def check_records_encrypted(deployment: Deployment, facts: Facts) -> Evidence:
+    """The record table has no column beyond ids, times and the ciphertext; each sampled payload opens with its own
+    tenant's data key and the associated data of its collection and id."""
+    columns = {column["name"] for column in inspect(deployment.engine).get_columns(records_table.name)}
+    extra = sorted(columns - RECORD_ROW_COLUMNS)
+    if extra:
+        return Evidence(False, f"the {records_table.name} table also has the columns: {', '.join(extra)}")
+    sample = _sampled(deployment)
+    if not sample:
+        return Evidence(True, f"{_RECORD_ROW}; no app records are stored")
+    invalid: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for app, record in sample:
+        where = f"{app.key}/{record.collection}"
+        totals[where] += 1
+        if record.opened is Opened.INVALID:
+            invalid[where] += 1
+    if invalid:
+        listed = "; ".join(
+            f"{where}: {count} of {_plural(totals[where], 'sampled record')} not a ciphertext of its own site, "
+            "collection and id"
+            for where, count in sorted(invalid.items())
+        )
+        return Evidence(False, listed)
+    shredded = sum(1 for _, record in sample if record.opened is Opened.SHREDDED)
+    destroyed = f"; {_plural(shredded, 'record')} of crypto-shredded sites unreadable" if shredded else ""
+    return Evidence(
+        True,
+        f"{_RECORD_ROW}; {_sample_size(sample)}: each opened under its own site's data key, bound to its collection "
+        f"and id{destroyed}",
+    )
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from a check, which is synchronous even when called from inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _probe(verifier: Verifier, runtime: Runtime, app: App, tenant: Tenant) -> str | None:
+    """Send ``verifier`` a request signed with the tenant's own secret; None if it was served, else the refusal code."""
+    base_path = urlsplit(app_base_url(runtime, app.key)).path
+    path = f"{base_path}/"
+    now = int(runtime.clock.now().timestamp())
+    claims = {
+        "iss": tenant.client_key,
+        "iat": now,
+        "exp": now + 60,
+        "qsh": query_string_hash("GET", path, context_path=base_path),
+    }
+    token = jwt.encode(claims, runtime.tenants.shared_secret(tenant.id), algorithm="HS256")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", f"JWT {token}".encode())],
+    }
+    try:
+        await verifier(Request(scope))
+    except AuthenticationFailed as refused:
+        return refused.code
+    return None
+
+
+def _forge_probe(verifier: ForgeRequestVerifier, runtime: Runtime, installation_id: str) -> str | None:
+    """Ask the Forge verifier to admit an installation as it does after a valid FIT; None if admitted, else the
+    refusal code."""
+    invocation = Invocation(
+        app_id=verifier.config.app_id,
+        installation_id=installation_id,
+        api_base_url=runtime.settings.atlassian_api_url,
+        cloud_id=None,
+        site_url=None,
+        principal=None,
+        module_type=None,
+        module_key=None,
+        license_active=None,
+        jti="pledge-statement-probe",
+        expires_at=runtime.clock.now() + timedelta(minutes=1),
+        claims={},
+    )
+    try:
+        verifier.resolve(invocation)
+    except AuthenticationFailed as refused:
+        return refused.code
+    return None
+
+
+UNINSTALL_PROBES = 20
+"""At most this many uninstalled sites per app are probed in one verification."""
+
+_PROBE_KINDS = {
+    "Connect": "a request signed with the site's own shared secret",
+    "Forge": "the tenant admission that follows a valid FIT",
+}
+
+
+def check_uninstalled_not_served(deployment: Deployment, facts: Facts) -> Evidence:
+    """Uninstalled sites are probed: Connect with a request signed by the site's own secret through the real
+    verifier, Forge through the verifier's tenant admission (a FIT cannot be minted here). Each must be refused."""
+    apps = _served_apps(deployment)
+    if not apps:
+        return Evidence(True, "no apps are served")
+    runtime = deployment.require_runtime()
+    problems: list[str] = []
+    counts: Counter[str] = Counter()
+    for app in apps:
+        uninstalled = runtime.tenants.list(app_key=app.key, states=[TenantState.UNINSTALLED])[:UNINSTALL_PROBES]
+        if not uninstalled:
+            continue
+        verifiers = trust.verifiers_for(app, runtime)
+        forge = verifiers.get(Auth.FORGE)
+        codes: Counter[str | None] = Counter()
+        for tenant in uninstalled:
+            if tenant.client_key is not None:
+                counts["Connect"] += 1
+                codes[_run(_probe(verifiers[Auth.CONNECT], runtime, app, tenant))] += 1
+            if tenant.installation_id is not None and isinstance(forge, ForgeRequestVerifier):
+                counts["Forge"] += 1
+                codes[_forge_probe(forge, runtime, tenant.installation_id)] += 1
+        if codes[None]:
+            served = f"{codes[None]} of {_plural(codes.total(), 'probe')}"
+            problems.append(f"{app.key}: {served} of uninstalled sites served")
+        others = sorted(code for code in codes if code is not None and code != "tenant_inactive")
+        if others:
+            listed = ", ".join(others)
+            problems.append(f"{app.key}: the probe was refused for another reason ({listed}), proving nothing")
+    if problems:
+        return Evidence(False, "; ".join(problems))
+    if not counts:
+        return Evidence(True, "no site is uninstalled: nothing to probe")
+    probes = "; ".join(f"{_plural(counts[kind], kind + ' probe')} ({_PROBE_KINDS[kind]})" for kind in sorted(counts))
+    return Evidence(True, f"uninstalled sites: {probes}; each refused (tenant_inactive)")
+
+
+EGRESS_PROBE = "https://egress-probe.invalid"
+
+
+def check_egress_allowlist(deployment: Deployment, facts: Facts) -> Evidence:
+    """The outbound client allows no origin beyond the stated ones, and refuses a probe destination."""
+    egress = deployment.require_runtime().egress
+    extra = sorted(egress.allowed - set(facts.egress_destinations) - set(facts.peer_deployments))
+    if extra:
+        return Evidence(False, f"the outbound client also allows {', '.join(extra)}")
+    if egress.allows(EGRESS_PROBE):
+        return Evidence(False, f"the outbound client allows the probe destination {EGRESS_PROBE}")
+    return Evidence(
+        True,
+        f"the outbound client allows {', '.join(sorted(egress.allowed)) or 'no fixed origin'} and, per call, the "
+        f"calling site; a probe to {EGRESS_PROBE} was refused; {_plural(egress.refusals, 'refusal')} counted by "
+        "this process",
+    )
+
+
 # --- the claims ---------------------------------------------------------------------------------------
 
 CLAIMS: tuple[Claim, ...] = (
@@ -208,6 +597,17 @@ CLAIMS: tuple[Claim, ...] = (
         Section.STORAGE,
         "All data this service stores is hosted in the **{facts.region}** region.",
         check_region,
+    ),
+    Claim(
+        "data-residency",
+        "S1",
+        Section.STORAGE,
+        "Data residency: this deployment serves Atlassian's **{facts.forge_realm_text}** data residency realm, "
+        "and a Forge app refuses requests for a site whose data is pinned to another region. When Atlassian "
+        "moves your site to another realm, its data goes sealed (AES-256-GCM) only to this service's deployment "
+        "there, and once the move is committed nothing of it (site record, data keys, stored records) is left "
+        "here.",
+        check_data_residency,
     ),
     Claim(
         "site-identity-only",
@@ -232,8 +632,13 @@ CLAIMS: tuple[Claim, ...] = (
         "undeclared-data-refused",
         "S2",
         Section.STORAGE,
-        "Enforcement of those declarations: the store refusing any undeclared field, and a sampled scan of "
-        "stored records finding no undeclared personal data.",
+        "Those declarations are enforced: the store refuses to write a collection or field its app does not "
+        "declare, and refuses any value that looks like personal data (an e-mail address, phone number, payment "
+        "card number, IBAN or Atlassian account ID) in a field not declared as personal data. Each verification "
+        "finds no records in an undeclared collection and opens a random sample of stored records (up to "
+        f"{SAMPLE_PER_COLLECTION} per collection for each of up to {SAMPLE_TENANTS} sites per app) to find no "
+        "undeclared field and no such value outside the fields declared personal data.",
+        check_stored_data_declared,
     ),
     Claim(
         "backup-daily",
@@ -266,7 +671,10 @@ CLAIMS: tuple[Claim, ...] = (
         "uninstall-ends-account",
         "S6",
         Section.REMOVAL,
-        "Uninstalling the app ends your site's account at once: the app stops serving it.",
+        "Uninstalling the app ends your site's account at once: from the signed uninstall notice on, the app "
+        "refuses every request from your site (any other server instance within {facts.tenant_cache_seconds} "
+        "seconds). This does not delete your site's stored data: see below.",
+        check_uninstalled_not_served,
     ),
     Claim(
         "purge-after-grace",
@@ -307,7 +715,10 @@ CLAIMS: tuple[Claim, ...] = (
         "S11",
         Section.SECURITY,
         "Every request from your site to an app is authenticated before the app's code runs: each route names "
-        "how its caller proves who it is, and a route without a verifier for that is never served.",
+        "how its caller proves who it is, and a route without a verifier for that is never served. Connect "
+        "requests carry a JWT signed with your site's shared secret and bound to the request (QSH); Forge calls "
+        "carry a Forge Invocation Token, verified with RS256 against Atlassian's published keys and addressed to "
+        "the app's own Forge id.",
         check_signed_requests,
     ),
     Claim(
@@ -336,7 +747,12 @@ CLAIMS: tuple[Claim, ...] = (
         "app-data-encrypted",
         "S4",
         Section.SECURITY,
-        "App records encrypted field by field (AES-256-GCM) under your site's own data key.",
+        "Every app record is stored as one AES-256-GCM ciphertext under your site's own data key: the field "
+        "names are sealed inside it with the values, and it is bound to your site, the app's collection, the "
+        "record and the key version, so it cannot be read with another site's key or moved to another record. "
+        "Besides the ciphertext, a record's row holds only its ids, collection name, times, revision and key "
+        "version.",
+        check_records_encrypted,
     ),
     Claim(
         "logs-redacted",
@@ -349,9 +765,20 @@ CLAIMS: tuple[Claim, ...] = (
         "egress-allowlist",
         "S13",
         Section.PRIVACY,
-        "Collected data goes to no third party: outbound requests only to your site, Atlassian and declared "
-        "sub-processors, through one client that refuses any other destination, every refusal recorded and "
-        "explained.",
+        "The requests this service sends to your site and to Atlassian go through one outbound client that "
+        "allows only your site (for calls made on its behalf), Atlassian ({facts.egress_destinations_text}) and "
+        "this service's own deployments in other regions ({facts.peer_deployments_text}; used only to move your "
+        "site's data when Atlassian changes its data residency realm), and refuses any other destination before "
+        "a byte is sent; each refusal is logged and counted by the "
+        "server process that refused it.",
+        check_egress_allowlist,
+    ),
+    Claim(
+        "egress-refusals-recorded",
+        "S13",
+        Section.PRIVACY,
+        "Collected data goes to no third party: no outbound request bypasses that client, and every refusal is "
+        "kept in a durable record and explained.",
     ),
     Claim(
         "sub-processors",

@@ -2,7 +2,8 @@
 
 :class:`Facts` is everything the rendered text depends on: settings and the apps' data manifests, nothing that
 changes while the deployment runs (tenant counts, times), so the text changes only when a promise does (S1..S14).
-:class:`Deployment` is the live evidence a check reads: the database, the keyring file, the served apps.
+:class:`Deployment` is the live evidence a check reads: the database, the keyring file, the served apps, and a
+sample of stored records opened through the vault (taken once per verification run, shared by the checks that read it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -19,9 +20,17 @@ from sqlalchemy import Engine
 from pledge.app import App
 from pledge.clock import Clock
 from pledge.config import MINIMUM_RETENTION_DAYS, Settings
-from pledge.errors import PledgeError
+from pledge.egress.client import origin
+from pledge.errors import ConfigurationError, PledgeError
+from pledge.store import SampledRecord, sample_records
 from pledge.store.manifest import Category, Collection, DataManifest
 from pledge.tenants import count_by_region
+from pledge.trust.tenant_cache import DEFAULT_TTL_SECONDS
+
+SAMPLE_TENANTS = 100
+"""At most this many sites per app have their records sampled in one verification."""
+SAMPLE_PER_COLLECTION = 10
+"""At most this many random records per collection and site are opened in one verification."""
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
@@ -38,6 +47,8 @@ class AppFacts:
     vendor_url: str
     product: str
     data: DataManifest
+    forge: bool
+    """Served as a Forge Remote (Forge data residency applies to it)."""
 
     @property
     def collections(self) -> tuple[Collection, ...]:
@@ -61,9 +72,29 @@ class Facts:
     backup_retention_days: int
     minimum_backup_retention_days: int
     deletion_grace_days: int
+    egress_destinations: tuple[str, ...]
+    """Atlassian's origins the outbound client allows on every call, besides the calling site's own."""
+    peer_deployments: tuple[str, ...]
+    """Origins of this service's deployments in other regions, the only destinations of a realm migration."""
+    forge_realm: str | None
+    """The Forge data residency realm this deployment serves; None when its region maps to no realm."""
+    tenant_cache_seconds: int
+    """How long another server instance may keep serving a site after this one handled its uninstall."""
     apps: tuple[AppFacts, ...]
     undeclared_apps: tuple[str, ...]
     """Keys of served apps that declare no data manifest: the statement cannot describe them."""
+
+    @property
+    def egress_destinations_text(self) -> str:
+        return ", ".join(self.egress_destinations)
+
+    @property
+    def peer_deployments_text(self) -> str:
+        return ", ".join(self.peer_deployments) or "none configured"
+
+    @property
+    def forge_realm_text(self) -> str:
+        return self.forge_realm or "none (its region is in no Forge realm)"
 
     def app(self, key: str) -> AppFacts | None:
         return next((app for app in self.apps if app.key == key), None)
@@ -80,9 +111,28 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
         backup_retention_days=settings.backup_retention_days,
         minimum_backup_retention_days=MINIMUM_RETENTION_DAYS,
         deletion_grace_days=settings.deletion_grace_days,
+        egress_destinations=tuple(
+            sorted(
+                {
+                    origin(settings.atlassian_api_url),
+                    origin(settings.connect_install_keys_url),
+                    origin(settings.forge_jwks_url),
+                }
+            )
+        ),
+        peer_deployments=tuple(sorted({origin(url) for url in settings.forge_peers.values()})),
+        forge_realm=_forge_realm(settings),
+        tenant_cache_seconds=int(DEFAULT_TTL_SECONDS),
         apps=tuple(_app_facts(app) for app in apps if isinstance(app, App)),
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )
+
+
+def _forge_realm(settings: Settings) -> str | None:
+    try:
+        return settings.resolved_forge_region
+    except ConfigurationError:
+        return None
 
 
 def _app_facts(app: App) -> AppFacts:
@@ -93,6 +143,7 @@ def _app_facts(app: App) -> AppFacts:
         vendor_name=app.vendor_name,
         vendor_url=app.vendor_url,
         product=app.product.value,
+        forge=app.forge is not None,
         data=app.data,
     )
 
@@ -119,6 +170,7 @@ class Deployment:
     apps: tuple[object, ...]
     runtime: Runtime | None = None
     runtime_error: str = ""
+    _samples: dict[str, list[SampledRecord]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, runtime: Runtime, apps: Sequence[object]) -> Deployment:
@@ -128,6 +180,16 @@ class Deployment:
         if self.runtime is None:
             raise EvidenceUnavailable(f"the runtime could not start: {self.runtime_error}")
         return self.runtime
+
+    def sampled_records(self, app: App) -> list[SampledRecord]:
+        """A random sample of ``app``'s stored records, opened with their own tenant's key (taken once per Deployment:
+        :func:`pledge.statement.verify.verify` gives each run its own copy)."""
+        if app.key not in self._samples:
+            vault = self.require_runtime().vault
+            self._samples[app.key] = sample_records(
+                self.engine, vault, app, tenants=SAMPLE_TENANTS, per_collection=SAMPLE_PER_COLLECTION
+            )
+        return self._samples[app.key]
 
     def tenants_by_region(self) -> dict[str, int]:
         return count_by_region(self.engine)

@@ -26,6 +26,7 @@ def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
     ]
     kept_until_deletion = any(collection.retention_days is None for app in facts.apps for collection in app.collections)
     stores_end_user_data = bool(personal or content)
+    residency = "data-residency" in provided and facts.forge_realm is not None and any(app.forge for app in facts.apps)
     return {
         "dataAccessAndStorage": {
             "processesEndUserDataOutsideAtlassian": bool(facts.apps),
@@ -41,10 +42,14 @@ def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
             "personalDataFields": personal,
             "contentFields": content,
             "siteIdentityOnly": "site-identity-only" in provided,
+            "declarationsEnforced": "undeclared-data-refused" in provided,
         },
         "thirdPartiesAndSubprocessors": {
             "subprocessors": [],
             "egressControlled": "egress-allowlist" in provided,
+            "allowedDestinations": list(facts.egress_destinations) if "egress-allowlist" in provided else [],
+            "peerDeployments": list(facts.peer_deployments) if "egress-allowlist" in provided else [],
+            "egressRefusalsRecorded": "egress-refusals-recorded" in provided,
             "subprocessorRegister": "sub-processors" in provided,
         },
         "logging": {
@@ -52,13 +57,15 @@ def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
         },
         "dataResidency": {
             "hostingRegions": [facts.region],
-            "supportsDataResidency": False,
-            "supportsRealmMigration": False,
+            "realm": facts.forge_realm,
+            "supportsDataResidency": residency,
+            "supportsRealmMigration": residency and bool(facts.peer_deployments),
         },
         "dataRetention": {
             "minimumRetentionDays": min(declared_retention, default=None),
             "maximumRetentionDays": None if kept_until_deletion else max(declared_retention, default=None),
             "keptUntilAccountDeletion": kept_until_deletion,
+            "accountEndsOnUninstall": "uninstall-ends-account" in provided,
             "daysKeptAfterUninstall": facts.deletion_grace_days,
             "deletedAfterUninstall": "purge-after-grace" in provided,
             "automaticRecordDeletion": "record-retention" in provided,

@@ -1,6 +1,14 @@
 """S2: tenant-scoped, declared, encrypted storage for apps."""
 
-from pledge.store.evidence import AppEvidence, CollectionEvidence, UndeclaredCollection, store_evidence
+from pledge.store.evidence import (
+    AppEvidence,
+    CollectionEvidence,
+    Opened,
+    SampledRecord,
+    UndeclaredCollection,
+    sample_records,
+    store_evidence,
+)
 from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.rotation import Rotation, reencrypt_tenant, rotate_tenant_key
 from pledge.store.secret import Secret
@@ -23,15 +31,18 @@ __all__ = [
     "DataManifest",
     "Field",
     "InvalidValue",
+    "Opened",
     "PersonalDataRefused",
     "Record",
     "RecordNotFound",
     "Rotation",
+    "SampledRecord",
     "Secret",
     "TenantStore",
     "UndeclaredCollection",
     "UndeclaredData",
     "reencrypt_tenant",
     "rotate_tenant_key",
+    "sample_records",
     "store_evidence",
 ]

@@ -1,20 +1,27 @@
-"""What each app stores, read for the statement without decrypting anything (S2, S14).
+"""What each app stores, read for the statement (S2, S4, S14).
 
 :func:`store_evidence` pairs each app's data manifest (what it declares) with what the database holds (record and
 tenant counts per collection). It reads ids and counts only: no key is unwrapped, no value decrypted. Records in a
 collection the manifest no longer declares are reported as ``undeclared``: the statement must not claim otherwise.
+
+:func:`sample_records` is the other half: it opens a bounded random sample of each tenant's records, so that a check
+can see that payloads are ciphertexts of their own tenant and what the stored values really are.
 """
 
 from __future__ import annotations
 
+import enum
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, distinct, func, select
 
+from pledge.store import codec
 from pledge.store.manifest import Category, DataManifest
 from pledge.store.tables import records_table
+from pledge.vault import CiphertextInvalid, KeyShredded, Vault
 
 
 class DeclaringApp(Protocol):
@@ -111,3 +118,71 @@ def store_evidence(engine: Engine, apps: Sequence[DeclaringApp]) -> list[AppEvid
         )
         evidence.append(AppEvidence(app.key, collections, undeclared))
     return evidence
+
+
+class Opened(enum.Enum):
+    """How a sampled record's payload opened."""
+
+    OPENED = "opened"
+    """A valid ciphertext of its own tenant, collection and record id, holding a JSON object."""
+    INVALID = "invalid"
+    """Not a ciphertext of its own tenant, collection and record id (moved, altered, or never encrypted)."""
+    SHREDDED = "shredded"
+    """The tenant's data keys are destroyed: the payload can never be read again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampledRecord:
+    tenant_id: str
+    collection: str
+    record_id: str
+    opened: Opened
+    values: dict[str, Any] = field(repr=False)
+    """The decrypted fields (secrets unwrapped) when ``opened`` is OPENED, else empty. May hold personal data."""
+
+
+def sample_records(
+    engine: Engine,
+    vault: Vault,
+    app: DeclaringApp,
+    *,
+    tenants: int = 100,
+    per_collection: int = 10,
+    rng: random.Random | None = None,
+) -> list[SampledRecord]:
+    """At most ``per_collection`` random records of each declared collection, for at most ``tenants`` random tenants.
+
+    Tenants are the ones holding records of ``app`` (whether or not the tenant registry still knows them). Each
+    payload is opened through the vault with the associated data of its own tenant, collection and id.
+    """
+    rng = rng or random.SystemRandom()
+    records = records_table.c
+    with engine.connect() as connection:
+        holders = sorted(
+            connection.execute(select(records.tenant_id).where(records.app_key == app.key).distinct()).scalars()
+        )
+        chosen = holders if len(holders) <= tenants else sorted(rng.sample(holders, tenants))
+        sample: list[SampledRecord] = []
+        for tenant_id in chosen:
+            for collection in app.data.collections:
+                rows = connection.execute(
+                    select(records.id, records.payload)
+                    .where(records.tenant_id == tenant_id)
+                    .where(records.app_key == app.key)
+                    .where(records.collection == collection.name)
+                    .order_by(func.random())
+                    .limit(per_collection)
+                ).all()
+                scope = f"{app.key}/{collection.name}"
+                sample.extend(_opened(vault, tenant_id, scope, collection.name, row.id, row.payload) for row in rows)
+    return sample
+
+
+def _opened(vault: Vault, tenant_id: str, scope: str, collection: str, record_id: str, payload: bytes) -> SampledRecord:
+    try:
+        values = codec.open_payload(vault, tenant_id, scope, record_id, payload)
+    except KeyShredded:
+        return SampledRecord(tenant_id, collection, record_id, Opened.SHREDDED, {})
+    except (CiphertextInvalid, ValueError):  # ValueError: decrypted, but not JSON
+        return SampledRecord(tenant_id, collection, record_id, Opened.INVALID, {})
+    return SampledRecord(tenant_id, collection, record_id, Opened.OPENED, values)

@@ -1,0 +1,171 @@
+"""What Forge made true in the statement: an uninstalled Forge site is refused, the deployment serves its stated data
+residency realm, and a site moved to another realm leaves nothing behind; each fails when reality contradicts it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from tests.statement.example import mailer_app
+
+from pledge.app import App, Auth, RequestContext
+from pledge.clock import FrozenClock
+from pledge.config import load_settings
+from pledge.forge import ForgeConfig, TableRows
+from pledge.forge.installations import forge_installations_table
+from pledge.forge.migration import Migration, MigrationLog, TenantMover
+from pledge.runtime import Runtime
+from pledge.serving import Verifier
+from pledge.statement.facts import Deployment, gather
+from pledge.statement.marketplace import answers
+from pledge.statement.verify import Outcome, verify
+from pledge.tenants import Tenant, TenantState
+
+FORGE_APP_ID = "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90"
+INSTALLATION = "ari:cloud:ecosystem::installation/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+
+
+def _forge_mailer() -> App:
+    connect = mailer_app()
+    return App(key=connect.key, name=connect.name, data=connect.data, forge=ForgeConfig(FORGE_APP_ID))
+
+
+def _outcome(deployment: Deployment, claim_id: str) -> tuple[Outcome, str]:
+    verification = verify(deployment, gather(deployment.settings, deployment.apps), version_id=None)
+    result = next(result for result in verification.results if result.claim_id == claim_id)
+    return result.outcome, result.evidence
+
+
+def _forge_site(runtime: Runtime) -> Tenant:
+    return runtime.tenants.create(
+        app_key="issue-mailer",
+        client_key=None,
+        installation_id=INSTALLATION,
+        base_url="https://acme.atlassian.net",
+        product_type="jira",
+    )
+
+
+def test_an_uninstalled_forge_site_is_refused_by_the_forge_verifier(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _forge_mailer()
+    runtime.tenants.transition(_forge_site(runtime).id, TenantState.UNINSTALLED)
+    deployment = Deployment.of(runtime, [app])
+    assert _outcome(deployment, "uninstall-ends-account") == (
+        Outcome.PASSED,
+        "uninstalled sites: 1 Forge probe (the tenant admission that follows a valid FIT); each refused "
+        "(tenant_inactive)",
+    )
+
+    # A regression in the state check: an uninstalled tenant counts as active.
+    monkeypatch.setattr(Tenant, "is_active", property(lambda _tenant: True))
+    assert _outcome(deployment, "uninstall-ends-account") == (
+        Outcome.FAILED,
+        "issue-mailer: 1 of 1 probe of uninstalled sites served",
+    )
+
+
+def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
+    runtime: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pledge.forge.migration
+
+    app = _forge_mailer()
+    deployment = Deployment.of(runtime, [app])
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.PASSED,
+        "serves Forge realm US from us-east-1; 0 sites moved away: none left",
+    )
+    log = MigrationLog(runtime, app.key)
+    moved = _forge_site(runtime)
+    runtime.store_for(app, moved).create("rules", {"jql": "project = OPS"})
+    bundle = TenantMover(runtime).export(moved.id)  # what the deployment in the EU receives
+
+    # A move whose list of tenant tables misses the store's: its records stay behind.
+    log.add(Migration("to-eu", "source", moved.id, INSTALLATION, "US", "EU", "COMMITTED", None))
+    TenantMover(runtime, [TableRows(forge_installations_table)]).delete(moved.id)
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.FAILED,
+        "of 1 site moved to another realm, this deployment still holds 0 site records, the data keys of 0 sites "
+        "and 1 stored record",
+    )
+
+    TenantMover(runtime).delete(moved.id)  # the tables registered today: the store's records and indexes move too
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.PASSED,
+        "serves Forge realm US from us-east-1; 1 site moved away: none left; 1 of them probed: refused "
+        "(pinned_elsewhere)",
+    )
+    with monkeypatch.context() as patch:  # a regression: the verifier forgets where moved sites went
+        patch.setattr(pledge.forge.migration, "departed_to", lambda *_args: None)
+        assert _outcome(deployment, "data-residency") == (
+            Outcome.FAILED,
+            "a Forge call for a site moved to another realm was not refused as pinned: unknown_installation",
+        )
+
+    # The site comes back (same tenant id, keys and records): only once that move is committed is it at home here.
+    TenantMover(runtime).import_(bundle)
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.FAILED,
+        "of 1 site moved to another realm, this deployment still holds 1 site record, the data keys of 1 site "
+        "and 1 stored record",
+    )
+    clock.advance(timedelta(days=1))
+    log.add(Migration("back-to-us", "destination", moved.id, INSTALLATION, "EU", "US", "COMMITTED", None))
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.PASSED,
+        "serves Forge realm US from us-east-1; 0 sites moved away: none left",
+    )
+
+
+def test_a_region_in_no_realm_cannot_claim_data_residency(runtime: Runtime) -> None:
+    settings = load_settings(data_dir=runtime.settings.data_dir, region="me-central-1")
+    deployment = Deployment(settings, runtime.engine, runtime.clock, (_forge_mailer(),), runtime)
+    assert _outcome(deployment, "data-residency") == (
+        Outcome.FAILED,
+        "the region me-central-1 is in no Forge realm: set PLEDGE_FORGE_REGION",
+    )
+
+
+def test_data_residency_is_answered_for_forge_apps_only() -> None:
+    peers = "EU=https://eu.pledge.example.com"
+    forge = answers(gather(load_settings(region="eu-west-1", forge_peers=peers), [_forge_mailer()]))
+    assert forge["dataResidency"] == {
+        "hostingRegions": ["eu-west-1"],
+        "realm": "EU",
+        "supportsDataResidency": True,
+        "supportsRealmMigration": True,
+    }
+    assert forge["thirdPartiesAndSubprocessors"]["peerDeployments"] == ["https://eu.pledge.example.com"]
+    connect_only = answers(gather(load_settings(region="eu-west-1"), [mailer_app()]))
+    assert connect_only["dataResidency"]["supportsDataResidency"] is False
+
+
+def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pledge.trust
+
+    app = _forge_mailer()
+
+    @app.route("/issue-summary", auth=Auth.FORGE, methods=("POST",))
+    async def summary(_context: RequestContext) -> dict[str, str]:
+        return {}
+
+    deployment = Deployment.of(runtime, [app])
+    outcome, evidence = _outcome(deployment, "signed-requests")
+    assert (outcome, evidence) == (
+        Outcome.PASSED,
+        "issue-mailer: 1 forge (every non-public route behind its verifier)",
+    )
+
+    real = pledge.trust.verifiers_for
+
+    def connect_for_everything(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
+        verifiers = real(app, runtime)
+        return verifiers | {Auth.FORGE: verifiers[Auth.CONNECT]}
+
+    monkeypatch.setattr(pledge.trust, "verifiers_for", connect_for_everything)
+    assert _outcome(deployment, "signed-requests") == (
+        Outcome.FAILED,
+        "issue-mailer: forge routes are not verified as the statement says",
+    )
