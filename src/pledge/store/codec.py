@@ -11,7 +11,7 @@ describes the format in full.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,8 @@ ALL_FIELDS = "*"
 class Sealed:
     key_version: int
     payload: bytes
-    digests: dict[str, bytes]
-    """Blind-index digest per indexed field that has a value."""
+    digests: tuple[bytes | None, ...]
+    """Blind-index digest of each indexed field in slot order; ``None`` where the record has no value."""
     plaintext: bytes
     """The record as a JSON object, as sealed."""
 
@@ -46,19 +46,47 @@ def seal(
     scope: str,
     record_id: str,
     encoded: Mapping[str, bytes],
-    indexed: Iterable[str],
+    indexed: Sequence[str | None],
     *,
     key_version: int | None = None,
 ) -> Sealed:
-    """Seal a record's fields (canonical JSON each) and compute the digests of its indexed ones, under one key."""
+    """Seal a record's fields (canonical JSON each) and compute the digests of its indexed ones, under one key.
+
+    ``indexed`` names the field of each index slot, in slot order (``None``: the slot stays empty).
+    """
     version = vault.key_version(tenant_id) if key_version is None else key_version
     # Field names are manifest names (lower_snake_case ASCII): quoting them is their canonical JSON.
     plaintext = b"{" + b",".join(b'"' + name.encode() + b'":' + encoded[name] for name in sorted(encoded)) + b"}"
     payload = vault.encrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), plaintext, key_version=version)
-    digests = {
-        name: vault.blind_index(tenant_id, version, scope, name, encoded[name]) for name in indexed if name in encoded
-    }
+    digests = tuple(
+        vault.blind_index(tenant_id, version, scope, name, encoded[name])
+        if name is not None and name in encoded
+        else None
+        for name in indexed
+    )
     return Sealed(version, payload, digests, plaintext)
+
+
+def indexed_fields(
+    vault: Vault,
+    tenant_id: str,
+    scope: str,
+    key_version: int,
+    encoded: Mapping[str, bytes],
+    digests: Sequence[bytes | None],
+) -> list[str | None]:
+    """Which field each stored digest indexes, found by recomputing the digests of the record's fields.
+
+    A digest binds its field's name, so exactly one field of the record gives it: rotation re-indexes a record
+    this way without the app's manifest.
+    """
+    by_digest = {vault.blind_index(tenant_id, key_version, scope, name, value): name for name, value in encoded.items()}
+    names: list[str | None] = []
+    for digest in digests:
+        if digest is not None and digest not in by_digest:
+            raise CiphertextInvalid(f"an index entry of record in {scope} matches none of its fields")
+        names.append(None if digest is None else by_digest[digest])
+    return names
 
 
 def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:

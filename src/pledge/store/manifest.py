@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+MAX_INDEXED_FIELDS = 4
+"""Indexed fields per collection: each has a blind-index column, and a database index, in the records table."""
+
 
 class Category(enum.StrEnum):
     CONFIGURATION = "configuration"
@@ -47,6 +50,11 @@ class Collection:
         names = [f.name for f in self.fields]
         if len(names) != len(set(names)):
             raise ValueError(f"collection {self.name!r} declares a field twice")
+        if sum(f.indexed for f in self.fields) > MAX_INDEXED_FIELDS:
+            raise ValueError(
+                f"collection {self.name!r} indexes more than {MAX_INDEXED_FIELDS} fields:"
+                " keep indexed=True for the fields the app filters on"
+            )
         if self.retention_days is not None and self.retention_days < 1:
             raise ValueError(f"collection {self.name!r}: retention_days must be at least 1")
 
