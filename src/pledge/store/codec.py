@@ -31,9 +31,14 @@ class Sealed:
     """The record as a JSON object, as sealed."""
 
 
+# json.dumps builds a new encoder for every call with non-default options; one shared encoder (it holds no state
+# between calls) makes encoding a short value about twice as fast.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """The one encoding of a value: what is encrypted and what blind indexes compare. Raises on non-JSON values."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def encode_fields(values: Mapping[str, Any]) -> dict[str, bytes]:
@@ -84,7 +89,7 @@ def indexed_fields(
     names: list[str | None] = []
     for digest in digests:
         if digest is not None and digest not in by_digest:
-            raise CiphertextInvalid(f"an index entry of record in {scope} matches none of its fields")
+            raise CiphertextInvalid(f"a blind index in {scope} matches none of its record's fields: row altered")
         names.append(None if digest is None else by_digest[digest])
     return names
 

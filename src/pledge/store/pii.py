@@ -435,6 +435,8 @@ def scan(text: str) -> list[PiiFinding]:
 
 def first_finding(text: str) -> PiiFinding | None:
     """The earliest finding in ``text``, or ``None`` when it holds no personal data."""
+    if "@" not in text and _DIGIT.search(text) is None:
+        return None  # every rule needs an "@" (e-mail) or an ASCII digit (every other kind): see _find_all
     findings = scan(text)
     return findings[0] if findings else None
 

@@ -288,8 +288,10 @@ class TenantStore:
         return row
 
     def _record(self, declared: Collection, row: Any, secrets: tuple[str, ...]) -> Record:
-        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
-        return Record(row.id, declared.name, _wrapped(values, secrets), row.created_at, row.updated_at, row.revision)
+        # Unpacked rather than read by attribute name: a list opens every row of its page here.
+        record_id, payload, revision, created_at, updated_at = row
+        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), record_id, payload)
+        return Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
 
 
 @functools.cache

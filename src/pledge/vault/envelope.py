@@ -92,7 +92,14 @@ class Aad:
     field: str
 
     def encode(self, tenant_id: str, key_version: int) -> bytes:
-        return _aad_prefix(tenant_id, self.collection) + _length_prefixed(self.record_id, self.field, str(key_version))
+        record_id = self.record_id.encode()
+        # Only the record id differs from one record of a collection to the next: the rest comes from caches.
+        return (
+            _aad_prefix(tenant_id, self.collection)
+            + len(record_id).to_bytes(4, "big")
+            + record_id
+            + _aad_suffix(self.field, key_version)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +332,11 @@ def _is_shredded(connection: Connection, tenant_id: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _aad_prefix(tenant_id: str, collection: str) -> bytes:
     return _length_prefixed("pledge/aad/1", tenant_id, collection)
+
+
+@functools.lru_cache(maxsize=256)
+def _aad_suffix(field: str, key_version: int) -> bytes:
+    return _length_prefixed(field, str(key_version))
 
 
 @functools.lru_cache(maxsize=4096)
