@@ -96,7 +96,12 @@ def indexed_fields(
 
 def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:
     """Decrypt a payload back to the record's field values."""
-    values = json.loads(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload).decode())
+    values = decode_record(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload))
     if not isinstance(values, dict):
         raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
     return values
+
+
+def decode_record(plaintext: bytes) -> Any:
+    # Decoded first: json.loads given bytes guesses their encoding on every call, and it is always UTF-8 here.
+    return json.loads(plaintext.decode())

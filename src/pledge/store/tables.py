@@ -83,8 +83,15 @@ def record_key(tenant_id: str, app_key: str, collection: str, record_id: str | N
 
 def index_values(digests: Sequence[bytes | None], *, prefix: str = "") -> dict[str, bytes | None]:
     """The ``index_<n>`` column values (bound as ``<prefix>index_<n>``) of a record's digests in slot order."""
-    padded = [*digests, *([None] * (MAX_INDEXED_FIELDS - len(digests)))]
-    return {prefix + name: digest for name, digest in zip(INDEX_COLUMNS, padded, strict=True)}
+    names = _bound_names(prefix)
+    values: dict[str, bytes | None] = dict.fromkeys(names)
+    values.update(zip(names, digests, strict=False))
+    return values
+
+
+@functools.cache
+def _bound_names(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix + name for name in INDEX_COLUMNS)
 
 
 def _in_collection() -> Any:

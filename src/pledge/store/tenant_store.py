@@ -9,8 +9,6 @@ blind indexes: the database never holds an indexed value in clear either.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -111,7 +109,7 @@ class TenantStore:
         now = self._clock.now()
         record_id = _new_id(now)
         sealed = codec.seal(
-            self._vault, self._tenant_id, self._scope(collection), record_id, encoded, _indexed(declared)
+            self._vault, self._tenant_id, self._scope(collection), record_id, encoded, declared.indexed_fields
         )
         with self._engine.begin() as connection:
             connection.execute(
@@ -130,12 +128,12 @@ class TenantStore:
                 },
             )
         return Record(
-            record_id, collection, _wrapped(json.loads(sealed.plaintext), _secret_fields(declared)), now, now, 1
+            record_id, collection, _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields), now, now, 1
         )
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
-        return self._record(declared, self._row(collection, record_id), _secret_fields(declared))
+        return self._record(declared, self._row(collection, record_id), declared.secret_fields)
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
@@ -146,7 +144,7 @@ class TenantStore:
             row = self._row(collection, record_id)
             stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload)
             encoded = codec.encode_fields(stored) | changes
-            sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, _indexed(declared))
+            sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, declared.indexed_fields)
             now = self._clock.now()
             with self._engine.begin() as connection:
                 # Compare-and-set on the revision: a concurrent writer (or a key rotation) makes us start over.
@@ -162,7 +160,7 @@ class TenantStore:
                     },
                 ).rowcount
                 if written == 1:
-                    written_values = _wrapped(json.loads(sealed.plaintext), _secret_fields(declared))
+                    written_values = _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields)
                     return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
@@ -194,7 +192,7 @@ class TenantStore:
         query = tables.list_records(slots, after is not None)
         with self._engine.connect() as connection:
             rows = connection.execute(query, parameters).all()
-        secrets = _secret_fields(declared)
+        secrets = declared.secret_fields
         return [self._record(declared, row, secrets) for row in rows]
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
@@ -247,7 +245,7 @@ class TenantStore:
         parameters: dict[str, Any] = {}
         if not where:
             return (), parameters
-        indexed = _indexed(declared)
+        indexed = declared.indexed_fields
         versions = range(1, self._vault.key_version(self._tenant_id) + 1)
         scope = self._scope(declared.name)
         for name, raw in where.items():
@@ -292,16 +290,6 @@ class TenantStore:
         record_id, payload, revision, created_at, updated_at = row
         values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), record_id, payload)
         return Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
-
-
-@functools.cache
-def _indexed(declared: Collection) -> tuple[str, ...]:
-    """The collection's indexed fields in slot order: the order the manifest declares them in."""
-    return tuple(f.name for f in declared.fields if f.indexed)
-
-
-def _secret_fields(declared: Collection) -> tuple[str, ...]:
-    return tuple(f.name for f in declared.fields if f.category is Category.SECRET)
 
 
 def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
