@@ -96,10 +96,21 @@ def indexed_fields(
 
 def open_payload(vault: Vault, tenant_id: str, scope: str, record_id: str, payload: bytes) -> dict[str, Any]:
     """Decrypt a payload back to the record's field values."""
-    values = decode_record(vault.decrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), payload))
-    if not isinstance(values, dict):
-        raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
-    return values
+    return open_payloads(vault, tenant_id, scope, [(record_id, payload)])[0]
+
+
+def open_payloads(
+    vault: Vault, tenant_id: str, scope: str, sealed: Sequence[tuple[str, bytes]]
+) -> list[dict[str, Any]]:
+    """Decrypt the payloads of several records, given as (record id, payload), back to their field values."""
+    opened = []
+    plaintexts = vault.decrypt_records(tenant_id, scope, ALL_FIELDS, sealed)
+    for (record_id, _), plaintext in zip(sealed, plaintexts, strict=True):
+        values = decode_record(plaintext)
+        if not isinstance(values, dict):
+            raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
+        opened.append(values)
+    return opened
 
 
 def decode_record(plaintext: bytes) -> Any:

@@ -9,8 +9,9 @@ blind indexes: the database never holds an indexed value in clear either.
 
 from __future__ import annotations
 
+import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,7 +134,7 @@ class TenantStore:
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
-        return self._record(declared, self._row(collection, record_id), declared.secret_fields)
+        return self._records(declared, [self._row(collection, record_id)])[0]
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
@@ -192,8 +193,7 @@ class TenantStore:
         query = tables.list_records(slots, after is not None)
         with self._engine.connect() as connection:
             rows = connection.execute(query, parameters).all()
-        secrets = declared.secret_fields
-        return [self._record(declared, row, secrets) for row in rows]
+        return self._records(declared, rows)
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = self._collection(collection)
@@ -285,11 +285,15 @@ class TenantStore:
             raise _not_found(collection, record_id)
         return row
 
-    def _record(self, declared: Collection, row: Any, secrets: tuple[str, ...]) -> Record:
-        # Unpacked rather than read by attribute name: a list opens every row of its page here.
-        record_id, payload, revision, created_at, updated_at = row
-        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), record_id, payload)
-        return Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
+    def _records(self, declared: Collection, rows: Sequence[Any]) -> builtins.list[Record]:
+        """Records from rows of ``tables.RECORD_COLUMNS``, their payloads opened together."""
+        scope = self._scope(declared.name)
+        opened = codec.open_payloads(self._vault, self._tenant_id, scope, [(row[0], row[1]) for row in rows])
+        secrets = declared.secret_fields
+        return [
+            Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
+            for (record_id, _, revision, created_at, updated_at), values in zip(rows, opened, strict=True)
+        ]
 
 
 def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
