@@ -2,10 +2,11 @@
 operations on plain SQLAlchemy rows, on the same engine, in the same run. Target: at most 25 % overhead.
 
 Plain rows are what an app would write without Pledge: one table with a column per field and database indexes on
-the filtered columns, one transaction per write. The store seals each record under the tenant's data key, scans the
-fields not declared personal for personal data, and writes one blind-index entry (a row of its own) per indexed
-field. "write, no index" compares a collection without indexed fields against a plain table without secondary
-indexes: what sealing and the PII guard cost, apart from the blind indexes. Plain and store alternate every 50
+the filtered columns (ending in the id, as the store's do), ids shaped like the store's (time first, so both sides
+append to their primary keys), one transaction per write. The store seals each record under the tenant's data key,
+scans the fields not declared personal for personal data, and writes the blind index of each indexed field into its
+slot of the record's row. "write, no index" compares a collection without indexed fields against a plain table
+without secondary indexes: what sealing and the PII guard cost, apart from the blind indexes. Plain and store alternate every 50
 operations so that the machine's load and SQLite's checkpoints affect both alike; the median of the rounds is
 reported.
 
