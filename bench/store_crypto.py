@@ -6,9 +6,9 @@ the filtered columns (ending in the id, as the store's do), ids shaped like the 
 append to their primary keys), one transaction per write. The store seals each record under the tenant's data key,
 scans the fields not declared personal for personal data, and writes the blind index of each indexed field into its
 slot of the record's row. "write, no index" compares a collection without indexed fields against a plain table
-without secondary indexes: what sealing and the PII guard cost, apart from the blind indexes. Plain and store alternate every 50
-operations so that the machine's load and SQLite's checkpoints affect both alike; the median of the rounds is
-reported.
+without secondary indexes: what sealing and the PII guard cost, apart from the blind indexes. Plain and store
+alternate every 50 operations so that the machine's load and SQLite's checkpoints affect both alike; the median of
+the rounds is reported.
 
 Run: .venv/bin/python -m bench store_crypto   (or PYTHONPATH=src .venv/bin/python bench/store_crypto.py)
 """
