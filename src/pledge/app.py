@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp
 
+    from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
     from pledge.store import TenantStore
     from pledge.tenants import Tenant
@@ -115,6 +116,8 @@ class App:
     product: Product = Product.JIRA
     scopes: tuple[str, ...] = ("READ",)
     data: DataManifest = field(default_factory=DataManifest)
+    forge: ForgeConfig | None = None
+    """Served as a Forge Remote (Auth.FORGE routes, lifecycle triggers, realm migration) when set."""
     routes: list[Route] = field(default_factory=list, init=False)
     webhooks: list[Webhook] = field(default_factory=list, init=False)
     pages: list[Page] = field(default_factory=list, init=False)

@@ -49,7 +49,14 @@ class Runtime:
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
-        egress = egress or OutboundClient([settings.connect_install_keys_url, settings.atlassian_api_url])
+        egress = egress or OutboundClient(
+            [
+                settings.connect_install_keys_url,
+                settings.atlassian_api_url,
+                settings.forge_jwks_url,
+                *settings.forge_peers.values(),
+            ]
+        )
         return cls(
             settings=settings,
             engine=engine,

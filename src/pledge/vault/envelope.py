@@ -258,6 +258,52 @@ class Vault:
             self._current.pop(tenant_id, None)
         return result.rowcount
 
+    def export_data_keys(self, tenant_id: str) -> list[tuple[int, bytes]]:
+        """The tenant's data keys in the clear, by version: only for moving a tenant to another deployment's KEK."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id).order_by("version")
+            ).mappings()
+            return [
+                (
+                    row["version"],
+                    self._keyring.unwrap(
+                        WrappedKey(row["kek_id"], row["wrapped_key"]), _wrap_context(tenant_id, row["version"])
+                    ),
+                )
+                for row in rows
+            ]
+
+    def import_data_keys(self, tenant_id: str, keys: list[tuple[int, bytes]]) -> None:
+        """Adopt data keys exported by another deployment, wrapped under this deployment's KEK."""
+        now = self._clock.now()
+        with self._lock, self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            if _is_shredded(connection, tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded here: its keys cannot come back")
+            for version, data_key in keys:
+                wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
+                connection.execute(
+                    data_keys_table.insert().values(
+                        tenant_id=tenant_id,
+                        version=version,
+                        kek_id=wrapped.kek_id,
+                        wrapped_key=wrapped.ciphertext,
+                        created_at=now,
+                    )
+                )
+            self._current.pop(tenant_id, None)
+
+    def release_data_keys(self, tenant_id: str) -> int:
+        """Delete this deployment's wrapped copies of keys that moved to another deployment (not a shred: the
+        tenant's data stays readable where it went, and may come back)."""
+        with self._lock, self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            result = connection.execute(delete(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id))
+            self._keys.forget(tenant_id)
+            self._current.pop(tenant_id, None)
+        return result.rowcount
+
     def is_shredded(self, tenant_id: str) -> bool:
         with self._engine.connect() as connection:
             return _is_shredded(connection, tenant_id)
