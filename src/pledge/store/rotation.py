@@ -84,7 +84,7 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
                         "new_key_version": target,
                         "new_payload": sealed.payload,
                         "new_updated_at": row.updated_at,  # rotation is not a change of the record
-                        **tables.index_values(sealed.digests, prefix="new_"),
+                        **tables.updated_index_values(sealed.digests),
                     },
                 ).rowcount
                 moved += written

@@ -69,6 +69,7 @@ for _name in INDEX_COLUMNS:
     )
 
 _records = records_table.c
+_NEW_INDEX_PARAMETERS = tuple(f"new_{name}" for name in INDEX_COLUMNS)
 
 RECORD_COLUMNS = (_records.id, _records.payload, _records.revision, _records.created_at, _records.updated_at)
 
@@ -81,17 +82,19 @@ def record_key(tenant_id: str, app_key: str, collection: str, record_id: str | N
     return key
 
 
-def index_values(digests: Sequence[bytes | None], *, prefix: str = "") -> dict[str, bytes | None]:
-    """The ``index_<n>`` column values (bound as ``<prefix>index_<n>``) of a record's digests in slot order."""
-    names = _bound_names(prefix)
-    values: dict[str, bytes | None] = dict.fromkeys(names)
-    values.update(zip(names, digests, strict=False))
+def updated_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes | None]:
+    """The ``new_index_<n>`` parameters of :data:`UPDATE_RECORD`: every slot, so that a slot emptied is cleared."""
+    values: dict[str, bytes | None] = dict.fromkeys(_NEW_INDEX_PARAMETERS)
+    values.update(zip(_NEW_INDEX_PARAMETERS, digests, strict=False))
     return values
 
 
-@functools.cache
-def _bound_names(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix + name for name in INDEX_COLUMNS)
+def filled_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes]:
+    """The ``index_<n>`` columns of a new record that hold a digest; an insert leaves the others NULL.
+
+    Each bound parameter costs SQLAlchemy's per-execution bookkeeping, which on SQLite is a good part of a write.
+    """
+    return {name: digest for name, digest in zip(INDEX_COLUMNS, digests, strict=False) if digest is not None}
 
 
 def _in_collection() -> Any:
@@ -113,7 +116,7 @@ UPDATE_RECORD: Update = (
         revision=_records.revision + 1,
         payload=bindparam("new_payload"),
         updated_at=bindparam("new_updated_at"),
-        **{name: bindparam(f"new_{name}") for name in INDEX_COLUMNS},
+        **{name: bindparam(parameter) for name, parameter in zip(INDEX_COLUMNS, _NEW_INDEX_PARAMETERS, strict=True)},
     )
 )
 DELETE_RECORD: Delete = delete(records_table).where(_in_collection(), _records.id == bindparam("in_record"))

@@ -125,7 +125,7 @@ class TenantStore:
                     "payload": sealed.payload,
                     "created_at": now,
                     "updated_at": now,
-                    **tables.index_values(sealed.digests),
+                    **tables.filled_index_values(sealed.digests),
                 },
             )
         return Record(
@@ -157,7 +157,7 @@ class TenantStore:
                         "new_key_version": sealed.key_version,
                         "new_payload": sealed.payload,
                         "new_updated_at": now,
-                        **tables.index_values(sealed.digests, prefix="new_"),
+                        **tables.updated_index_values(sealed.digests),
                     },
                 ).rowcount
                 if written == 1:
