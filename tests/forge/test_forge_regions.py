@@ -81,7 +81,6 @@ async def test_install_call_event_product_and_move_to_another_region(
         ("tenants", "id"),
         ("data_keys", "tenant_id"),
         ("store_records", "tenant_id"),
-        ("store_index", "tenant_id"),
         ("forge_installations", "tenant_id"),
     ):
         assert _count(us, table, column, tenant_id) == 0, table
@@ -108,7 +107,6 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
         ("tenants", "id"),
         ("data_keys", "tenant_id"),
         ("store_records", "tenant_id"),
-        ("store_index", "tenant_id"),
     ):
         assert _count(eu, table, column, tenant_id) == 0, table
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")

@@ -16,6 +16,9 @@ from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.serving import build_app
 from pledge.store import (
+    Category,
+    Collection,
+    Field,
     InvalidValue,
     PersonalDataRefused,
     RecordNotFound,
@@ -109,6 +112,13 @@ def test_filter_values_compare_as_json(store: TenantStore) -> None:
 def test_filter_on_a_field_that_is_not_indexed_says_how_to_fix_it(store: TenantStore) -> None:
     with pytest.raises(InvalidValue, match=r"field rules.body is not indexed: declare it Field\(..., indexed=True\)"):
         store.list("rules", where={"body": "x"})
+
+
+def test_a_collection_indexes_at_most_four_fields() -> None:
+    fields = tuple(Field(f"f{i}", Category.CONFIGURATION, "A lookup key", indexed=True) for i in range(5))
+    Collection("four", "Lookups", fields[:4])
+    with pytest.raises(ValueError, match="collection 'five' indexes more than 4 fields"):
+        Collection("five", "Lookups", fields)
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from pledge.db import UtcDateTime, metadata
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.forge.installations import forge_installations_table
 from pledge.runtime import Runtime
-from pledge.store.tables import index_table, records_table
+from pledge.store.tables import records_table
 from pledge.tenants import tenants_table
 
 log = logging.getLogger("pledge.forge.migration")
@@ -111,7 +111,6 @@ _TENANT_ROW = TableRows(tenants_table, "id")
 _tenant_data: list[TenantData] = [
     TableRows(forge_installations_table),
     TableRows(records_table),
-    TableRows(index_table),
 ]
 
 

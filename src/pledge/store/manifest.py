@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+MAX_INDEXED_FIELDS = 4
+"""Indexed fields per collection: each has a blind-index column, and a database index, in the records table."""
+
 
 class Category(enum.StrEnum):
     CONFIGURATION = "configuration"
@@ -41,17 +44,30 @@ class Collection:
     fields: tuple[Field, ...]
     retention_days: int | None = None
     """Records older than this are deleted; None keeps them until the tenant is purged."""
+    # Looked up on every store call: computed once here rather than by walking the fields each time.
+    _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+    indexed_fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Names of the indexed fields in declaration order: the order of their blind-index slots."""
+    secret_fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("collection", self.name)
         names = [f.name for f in self.fields]
         if len(names) != len(set(names)):
             raise ValueError(f"collection {self.name!r} declares a field twice")
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "indexed_fields", tuple(f.name for f in self.fields if f.indexed))
+        object.__setattr__(self, "secret_fields", tuple(f.name for f in self.fields if f.category is Category.SECRET))
+        if len(self.indexed_fields) > MAX_INDEXED_FIELDS:
+            raise ValueError(
+                f"collection {self.name!r} indexes more than {MAX_INDEXED_FIELDS} fields:"
+                " keep indexed=True for the fields the app filters on"
+            )
         if self.retention_days is not None and self.retention_days < 1:
             raise ValueError(f"collection {self.name!r}: retention_days must be at least 1")
 
     def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self._by_name.get(name)
 
     @property
     def personal_fields(self) -> tuple[Field, ...]:
@@ -61,14 +77,16 @@ class Collection:
 @dataclass(frozen=True, slots=True)
 class DataManifest:
     collections: tuple[Collection, ...] = field(default=())
+    _by_name: dict[str, Collection] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.collections]
         if len(names) != len(set(names)):
             raise ValueError("the manifest declares a collection twice")
+        object.__setattr__(self, "_by_name", {c.name: c for c in self.collections})
 
     def collection(self, name: str) -> Collection | None:
-        return next((c for c in self.collections if c.name == name), None)
+        return self._by_name.get(name)
 
     @property
     def stores_personal_data(self) -> bool:

@@ -435,6 +435,8 @@ def scan(text: str) -> list[PiiFinding]:
 
 def first_finding(text: str) -> PiiFinding | None:
     """The earliest finding in ``text``, or ``None`` when it holds no personal data."""
+    if "@" not in text and _DIGIT.search(text) is None:
+        return None  # every rule needs an "@" (e-mail) or an ASCII digit (every other kind): see _find_all
     findings = scan(text)
     return findings[0] if findings else None
 
@@ -464,6 +466,10 @@ def scan_value(value: object) -> PiiFinding | None:
     ``int`` is found) are scanned; ``None``, booleans and other types are skipped. The finding's
     span is relative to the string (or rendered number) it was found in.
     """
+    if not isinstance(value, Mapping | list | tuple | set | frozenset):
+        # Most field values are one string or number: no walk needed.
+        text = _as_text(value)
+        return first_finding(text) if text else None
     stack: list[object] = [value]
     seen: set[int] = set()
     while stack:

@@ -7,13 +7,12 @@ names. Running :func:`reencrypt_tenant` again finishes an interrupted rotation; 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, tuple_
 
 from pledge.store import codec, tables
-from pledge.store.tables import index_table, records_table
+from pledge.store.tables import records_table
 from pledge.vault import Vault
 
 DEFAULT_BATCH_SIZE = 200
@@ -53,6 +52,7 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
                     records_table.c.revision,
                     records_table.c.payload,
                     records_table.c.updated_at,
+                    *(records_table.c[name] for name in tables.INDEX_COLUMNS),
                 )
                 .where(
                     records_table.c.tenant_id == tenant_id,
@@ -62,23 +62,19 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
                 .order_by(records_table.c.app_key, records_table.c.collection, records_table.c.id)
                 .limit(batch_size)
             ).all()
-            if not rows:
-                return Rotation(tenant_id, target, moved)
-            position = (rows[-1].app_key, rows[-1].collection, rows[-1].id)
-            rows = [row for row in rows if row.key_version < target]
-            indexed: dict[str, list[str]] = defaultdict(list)
-            # Which fields are indexed is read from the index itself: rotation needs no app manifest.
-            for indexed_id, field in connection.execute(
-                select(index_table.c.record_id, index_table.c.field).where(
-                    index_table.c.tenant_id == tenant_id, index_table.c.record_id.in_([row.id for row in rows])
-                )
-            ):
-                indexed[indexed_id].append(field)
+        if not rows:
+            return Rotation(tenant_id, target, moved)
+        position = (rows[-1].app_key, rows[-1].collection, rows[-1].id)
         with engine.begin() as connection:
             for row in rows:
+                if row.key_version >= target:
+                    continue
                 scope = f"{row.app_key}/{row.collection}"
                 encoded = codec.encode_fields(codec.open_payload(vault, tenant_id, scope, row.id, row.payload))
-                sealed = codec.seal(vault, tenant_id, scope, row.id, encoded, indexed[row.id], key_version=target)
+                # Which field each slot indexes is read from the digests themselves: rotation needs no manifest.
+                digests = [row._mapping[name] for name in tables.INDEX_COLUMNS]
+                indexed = codec.indexed_fields(vault, tenant_id, scope, row.key_version, encoded, digests)
+                sealed = codec.seal(vault, tenant_id, scope, row.id, encoded, indexed, key_version=target)
                 # The revision is compared: a record an app rewrote meanwhile was re-encrypted by that write.
                 written = connection.execute(
                     tables.UPDATE_RECORD,
@@ -88,8 +84,7 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
                         "new_key_version": target,
                         "new_payload": sealed.payload,
                         "new_updated_at": row.updated_at,  # rotation is not a change of the record
+                        **tables.updated_index_values(sealed.digests),
                     },
                 ).rowcount
-                if written == 1:
-                    tables.replace_index(connection, tenant_id, row.app_key, row.collection, row.id, sealed.digests)
-                    moved += 1
+                moved += written

@@ -1,18 +1,20 @@
-"""The two tables behind the store (S2): encrypted records, and blind indexes for equality lookups.
+"""The table behind the store (S2): encrypted records, each carrying the blind indexes of its indexed fields.
 
-Nothing an app writes reaches either table in clear: a record row holds ids, times, the data key version and the
-sealed payload (see :mod:`pledge.store.codec` and docs/storage-format.md); an index row holds a keyed digest.
-The statements are built once with bound parameters, so SQLAlchemy compiles each of them once per process.
+Nothing an app writes reaches the table in clear: a row holds ids, times, the data key version, the sealed payload
+(see :mod:`pledge.store.codec` and docs/storage-format.md) and, in the ``index_<n>`` slots, keyed digests of the
+record's indexed fields. The n-th indexed field a collection declares has slot n, and each slot has a partial
+database index, so a lookup is one indexed query on one table and a write is one row. The statements are built once
+with bound parameters, so SQLAlchemy compiles each of them once per process.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     Column,
-    Connection,
     Delete,
     Index,
     Integer,
@@ -32,6 +34,10 @@ from sqlalchemy import (
 )
 
 from pledge.db import UtcDateTime, metadata
+from pledge.store.manifest import MAX_INDEXED_FIELDS
+
+INDEX_COLUMNS = tuple(f"index_{slot}" for slot in range(MAX_INDEXED_FIELDS))
+"""Slot n (from 0) holds the digest of the n-th indexed field the collection declares."""
 
 records_table = Table(
     "store_records",
@@ -45,27 +51,25 @@ records_table = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    *(Column(name, LargeBinary, nullable=True) for name in INDEX_COLUMNS),
     PrimaryKeyConstraint("tenant_id", "app_key", "collection", "id"),
 )
-
-index_table = Table(
-    "store_index",
-    metadata,
-    Column("tenant_id", String(32), nullable=False),
-    Column("app_key", String(64), nullable=False),
-    Column("collection", String(64), nullable=False),
-    Column("record_id", String(32), nullable=False),
-    Column("field", String(64), nullable=False),
-    Column("digest", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("tenant_id", "app_key", "collection", "record_id", "field"),
-    # record_id last: a lookup walks the matching entries already in record order, so LIMIT stops early.
-    Index("ix_store_index_lookup", "tenant_id", "app_key", "collection", "field", "digest", "record_id"),
-    # Small rows: on SQLite the primary key is the table, one B-tree fewer to write per entry.
-    sqlite_with_rowid=False,
-)
+# Partial: a record without a value in a slot (every record of a collection without indexed fields) costs that
+# index nothing. The id last: a lookup walks the matching records already in id order, so LIMIT stops early.
+for _name in INDEX_COLUMNS:
+    Index(
+        f"ix_store_records_{_name}",
+        records_table.c.tenant_id,
+        records_table.c.app_key,
+        records_table.c.collection,
+        records_table.c[_name],
+        records_table.c.id,
+        sqlite_where=records_table.c[_name].isnot(None),
+        postgresql_where=records_table.c[_name].isnot(None),
+    )
 
 _records = records_table.c
-_index = index_table.c
+_NEW_INDEX_PARAMETERS = tuple(f"new_{name}" for name in INDEX_COLUMNS)
 
 RECORD_COLUMNS = (_records.id, _records.payload, _records.revision, _records.created_at, _records.updated_at)
 
@@ -78,100 +82,64 @@ def record_key(tenant_id: str, app_key: str, collection: str, record_id: str | N
     return key
 
 
-def _in_collection(columns: Any) -> Any:
+def updated_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes | None]:
+    """The ``new_index_<n>`` parameters of :data:`UPDATE_RECORD`: every slot, so that a slot emptied is cleared."""
+    values: dict[str, bytes | None] = dict.fromkeys(_NEW_INDEX_PARAMETERS)
+    values.update(zip(_NEW_INDEX_PARAMETERS, digests, strict=False))
+    return values
+
+
+def filled_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes]:
+    """The ``index_<n>`` columns of a new record that hold a digest; an insert leaves the others NULL.
+
+    Each bound parameter costs SQLAlchemy's per-execution bookkeeping, which on SQLite is a good part of a write.
+    """
+    return {name: digest for name, digest in zip(INDEX_COLUMNS, digests, strict=False) if digest is not None}
+
+
+def _in_collection() -> Any:
     # Not named after the columns: SQLAlchemy keeps those names for the SET and VALUES clauses.
     return and_(
-        columns.tenant_id == bindparam("in_tenant"),
-        columns.app_key == bindparam("in_app"),
-        columns.collection == bindparam("in_collection"),
+        _records.tenant_id == bindparam("in_tenant"),
+        _records.app_key == bindparam("in_app"),
+        _records.collection == bindparam("in_collection"),
     )
 
 
 INSERT_RECORD = insert(records_table)
-SELECT_RECORD: Select[Any] = select(*RECORD_COLUMNS).where(
-    _in_collection(_records), _records.id == bindparam("in_record")
-)
+SELECT_RECORD: Select[Any] = select(*RECORD_COLUMNS).where(_in_collection(), _records.id == bindparam("in_record"))
 UPDATE_RECORD: Update = (
     update(records_table)
-    .where(_in_collection(_records), _records.id == bindparam("in_record"), _records.revision == bindparam("seen"))
+    .where(_in_collection(), _records.id == bindparam("in_record"), _records.revision == bindparam("seen"))
     .values(
         key_version=bindparam("new_key_version"),
         revision=_records.revision + 1,
         payload=bindparam("new_payload"),
         updated_at=bindparam("new_updated_at"),
+        **{name: bindparam(parameter) for name, parameter in zip(INDEX_COLUMNS, _NEW_INDEX_PARAMETERS, strict=True)},
     )
 )
-DELETE_RECORD: Delete = delete(records_table).where(_in_collection(_records), _records.id == bindparam("in_record"))
-INSERT_INDEX = insert(index_table)
-DELETE_INDEX: Delete = delete(index_table).where(_in_collection(_index), _index.record_id == bindparam("in_record"))
+DELETE_RECORD: Delete = delete(records_table).where(_in_collection(), _records.id == bindparam("in_record"))
+
+
+def digests_parameter(slot: int) -> str:
+    """The bound parameter of a filter on ``slot``: the digests of the wanted value under every key version."""
+    return f"digests_{slot}"
 
 
 @functools.cache
-def list_records(filters: int, paged: bool) -> Select[Any]:
-    """Records of one collection in id order; with ``filters`` blind-index conditions ``field_N``/``digests_N``.
-
-    A filtered list first takes the matching record ids from the index (in record order, ``LIMIT`` applied there)
-    and only then joins the records by primary key: its cost follows the matches, never the size of the
-    collection, and the plan stays that shape when PostgreSQL caches a generic plan for the prepared statement.
-    """
-    if filters == 0:
-        query = select(*RECORD_COLUMNS).where(_in_collection(_records))
-        if paged:
-            query = query.where(_records.id > bindparam("after"))
-        return query.order_by(_records.id).limit(bindparam("limit"))
-    matches = _matching_ids(filters)
+def list_records(slots: tuple[int, ...], paged: bool) -> Select[Any]:
+    """Records of one collection in id order whose ``slots`` match their :func:`digests_parameter`."""
+    query = select(*RECORD_COLUMNS).where(_in_collection(), *_matching(slots))
     if paged:
-        matches = matches.where(matches.selected_columns.record_id > bindparam("after"))
-    page = matches.order_by(matches.selected_columns.record_id).limit(bindparam("limit")).subquery("page")
-    return (
-        select(*RECORD_COLUMNS)
-        .select_from(page)
-        .join(records_table, and_(_in_collection(_records), _records.id == page.c.record_id))
-        .order_by(page.c.record_id)
-    )
+        query = query.where(_records.id > bindparam("after"))
+    return query.order_by(_records.id).limit(bindparam("limit"))
 
 
 @functools.cache
-def count_records(filters: int) -> Select[Any]:
-    if filters == 0:
-        return select(func.count()).select_from(records_table).where(_in_collection(_records))
-    matches = _matching_ids(filters).subquery("matches")
-    return select(func.count()).select_from(matches)
+def count_records(slots: tuple[int, ...]) -> Select[Any]:
+    return select(func.count()).select_from(records_table).where(_in_collection(), *_matching(slots))
 
 
-def _matching_ids(filters: int) -> Select[Any]:
-    """Ids of the records whose index entries match every condition (every entry has its record: one transaction)."""
-    entries = [index_table.alias(f"filter_{n}") for n in range(filters)]
-    first = entries[0].c
-    query = select(first.record_id).select_from(entries[0]).where(_in_collection(first))
-    for n, entry in enumerate(entries):
-        query = query.where(entry.c.field == bindparam(f"field_{n}"))
-        query = query.where(entry.c.digest.in_(bindparam(f"digests_{n}", expanding=True)))
-        if n:
-            query = query.join(entry, _same_record(entry.c, first))
-    return query
-
-
-def _same_record(a: Any, b: Any) -> Any:
-    return and_(
-        a.tenant_id == b.tenant_id,
-        a.app_key == b.app_key,
-        a.collection == b.collection,
-        a.record_id == b.record_id,
-    )
-
-
-def replace_index(
-    connection: Connection, tenant_id: str, app_key: str, collection: str, record_id: str, digests: dict[str, bytes]
-) -> None:
-    """Make a record's index entries exactly ``digests`` (none: the record is gone or has no indexed value)."""
-    connection.execute(DELETE_INDEX, record_key(tenant_id, app_key, collection, record_id))
-    insert_index(connection, tenant_id, app_key, collection, record_id, digests)
-
-
-def insert_index(
-    connection: Connection, tenant_id: str, app_key: str, collection: str, record_id: str, digests: dict[str, bytes]
-) -> None:
-    if digests:
-        key = {"tenant_id": tenant_id, "app_key": app_key, "collection": collection, "record_id": record_id}
-        connection.execute(INSERT_INDEX, [{**key, "field": name, "digest": digest} for name, digest in digests.items()])
+def _matching(slots: tuple[int, ...]) -> list[Any]:
+    return [_records[INDEX_COLUMNS[slot]].in_(bindparam(digests_parameter(slot), expanding=True)) for slot in slots]

@@ -9,9 +9,9 @@ blind indexes: the database never holds an indexed value in clear either.
 
 from __future__ import annotations
 
-import json
+import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,7 +110,7 @@ class TenantStore:
         now = self._clock.now()
         record_id = _new_id(now)
         sealed = codec.seal(
-            self._vault, self._tenant_id, self._scope(collection), record_id, encoded, _indexed(declared)
+            self._vault, self._tenant_id, self._scope(collection), record_id, encoded, declared.indexed_fields
         )
         with self._engine.begin() as connection:
             connection.execute(
@@ -125,16 +125,16 @@ class TenantStore:
                     "payload": sealed.payload,
                     "created_at": now,
                     "updated_at": now,
+                    **tables.filled_index_values(sealed.digests),
                 },
             )
-            tables.insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
         return Record(
-            record_id, collection, _wrapped(json.loads(sealed.plaintext), _secret_fields(declared)), now, now, 1
+            record_id, collection, _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields), now, now, 1
         )
 
     def get(self, collection: str, record_id: str) -> Record:
         declared = self._collection(collection)
-        return self._record(declared, self._row(collection, record_id), _secret_fields(declared))
+        return self._records(declared, [self._row(collection, record_id)])[0]
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
@@ -145,7 +145,7 @@ class TenantStore:
             row = self._row(collection, record_id)
             stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload)
             encoded = codec.encode_fields(stored) | changes
-            sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, _indexed(declared))
+            sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, declared.indexed_fields)
             now = self._clock.now()
             with self._engine.begin() as connection:
                 # Compare-and-set on the revision: a concurrent writer (or a key rotation) makes us start over.
@@ -157,13 +157,11 @@ class TenantStore:
                         "new_key_version": sealed.key_version,
                         "new_payload": sealed.payload,
                         "new_updated_at": now,
+                        **tables.updated_index_values(sealed.digests),
                     },
                 ).rowcount
                 if written == 1:
-                    tables.replace_index(
-                        connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests
-                    )
-                    written_values = _wrapped(json.loads(sealed.plaintext), _secret_fields(declared))
+                    written_values = _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields)
                     return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
@@ -172,7 +170,6 @@ class TenantStore:
         with self._engine.begin() as connection:
             if connection.execute(tables.DELETE_RECORD, self._key(collection, record_id)).rowcount != 1:
                 raise _not_found(collection, record_id)
-            connection.execute(tables.DELETE_INDEX, self._key(collection, record_id))
 
     def list(
         self,
@@ -189,20 +186,21 @@ class TenantStore:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         declared = self._collection(collection)
-        parameters = {**self._key(collection), **self._filters(declared, where or {}), "limit": limit}
+        slots, digests = self._filters(declared, where or {})
+        parameters = {**self._key(collection), **digests, "limit": limit}
         if after is not None:
             parameters["after"] = after
-        query = tables.list_records(len(where or {}), after is not None)
+        query = tables.list_records(slots, after is not None)
         with self._engine.connect() as connection:
             rows = connection.execute(query, parameters).all()
-        secrets = _secret_fields(declared)
-        return [self._record(declared, row, secrets) for row in rows]
+        return self._records(declared, rows)
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = self._collection(collection)
-        parameters = {**self._key(collection), **self._filters(declared, where or {})}
+        slots, digests = self._filters(declared, where or {})
         with self._engine.connect() as connection:
-            return int(connection.execute(tables.count_records(len(where or {})), parameters).scalar_one())
+            query = tables.count_records(slots)
+            return int(connection.execute(query, {**self._key(collection), **digests}).scalar_one())
 
     # --- checks ---------------------------------------------------------------------------------
 
@@ -242,14 +240,15 @@ class TenantStore:
                 ) from None
         return encoded
 
-    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> dict[str, Any]:
-        """Bound parameters ``field_N`` and ``digests_N`` of each condition, for :func:`tables.list_records`."""
+    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], dict[str, Any]]:
+        """The index slots the conditions filter on, in order, and their digests parameters."""
         parameters: dict[str, Any] = {}
         if not where:
-            return parameters
+            return (), parameters
+        indexed = declared.indexed_fields
         versions = range(1, self._vault.key_version(self._tenant_id) + 1)
         scope = self._scope(declared.name)
-        for n, (name, raw) in enumerate(where.items()):
+        for name, raw in where.items():
             declared_field = declared.field(name)
             if declared_field is None:
                 raise UndeclaredData(
@@ -265,12 +264,11 @@ class TenantStore:
                 plaintext = codec.canonical_json(value)
             except (TypeError, ValueError):
                 raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
-            # Entries written before a key rotation finished carry digests under older key versions.
-            parameters[f"field_{n}"] = name
-            parameters[f"digests_{n}"] = [
+            # Records written before a key rotation finished carry digests under older key versions.
+            parameters[tables.digests_parameter(indexed.index(name))] = [
                 self._vault.blind_index(self._tenant_id, v, scope, name, plaintext) for v in versions
             ]
-        return parameters
+        return tuple(sorted(indexed.index(name) for name in where)), parameters
 
     # --- rows -----------------------------------------------------------------------------------
 
@@ -287,17 +285,15 @@ class TenantStore:
             raise _not_found(collection, record_id)
         return row
 
-    def _record(self, declared: Collection, row: Any, secrets: tuple[str, ...]) -> Record:
-        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
-        return Record(row.id, declared.name, _wrapped(values, secrets), row.created_at, row.updated_at, row.revision)
-
-
-def _indexed(declared: Collection) -> list[str]:
-    return [f.name for f in declared.fields if f.indexed]
-
-
-def _secret_fields(declared: Collection) -> tuple[str, ...]:
-    return tuple(f.name for f in declared.fields if f.category is Category.SECRET)
+    def _records(self, declared: Collection, rows: Sequence[Any]) -> builtins.list[Record]:
+        """Records from rows of ``tables.RECORD_COLUMNS``, their payloads opened together."""
+        scope = self._scope(declared.name)
+        opened = codec.open_payloads(self._vault, self._tenant_id, scope, [(row[0], row[1]) for row in rows])
+        secrets = declared.secret_fields
+        return [
+            Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
+            for (record_id, _, revision, created_at, updated_at), values in zip(rows, opened, strict=True)
+        ]
 
 
 def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:

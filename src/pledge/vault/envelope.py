@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -49,6 +50,7 @@ _FORMAT = 1
 _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
+_BODY_START = _HEADER.size + _NONCE_BYTES
 
 DEFAULT_CACHE_SIZE = 4096
 """Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
@@ -92,7 +94,12 @@ class Aad:
     field: str
 
     def encode(self, tenant_id: str, key_version: int) -> bytes:
-        return _aad_prefix(tenant_id, self.collection) + _length_prefixed(self.record_id, self.field, str(key_version))
+        # Only the record id differs from one record of a collection to the next: the rest comes from caches.
+        return (
+            _aad_prefix(tenant_id, self.collection)
+            + _length_prefixed_bytes(self.record_id.encode())
+            + _aad_suffix(self.field, key_version)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +160,34 @@ class Vault:
         return _HEADER.pack(_FORMAT, version) + nonce + sealed
 
     def decrypt(self, tenant_id: str, aad: Aad, ciphertext: bytes) -> bytes:
-        version = ciphertext_key_version(ciphertext)
-        nonce = ciphertext[_HEADER.size : _HEADER.size + _NONCE_BYTES]
-        body = ciphertext[_HEADER.size + _NONCE_BYTES :]
-        try:
-            return self._key(tenant_id, version).cipher.decrypt(nonce, body, aad.encode(tenant_id, version))
-        except InvalidTag:
-            raise CiphertextInvalid(
-                f"ciphertext does not belong to tenant {tenant_id} at {aad.collection}/{aad.field}"
-            ) from None
+        return self.decrypt_records(tenant_id, aad.collection, aad.field, [(aad.record_id, ciphertext)])[0]
+
+    def decrypt_records(
+        self, tenant_id: str, collection: str, field: str, sealed: Iterable[tuple[str, bytes]]
+    ) -> list[bytes]:
+        """Decrypt the ciphertexts of several records, given as (record id, ciphertext), each under its own AAD.
+
+        What :meth:`decrypt` checks, checked for every record; a page of records looks its keys up once.
+        """
+        prefix = _aad_prefix(tenant_id, collection)
+        keys: dict[int, tuple[AESGCM, bytes]] = {}
+        opened = []
+        for record_id, ciphertext in sealed:
+            version = ciphertext_key_version(ciphertext)
+            key = keys.get(version)
+            if key is None:
+                key = keys[version] = (self._key(tenant_id, version).cipher, _aad_suffix(field, version))
+            cipher, suffix = key
+            aad = prefix + _length_prefixed_bytes(record_id.encode()) + suffix
+            try:
+                opened.append(
+                    cipher.decrypt(ciphertext[_BODY_START - _NONCE_BYTES : _BODY_START], ciphertext[_BODY_START:], aad)
+                )
+            except InvalidTag:
+                raise CiphertextInvalid(
+                    f"ciphertext does not belong to tenant {tenant_id} at {collection}/{field}"
+                ) from None
+        return opened
 
     def blind_index(self, tenant_id: str, key_version: int, collection: str, field: str, value: bytes) -> bytes:
         """A keyed digest of ``value`` for equality lookups: equal values give equal digests, nothing else leaks.
@@ -373,6 +399,11 @@ def _aad_prefix(tenant_id: str, collection: str) -> bytes:
     return _length_prefixed("pledge/aad/1", tenant_id, collection)
 
 
+@functools.lru_cache(maxsize=256)
+def _aad_suffix(field: str, key_version: int) -> bytes:
+    return _length_prefixed(field, str(key_version))
+
+
 @functools.lru_cache(maxsize=4096)
 def _index_scope(tenant_id: str, collection: str, field: str) -> bytes:
     return _length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
@@ -385,6 +416,10 @@ def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
 
 def _wrap_context(tenant_id: str, version: int) -> bytes:
     return f"pledge/data-key/1|{tenant_id}|{version}".encode()
+
+
+def _length_prefixed_bytes(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
 
 
 def _length_prefixed(*parts: str) -> bytes:

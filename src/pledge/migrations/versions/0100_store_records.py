@@ -1,4 +1,4 @@
-"""Store records, blind indexes, and the crypto-shredding marker of the vault.
+"""Store records with their blind indexes, and the crypto-shredding marker of the vault.
 
 Revision ID: 0100
 Revises: 0001
@@ -11,6 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from pledge.db import UtcDateTime
+
+# Frozen here: a migration must not change when the code's constant does.
+INDEX_COLUMNS = ("index_0", "index_1", "index_2", "index_3")
 
 revision: str = "0100"
 down_revision: str | None = "0001"
@@ -36,25 +39,19 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
+        *(sa.Column(name, sa.LargeBinary(), nullable=True) for name in INDEX_COLUMNS),
         sa.PrimaryKeyConstraint("tenant_id", "app_key", "collection", "id", name="pk_store_records"),
     )
-    op.create_table(
-        "store_index",
-        sa.Column("tenant_id", sa.String(32), nullable=False),
-        sa.Column("app_key", sa.String(64), nullable=False),
-        sa.Column("collection", sa.String(64), nullable=False),
-        sa.Column("record_id", sa.String(32), nullable=False),
-        sa.Column("field", sa.String(64), nullable=False),
-        sa.Column("digest", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "app_key", "collection", "record_id", "field", name="pk_store_index"),
-        sqlite_with_rowid=False,
-    )
-    op.create_index(
-        "ix_store_index_lookup", "store_index", ["tenant_id", "app_key", "collection", "field", "digest", "record_id"]
-    )
+    for name in INDEX_COLUMNS:
+        op.create_index(
+            f"ix_store_records_{name}",
+            "store_records",
+            ["tenant_id", "app_key", "collection", name, "id"],
+            sqlite_where=sa.column(name).isnot(None),
+            postgresql_where=sa.column(name).isnot(None),
+        )
 
 
 def downgrade() -> None:
-    op.drop_table("store_index")
     op.drop_table("store_records")
     op.drop_table("shredded_tenants")
