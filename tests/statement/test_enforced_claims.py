@@ -76,8 +76,8 @@ def test_the_enforced_claims_are_provided_and_hold_on_a_clean_deployment(runtime
     )
     assert _outcome(deployment, "app-data-encrypted") == (
         Outcome.PASSED,
-        "store_records has no column besides ids, times, revision, key version and ciphertext; 2 sampled records "
-        "of 1 site: each opened under its own site's data key, bound to its collection and id",
+        "store_records has no column besides ids, times, revision, key version, blind-index digests and ciphertext; "
+        "2 sampled records of 1 site: each opened under its own site's data key, bound to its collection and id",
     )
     assert _outcome(deployment, "uninstall-ends-account") == (
         Outcome.PASSED,

@@ -41,7 +41,7 @@ from pledge.store import (
 )
 from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.pii import scan_value
-from pledge.store.tables import records_table
+from pledge.store.tables import INDEX_COLUMNS, records_table
 from pledge.tenants import Tenant, TenantNotFound, TenantState, stored_fields
 from pledge.trust.connect import ConnectVerifier, app_base_url
 from pledge.trust.forge import Invocation
@@ -118,12 +118,14 @@ SITE_IDENTITY_FIELDS = frozenset(
     }
 )
 
-# What S4 allows a store record's row to hold besides its ciphertext: metadata Pledge chose, never a value an app
-# wrote (docs/storage-format.md). A column outside this set would be app data in clear.
+# What S4 allows a store record's row to hold besides its ciphertext: metadata Pledge chose and keyed blind-index
+# digests, never a value an app wrote (docs/storage-format.md). A column outside this set would be app data in clear.
 RECORD_ROW_COLUMNS = frozenset(
     {"tenant_id", "app_key", "collection", "id", "key_version", "revision", "payload", "created_at", "updated_at"}
+) | frozenset(INDEX_COLUMNS)
+_RECORD_ROW = (
+    f"{records_table.name} has no column besides ids, times, revision, key version, blind-index digests and ciphertext"
 )
-_RECORD_ROW = f"{records_table.name} has no column besides ids, times, revision, key version and ciphertext"
 
 # Values the log redaction must mask; the probe line is never logged, only passed through the redactor.
 _LOG_PROBE_SECRETS = ("c2lnbmF0dXJlLXByb2Jl", "probe-shared-secret", "probe-bearer-token", "probe.person@example.com")
@@ -750,8 +752,9 @@ CLAIMS: tuple[Claim, ...] = (
         "Every app record is stored as one AES-256-GCM ciphertext under your site's own data key: the field "
         "names are sealed inside it with the values, and it is bound to your site, the app's collection, the "
         "record and the key version, so it cannot be read with another site's key or moved to another record. "
-        "Besides the ciphertext, a record's row holds only its ids, collection name, times, revision and key "
-        "version.",
+        "Besides the ciphertext, a record's row holds only its ids, collection name, times, revision, key "
+        "version and, for fields the app marks as searchable, keyed digests (HMAC-SHA256 under a key derived from "
+        "your site's data key) that match equal values without revealing them.",
         check_records_encrypted,
     ),
     Claim(
