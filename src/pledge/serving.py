@@ -10,10 +10,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
+from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from pledge.app import App, Auth, Endpoint, Identity, RequestContext
@@ -57,7 +57,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
     from pledge.connect import connect_routes
 
     routes += connect_routes(app, runtime)
-    return Starlette(routes=routes)
+    # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
+    # and a second error and exception layer per request bought nothing.
+    return Router(routes=routes)
 
 
 def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
