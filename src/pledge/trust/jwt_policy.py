@@ -140,7 +140,7 @@ def verify_signature(
     re-parsing cost more than the rest of request authentication together.
     """
     check_algorithm(token, pinned)
-    if pinned == HS256 and isinstance(key, SharedSecret | str | bytes):
+    if pinned == HS256 and isinstance(key, (SharedSecret, str, bytes)):
         secret = key if isinstance(key, SharedSecret) else SharedSecret(key)
         valid = hmac.compare_digest(secret.sign(token.signing_input), token.signature)
     elif pinned == RS256 and isinstance(key, RSAPublicKey):
@@ -190,7 +190,8 @@ def check_qsh(claims: Mapping[str, Any], expected: str, *, accept_context: bool)
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A tuple, not ``int | float``: a union is a new object on every call, and this runs three times a request.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
