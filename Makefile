@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/pledge serve
+	$(BIN)/pledge serve --app examples.issue_mailer.app:app
 
 serve: $(STAMP)
 	$(BIN)/pledge serve
@@ -29,8 +29,8 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
 bench: $(STAMP) system-deps

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp
 
+    from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
+    from pledge.store import TenantStore
     from pledge.tenants import Tenant
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
@@ -59,12 +61,20 @@ class RequestContext:
     request: Request
     identity: Identity | None
     runtime: Runtime
+    app: App | None = None
 
     @property
     def tenant(self) -> Tenant:
         if self.identity is None:
             raise PledgeError("a public route has no tenant")
         return self.identity.tenant
+
+    @property
+    def store(self) -> TenantStore:
+        """The verified tenant's records of this app: declared, encrypted, screened for personal data (S2)."""
+        if self.app is None:
+            raise PledgeError("this request context was built without its app: pass app= to reach the store")
+        return self.runtime.store_for(self.app, self.tenant)
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]
@@ -106,6 +116,8 @@ class App:
     product: Product = Product.JIRA
     scopes: tuple[str, ...] = ("READ",)
     data: DataManifest = field(default_factory=DataManifest)
+    forge: ForgeConfig | None = None
+    """Served as a Forge Remote (Auth.FORGE routes, lifecycle triggers, realm migration) when set."""
     routes: list[Route] = field(default_factory=list, init=False)
     webhooks: list[Webhook] = field(default_factory=list, init=False)
     pages: list[Page] = field(default_factory=list, init=False)

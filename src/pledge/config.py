@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json", description="Forge FIT JWKS."
     )
     atlassian_api_url: str = Field(default="https://api.atlassian.com", description="Atlassian platform API.")
+    forge_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2,8}$",
+        description="Forge data residency realm this deployment serves (US, EU, AU, …); default derived from region.",
+    )
+    forge_peers: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="The other regional deployments: comma-separated REALM=URL, e.g. EU=https://eu.example.com.",
+    )
+    forge_transfer_key: SecretStr | None = Field(
+        default=None, description="Base64 32-byte key shared by regional deployments to seal realm migrations."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -97,6 +109,23 @@ class Settings(BaseSettings):
         for path in value:
             if not re.fullmatch(r"[\w.]+:[\w.]+", path):
                 raise ValueError(f"{path!r} is not a `module:attribute` import path")
+        return value
+
+    @field_validator("forge_peers", mode="before")
+    @classmethod
+    def _split_peers(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [part.strip().partition("=") for part in value.split(",") if part.strip()]
+            return {realm.strip(): url.strip().rstrip("/") for realm, _, url in pairs}
+        return value
+
+    @field_validator("forge_peers")
+    @classmethod
+    def _peer_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for realm, url in value.items():
+            parts = urlsplit(url)
+            if not re.fullmatch(r"[A-Z]{2,8}", realm) or parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{realm}={url!r} is not REALM=http(s)://host, e.g. EU=https://eu.example.com")
         return value
 
     @field_validator("region")
@@ -151,6 +180,33 @@ class Settings(BaseSettings):
     @property
     def resolved_keyring_path(self) -> Path:
         return self.keyring_path or self.data_dir / "keyring.json"
+
+    @property
+    def resolved_forge_region(self) -> str:
+        """The Forge realm of this deployment: the setting, else the realm that contains ``region``."""
+        if self.forge_region is not None:
+            return self.forge_region
+        realm = _FORGE_REALMS.get(self.region) or _FORGE_REALMS.get(self.region.split("-", 1)[0])
+        if realm is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}REGION={self.region!r} is in no Forge realm Pledge knows: set {ENV_PREFIX}FORGE_REGION"
+            )
+        return realm
+
+
+# Atlassian's data residency realms by AWS region (exact region first, then its prefix).
+_FORGE_REALMS = {
+    "us": "US",
+    "eu": "EU",
+    "eu-central-2": "CH",
+    "eu-west-2": "GB",
+    "ap-southeast-1": "SG",
+    "ap-southeast-2": "AU",
+    "ap-south-1": "IN",
+    "ap-northeast-1": "JP",
+    "ap-northeast-2": "KR",
+    "ca": "CA",
+}
 
 
 def _is_loopback(host: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -10,10 +11,15 @@ from pledge.clock import Clock, SystemClock
 from pledge.config import Settings
 from pledge.db import open_engine
 from pledge.egress import OutboundClient
-from pledge.tenants import TenantRegistry
+from pledge.errors import PledgeError
+from pledge.store import TenantStore
+from pledge.tenants import Tenant, TenantRegistry
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
 from pledge.vault import LocalKeyring, Vault
+
+if TYPE_CHECKING:
+    from pledge.app import App
 
 
 @dataclass
@@ -43,7 +49,14 @@ class Runtime:
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
-        egress = egress or OutboundClient([settings.connect_install_keys_url, settings.atlassian_api_url])
+        egress = egress or OutboundClient(
+            [
+                settings.connect_install_keys_url,
+                settings.atlassian_api_url,
+                settings.forge_jwks_url,
+                *settings.forge_peers.values(),
+            ]
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -54,6 +67,12 @@ class Runtime:
             install_keys=InstallKeys(settings.connect_install_keys_url, egress),
             connect_tenants=ConnectTenantCache(tenants),
         )
+
+    def store_for(self, app: App, tenant: Tenant) -> TenantStore:
+        """The tenant's records of ``app``, checked against the app's data manifest (see :mod:`pledge.store`)."""
+        if tenant.app_key != app.key:
+            raise PledgeError(f"tenant {tenant.id} belongs to app {tenant.app_key!r}, not {app.key!r}")
+        return TenantStore(self.engine, self.vault, self.clock, app_key=app.key, manifest=app.data, tenant_id=tenant.id)
 
     def close(self) -> None:
         if not self.closed:

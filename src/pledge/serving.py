@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from pledge.app import App, Auth, Endpoint, Identity, RequestContext
@@ -24,11 +24,16 @@ log = logging.getLogger("pledge.serving")
 
 
 class AuthenticationFailed(PledgeError):
-    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body."""
+    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``status_code`` is 401 unless the caller is authentic but sent to the wrong place (421: tenant pinned to another
+    region) or for a tenant that cannot be served (403).
+    """
+
+    def __init__(self, code: str, message: str, *, status_code: int = 401) -> None:
         super().__init__(message)
         self.code = code
+        self.status_code = status_code
 
 
 class Verifier(Protocol):
@@ -40,29 +45,33 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         from pledge.trust import verifiers_for
 
         verifiers = verifiers_for(app, runtime)
-    routes = [
+    routes: list[BaseRoute] = [
         StarletteRoute(
-            route.path, _guarded(route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
+            route.path, _guarded(app, route.endpoint, route.auth, verifiers, runtime), methods=list(route.methods)
         )
         for route in app.routes
     ]
     routes += [
-        StarletteRoute(hook.path, _guarded(hook.endpoint, Auth.CONNECT, verifiers, runtime), methods=["POST"])
+        StarletteRoute(hook.path, _guarded(app, hook.endpoint, Auth.CONNECT, verifiers, runtime), methods=["POST"])
         for hook in app.webhooks
     ]
     routes += [
-        StarletteRoute(page.path, _guarded(page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
+        StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
     from pledge.connect import connect_routes
 
     routes += connect_routes(app, runtime)
+    if app.forge is not None and Auth.FORGE in verifiers:
+        from pledge.forge.routes import forge_routes
+
+        routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
     # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
     # and a second error and exception layer per request bought nothing.
     return Router(routes=routes)
 
 
-def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
+def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
     verifier = verifiers.get(auth)
     if verifier is None and auth is not Auth.PUBLIC:
         raise ConfigurationError(f"no verifier for {auth.value!r} routes: this app cannot be served")
@@ -74,15 +83,15 @@ def _guarded(endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier],
                 identity = await verifier(request)
             except AuthenticationFailed as exc:
                 log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
-                return refusal(exc.code, str(exc))
-        return as_response(await endpoint(RequestContext(request, identity, runtime)))
+                return refusal(exc.code, str(exc), status_code=exc.status_code)
+        return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
 
 
-def refusal(code: str, message: str) -> JSONResponse:
-    """The 401 every authentication failure becomes: a reason code and one line, never a stack trace."""
-    return JSONResponse({"error": code, "message": message}, status_code=401)
+def refusal(code: str, message: str, *, status_code: int = 401) -> JSONResponse:
+    """The 401 (or 403/409/421) every refusal becomes: a reason code and one line, never a stack trace."""
+    return JSONResponse({"error": code, "message": message}, status_code=status_code)
 
 
 def as_response(result: object) -> Response:

@@ -1,12 +1,13 @@
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from pledge.clock import FrozenClock
-from pledge.vault import Aad, CiphertextInvalid, KeyringError, KeyShredded, LocalKeyring, Vault
+from pledge.vault import Aad, CiphertextInvalid, KeyringError, KeyShredded, LocalKeyring, Vault, envelope
 
 AAD = Aad("emails", "record-1", "subject")
 
@@ -102,3 +103,68 @@ def test_another_keyring_cannot_unwrap(engine: Engine, tmp_path: Path, clock: Fr
     ciphertext = Vault(engine, LocalKeyring(tmp_path / "one.json"), clock).encrypt("tenant-a", AAD, b"data")
     with pytest.raises(KeyringError):
         Vault(engine, LocalKeyring(tmp_path / "two.json"), clock).decrypt("tenant-a", AAD, ciphertext)
+
+
+def test_a_shredded_tenant_is_refused_a_fresh_key(engine: Engine, tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "keyring.json"
+    vault = Vault(engine, LocalKeyring(path), clock)
+    vault.encrypt("tenant-a", AAD, b"data")
+    vault.shred("tenant-a")
+    assert vault.is_shredded("tenant-a")
+    for writer in (vault, Vault(engine, LocalKeyring(path), clock)):
+        with pytest.raises(KeyShredded, match="tenant-a was crypto-shredded"):
+            writer.encrypt("tenant-a", AAD, b"new data")
+        with pytest.raises(KeyShredded):
+            writer.rotate_data_key("tenant-a")
+    assert not vault.has_keys("tenant-a")
+    assert vault.shred("tenant-a") == 0
+
+
+def test_a_ciphertext_naming_a_key_version_the_tenant_never_had_is_foreign(vault: Vault) -> None:
+    ciphertext = bytearray(vault.encrypt("tenant-a", AAD, b"data"))
+    ciphertext[1:5] = (7).to_bytes(4, "big")
+    with pytest.raises(CiphertextInvalid, match="has no data key version 7"):
+        vault.decrypt("tenant-a", AAD, bytes(ciphertext))
+
+
+def test_the_key_cache_is_bounded_and_evicted_keys_are_unwrapped_again(
+    engine: Engine, tmp_path: Path, clock: FrozenClock
+) -> None:
+    vault = Vault(engine, LocalKeyring(tmp_path / "keyring.json"), clock, cache_size=2)
+    tenants = [f"tenant-{i}" for i in range(5)]
+    sealed = {t: vault.encrypt(t, AAD, t.encode()) for t in tenants}
+    assert len(vault._keys._entries) == 2
+    assert {t: vault.decrypt(t, AAD, c) for t, c in sealed.items()} == {t: t.encode() for t in tenants}
+
+
+def test_blind_indexes_are_equal_only_for_the_same_tenant_scope_and_value(vault: Vault) -> None:
+    assert vault.key_version("tenant-a") == vault.key_version("tenant-b") == 1
+    digest = vault.blind_index("tenant-a", 1, "mailer/rules", "recipient", b'"a@example.com"')
+    assert digest == vault.blind_index("tenant-a", 1, "mailer/rules", "recipient", b'"a@example.com"')
+    assert len(digest) == 32
+    others = [
+        vault.blind_index("tenant-b", 1, "mailer/rules", "recipient", b'"a@example.com"'),
+        vault.blind_index("tenant-a", 1, "mailer/other", "recipient", b'"a@example.com"'),
+        vault.blind_index("tenant-a", 1, "mailer/rules", "owner", b'"a@example.com"'),
+        vault.blind_index("tenant-a", 1, "mailer/rules", "recipient", b'"b@example.com"'),
+        vault.blind_index(
+            "tenant-a", vault.rotate_data_key("tenant-a"), "mailer/rules", "recipient", b'"a@example.com"'
+        ),
+    ]
+    assert digest not in others
+    assert b"a@example.com" not in digest
+
+
+def test_a_shred_on_another_instance_reaches_this_one_within_the_cache_ttl(
+    engine: Engine, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keyring.json"
+    this, other = Vault(engine, LocalKeyring(path), clock), Vault(engine, LocalKeyring(path), clock)
+    ciphertext = this.encrypt("tenant-a", AAD, b"data")
+    other.shred("tenant-a")
+    now = time.monotonic()
+    monkeypatch.setattr(envelope.time, "monotonic", lambda: now + envelope.CACHE_TTL_SECONDS + 1)
+    with pytest.raises(KeyShredded):
+        this.decrypt("tenant-a", AAD, ciphertext)
+    with pytest.raises(KeyShredded):
+        this.encrypt("tenant-a", AAD, b"written after the purge")

@@ -11,6 +11,8 @@ import click
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config import config
 from pledge.cli.db import db
+from pledge.cli.forge import forge
+from pledge.cli.keys import keys
 from pledge.cli.serve import serve
 from pledge.cli.sim import sim
 from pledge.cli.statement import statement
@@ -38,6 +40,8 @@ cli.add_command(config)
 cli.add_command(statement)
 cli.add_command(sim)
 cli.add_command(token)
+cli.add_command(keys)
+cli.add_command(forge)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -168,6 +168,18 @@ class Lifecycle:
         tenant = self._runtime.tenants.by_client_key(self._app_key, client_key)
         return self._runtime.tenants.transition(tenant.id, state)
 
+    def _same_site(self, payload: InstallPayload) -> Tenant:
+        registry = self._runtime.tenants
+        try:
+            return registry.by_client_key(self._app_key, payload.client_key)
+        except TenantNotFound:
+            if payload.installation_id is None:
+                raise
+        tenant = registry.by_installation_id(self._app_key, payload.installation_id)
+        if tenant.client_key is not None:
+            raise TenantNotFound(f"installation of tenant {tenant.id} already belongs to another clientKey")
+        return registry.update_identity(tenant.id, client_key=payload.client_key)
+
     def _record_install(self, payload: InstallPayload) -> Tenant:
         """A new clientKey (first install, or a site import) is a new tenant; a known one is updated in place."""
         registry = self._runtime.tenants
@@ -183,8 +195,9 @@ class Lifecycle:
                     installation_id=payload.installation_id,
                 )
             except IntegrityError:
-                # A concurrent delivery of the same install created it first; update that one.
-                tenant = registry.by_client_key(self._app_key, payload.client_key)
+                # A concurrent delivery of the same install created it first, or (Connect on Forge) Forge's
+                # installed trigger created this installationId's tenant first: update that one.
+                tenant = self._same_site(payload)
         # Re-install: a rotated secret, maybe a new baseUrl after a site rename, maybe the Forge link.
         tenant = registry.update_identity(tenant.id, base_url=payload.base_url, installation_id=payload.installation_id)
         registry.set_shared_secret(tenant.id, payload.shared_secret)

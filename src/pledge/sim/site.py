@@ -121,6 +121,11 @@ class SimSite:
     ) -> None:
         self._routes.append(Route(path, endpoint, methods=list(methods)))
 
+    def serve_rest_under(self, prefix: str) -> None:
+        """Also answer the REST API under ``prefix``: Forge calls go to ``{apiBaseUrl}`` = ``/ex/jira/{cloudId}``."""
+        self.add_route(prefix + "/rest/api/3/issue/{key}", self._issue)
+        self.add_route(prefix + "/rest/api/3/myself", self._myself)
+
     def add_authenticator(self, authenticator: RestAuthenticator) -> None:
         self._authenticators.append(authenticator)
 

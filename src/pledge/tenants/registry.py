@@ -175,11 +175,14 @@ class TenantRegistry:
         base_url: str | None = None,
         installation_id: str | None = None,
         cloud_id: str | None = None,
+        client_key: str | None = None,
     ) -> Tenant:
-        """Record what a verified re-install says about the site: a new base URL after a rename, the Forge link."""
+        """Record what a verified re-install says about the site: a new base URL after a rename, the Forge link,
+        the Connect clientKey of a site whose Forge installation came first."""
         tenant = self.get(tenant_id)
         changed = replace(
             tenant,
+            client_key=client_key or tenant.client_key,
             base_url=base_url or tenant.base_url,
             installation_id=installation_id or tenant.installation_id,
             cloud_id=cloud_id or tenant.cloud_id,

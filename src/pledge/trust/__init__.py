@@ -15,7 +15,12 @@ def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
     from pledge.app import Auth
     from pledge.trust.connect import ConnectVerifier
 
-    return {
+    verifiers: dict[Auth, Verifier] = {
         Auth.CONNECT: ConnectVerifier(app.key, runtime, accept_context=False),
         Auth.CONNECT_CONTEXT: ConnectVerifier(app.key, runtime, accept_context=True),
     }
+    if app.forge is not None:
+        from pledge.forge.requests import ForgeRequestVerifier
+
+        verifiers[Auth.FORGE] = ForgeRequestVerifier(app, app.forge, runtime)
+    return verifiers

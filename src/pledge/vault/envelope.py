@@ -1,24 +1,44 @@
-"""Envelope encryption: one AES-256-GCM data key per tenant, wrapped by the KEK, bound to where a value lives.
+"""Envelope encryption: one AES-256-GCM data key per tenant, wrapped by the KEK, bound to where a value lives (S4, S7).
 
 Every ciphertext's associated data names tenant, collection, record, field and key version, so a ciphertext copied
 to another tenant, row or field does not decrypt. Deleting a tenant's wrapped keys (``shred``) makes every copy of
-its data unreadable, the KEK holder's included.
+its data unreadable, the KEK holder's included, and leaves a marker so that the tenant never gets a fresh key.
 
 Ciphertext layout (version 1): ``0x01 | key version (4 bytes, big-endian) | nonce (12) | AES-GCM ciphertext+tag``.
+Blind indexes (equality lookups without clear text) are HMAC-SHA256 under a key derived from the data key by HKDF.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import hashlib
+import hmac
 import secrets
 import struct
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Engine, Integer, LargeBinary, PrimaryKeyConstraint, String, Table, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
@@ -28,6 +48,13 @@ from pledge.vault.keyring import Keyring, WrappedKey
 _FORMAT = 1
 _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
+
+DEFAULT_CACHE_SIZE = 4096
+"""Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
+CACHE_TTL_SECONDS = 30.0
+"""How long an instance trusts what it remembers of a tenant's keys (unwrapped keys, current version) before it
+reads ``data_keys`` again: a rotation, or a shred, on another instance takes effect here within this time."""
 
 data_keys_table = Table(
     "data_keys",
@@ -40,13 +67,20 @@ data_keys_table = Table(
     PrimaryKeyConstraint("tenant_id", "version"),
 )
 
+shredded_tenants_table = Table(
+    "shredded_tenants",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("shredded_at", UtcDateTime, nullable=False),
+)
+
 
 class CiphertextInvalid(PledgeError):
     """The ciphertext was altered, truncated, or belongs to another tenant, record or field."""
 
 
 class KeyShredded(PledgeError):
-    """The tenant's data keys were destroyed: its data is unrecoverable by design."""
+    """The tenant's data keys were destroyed: its data is unrecoverable by design, and nothing new is written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,42 +92,85 @@ class Aad:
     field: str
 
     def encode(self, tenant_id: str, key_version: int) -> bytes:
-        parts = ("pledge/aad/1", tenant_id, self.collection, self.record_id, self.field, str(key_version))
-        # Length-prefixed so that no two different locations encode to the same bytes.
-        return b"".join(struct.pack(">I", len(p.encode())) + p.encode() for p in parts)
+        return _aad_prefix(tenant_id, self.collection) + _length_prefixed(self.record_id, self.field, str(key_version))
+
+
+@dataclass(frozen=True, slots=True)
+class _DataKey:
+    cipher: AESGCM
+    index_key: bytes
+
+
+class _KeyCache:
+    """Least-recently-used unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a keyring (maybe a KMS)
+    round trip, and a key shredded elsewhere must not outlive the shred here for long."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], tuple[_DataKey, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, version: int) -> _DataKey | None:
+        with self._lock:
+            entry = self._entries.get((tenant_id, version))
+            if entry is None:
+                return None
+            if entry[1] <= time.monotonic():
+                del self._entries[(tenant_id, version)]
+                return None
+            self._entries.move_to_end((tenant_id, version))
+            return entry[0]
+
+    def put(self, tenant_id: str, version: int, key: _DataKey) -> None:
+        with self._lock:
+            self._entries[(tenant_id, version)] = (key, time.monotonic() + CACHE_TTL_SECONDS)
+            self._entries.move_to_end((tenant_id, version))
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def forget(self, tenant_id: str) -> None:
+        with self._lock:
+            for cached in [k for k in self._entries if k[0] == tenant_id]:
+                del self._entries[cached]
 
 
 class Vault:
     """Per-tenant data keys and the AEAD recipes built on them; also the tenant registry's secret sealer."""
 
-    def __init__(self, engine: Engine, keyring: Keyring, clock: Clock) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring, clock: Clock, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._engine = engine
         self._keyring = keyring
         self._clock = clock
-        self._cache: dict[tuple[str, int], AESGCM] = {}
-        self._current: dict[str, int] = {}
+        self._keys = _KeyCache(cache_size)
+        self._current: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 
-    def encrypt(self, tenant_id: str, aad: Aad, plaintext: bytes) -> bytes:
-        version = self._current_version(tenant_id)
+    def encrypt(self, tenant_id: str, aad: Aad, plaintext: bytes, *, key_version: int | None = None) -> bytes:
+        """Encrypt under the tenant's current data key, or under ``key_version`` when several values must agree."""
+        version = self.key_version(tenant_id) if key_version is None else key_version
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._cipher(tenant_id, version).encrypt(nonce, plaintext, aad.encode(tenant_id, version))
+        sealed = self._key(tenant_id, version).cipher.encrypt(nonce, plaintext, aad.encode(tenant_id, version))
         return _HEADER.pack(_FORMAT, version) + nonce + sealed
 
     def decrypt(self, tenant_id: str, aad: Aad, ciphertext: bytes) -> bytes:
-        if len(ciphertext) < _HEADER.size + _NONCE_BYTES + 16:
-            raise CiphertextInvalid("ciphertext is truncated")
-        fmt, version = _HEADER.unpack_from(ciphertext)
-        if fmt != _FORMAT:
-            raise CiphertextInvalid(f"unknown ciphertext format {fmt}")
+        version = ciphertext_key_version(ciphertext)
         nonce = ciphertext[_HEADER.size : _HEADER.size + _NONCE_BYTES]
         body = ciphertext[_HEADER.size + _NONCE_BYTES :]
         try:
-            return self._cipher(tenant_id, version).decrypt(nonce, body, aad.encode(tenant_id, version))
+            return self._key(tenant_id, version).cipher.decrypt(nonce, body, aad.encode(tenant_id, version))
         except InvalidTag:
             raise CiphertextInvalid(
                 f"ciphertext does not belong to tenant {tenant_id} at {aad.collection}/{aad.field}"
             ) from None
+
+    def blind_index(self, tenant_id: str, key_version: int, collection: str, field: str, value: bytes) -> bytes:
+        """A keyed digest of ``value`` for equality lookups: equal values give equal digests, nothing else leaks.
+
+        The key is derived (HKDF-SHA256) from the tenant's data key of ``key_version``, so shredding the data key
+        destroys the index key too, and a digest of one tenant, collection or field never matches another's.
+        """
+        scope = _index_scope(tenant_id, collection, field)
+        return hmac.digest(self._key(tenant_id, key_version).index_key, scope + value, "sha256")
 
     def seal(self, tenant_id: str, name: str, plaintext: bytes) -> bytes:
         return self.encrypt(tenant_id, Aad("_tenant", tenant_id, name), plaintext)
@@ -102,15 +179,26 @@ class Vault:
         return self.decrypt(tenant_id, Aad("_tenant", tenant_id, name), sealed)
 
     def key_version(self, tenant_id: str) -> int:
-        """The version new ciphertexts of this tenant are written with."""
-        return self._current_version(tenant_id)
+        """The version new ciphertexts of this tenant are written with; creates the first key when there is none.
+
+        Versions run from 1 without gaps. Another instance's rotation is seen here within
+        ``CACHE_TTL_SECONDS``; what it writes meanwhile stays readable under the older version.
+        """
+        cached = self._current.get(tenant_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        with self._lock:
+            version = self._latest_version(tenant_id)
+            if version is None:
+                version = self._insert_key(tenant_id, first=True)
+            self._remember(tenant_id, version)
+        return version
 
     def rotate_data_key(self, tenant_id: str) -> int:
         """Start a new data key version; older versions still decrypt what they wrote."""
         with self._lock:
-            version = (self._latest_version(tenant_id) or 0) + 1
-            self._insert_key(tenant_id, version)
-            self._current[tenant_id] = version
+            version = self._insert_key(tenant_id, first=False)
+            self._remember(tenant_id, version)
         return version
 
     def rotate_kek(self) -> int:
@@ -131,44 +219,93 @@ class Vault:
         return len(rows)
 
     def shred(self, tenant_id: str) -> int:
-        """Destroy every data key of the tenant: from now on none of its ciphertexts can be decrypted."""
+        """Destroy every data key of the tenant and refuse it keys forever: none of its ciphertexts decrypt again."""
         with self._lock, self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            # Marker and deletion commit together: no moment where the keys are gone but a new one may be made.
+            if not _is_shredded(connection, tenant_id):
+                connection.execute(
+                    insert(shredded_tenants_table).values(tenant_id=tenant_id, shredded_at=self._clock.now())
+                )
             result = connection.execute(delete(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id))
-            for cached in [k for k in self._cache if k[0] == tenant_id]:
-                del self._cache[cached]
+            self._keys.forget(tenant_id)
             self._current.pop(tenant_id, None)
         return result.rowcount
+
+    def export_data_keys(self, tenant_id: str) -> list[tuple[int, bytes]]:
+        """The tenant's data keys in the clear, by version: only for moving a tenant to another deployment's KEK."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id).order_by("version")
+            ).mappings()
+            return [
+                (
+                    row["version"],
+                    self._keyring.unwrap(
+                        WrappedKey(row["kek_id"], row["wrapped_key"]), _wrap_context(tenant_id, row["version"])
+                    ),
+                )
+                for row in rows
+            ]
+
+    def import_data_keys(self, tenant_id: str, keys: list[tuple[int, bytes]]) -> None:
+        """Adopt data keys exported by another deployment, wrapped under this deployment's KEK."""
+        now = self._clock.now()
+        with self._lock, self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            if _is_shredded(connection, tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded here: its keys cannot come back")
+            for version, data_key in keys:
+                wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
+                connection.execute(
+                    data_keys_table.insert().values(
+                        tenant_id=tenant_id,
+                        version=version,
+                        kek_id=wrapped.kek_id,
+                        wrapped_key=wrapped.ciphertext,
+                        created_at=now,
+                    )
+                )
+            self._current.pop(tenant_id, None)
+
+    def release_data_keys(self, tenant_id: str) -> int:
+        """Delete this deployment's wrapped copies of keys that moved to another deployment (not a shred: the
+        tenant's data stays readable where it went, and may come back)."""
+        with self._lock, self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            result = connection.execute(delete(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id))
+            self._keys.forget(tenant_id)
+            self._current.pop(tenant_id, None)
+        return result.rowcount
+
+    def is_shredded(self, tenant_id: str) -> bool:
+        with self._engine.connect() as connection:
+            return _is_shredded(connection, tenant_id)
 
     def has_keys(self, tenant_id: str) -> bool:
         return self._latest_version(tenant_id) is not None
 
-    def _current_version(self, tenant_id: str) -> int:
-        version = self._current.get(tenant_id)
-        if version is not None:
-            return version
-        with self._lock:
-            version = self._latest_version(tenant_id)
-            if version is None:
-                version = self._create_first_key(tenant_id)
-            self._current[tenant_id] = version
-        return version
+    def _remember(self, tenant_id: str, version: int) -> None:
+        self._current[tenant_id] = (version, time.monotonic() + CACHE_TTL_SECONDS)
 
-    def _cipher(self, tenant_id: str, version: int) -> AESGCM:
-        cipher = self._cache.get((tenant_id, version))
-        if cipher is not None:
-            return cipher
+    def _key(self, tenant_id: str, version: int) -> _DataKey:
+        key = self._keys.get(tenant_id, version)
+        if key is not None:
+            return key
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(data_keys_table.c.kek_id, data_keys_table.c.wrapped_key)
                 .where(data_keys_table.c.tenant_id == tenant_id)
                 .where(data_keys_table.c.version == version)
             ).one_or_none()
+            if row is None and _is_shredded(connection, tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: its data can never be read again")
         if row is None:
-            raise KeyShredded(f"tenant {tenant_id} has no data key version {version}: it was shredded")
+            raise CiphertextInvalid(f"tenant {tenant_id} has no data key version {version}: the ciphertext is foreign")
         data_key = self._keyring.unwrap(WrappedKey(row.kek_id, row.wrapped_key), _wrap_context(tenant_id, version))
-        cipher = AESGCM(data_key)
-        self._cache[(tenant_id, version)] = cipher
-        return cipher
+        key = _DataKey(AESGCM(data_key), _index_key(data_key, tenant_id, version))
+        self._keys.put(tenant_id, version, key)
+        return key
 
     def _latest_version(self, tenant_id: str) -> int | None:
         with self._engine.connect() as connection:
@@ -177,20 +314,19 @@ class Vault:
             ).scalar_one()
         return latest
 
-    def _create_first_key(self, tenant_id: str) -> int:
-        # Another instance may have created it first: then theirs is the key.
-        with contextlib.suppress(IntegrityError):
-            self._insert_key(tenant_id, 1)
-        version = self._latest_version(tenant_id)
-        assert version is not None
-        return version
-
-    def _insert_key(self, tenant_id: str, version: int) -> None:
+    def _insert_key(self, tenant_id: str, *, first: bool) -> int:
         data_key = AESGCM.generate_key(bit_length=256)
-        wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
         with self._engine.begin() as connection:
+            _lock_tenant(connection, tenant_id)
+            latest = connection.execute(
+                select(func.max(data_keys_table.c.version)).where(data_keys_table.c.tenant_id == tenant_id)
+            ).scalar_one()
+            if first and latest is not None:
+                return int(latest)  # another instance created it first: theirs is the key
+            version = (latest or 0) + 1
+            wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
             connection.execute(
-                data_keys_table.insert().values(
+                insert(data_keys_table).values(
                     tenant_id=tenant_id,
                     version=version,
                     kek_id=wrapped.kek_id,
@@ -198,7 +334,64 @@ class Vault:
                     created_at=self._clock.now(),
                 )
             )
+            # Checked after the insert, inside its transaction: a shred can then no longer slip in between.
+            if _is_shredded(connection, tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: it gets no new data key")
+        return version
+
+
+def ciphertext_key_version(ciphertext: bytes) -> int:
+    """The data key version a ciphertext was written with (read from its header, without decrypting)."""
+    if len(ciphertext) < _HEADER.size + _NONCE_BYTES + _TAG_BYTES:
+        raise CiphertextInvalid("ciphertext is truncated")
+    fmt, version = _HEADER.unpack_from(ciphertext)
+    if fmt != _FORMAT:
+        raise CiphertextInvalid(f"unknown ciphertext format {fmt}")
+    return int(version)
+
+
+def _lock_tenant(connection: Connection, tenant_id: str) -> None:
+    """Serialise key creation and shredding of one tenant across instances.
+
+    PostgreSQL needs a lock (READ COMMITTED would let a shred and a new key pass each other); SQLite already runs
+    one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"pledge.vault|" + tenant_id.encode()).digest()[:8], "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _is_shredded(connection: Connection, tenant_id: str) -> bool:
+    marker = connection.execute(
+        select(shredded_tenants_table.c.tenant_id).where(shredded_tenants_table.c.tenant_id == tenant_id)
+    ).first()
+    return marker is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _aad_prefix(tenant_id: str, collection: str) -> bytes:
+    return _length_prefixed("pledge/aad/1", tenant_id, collection)
+
+
+@functools.lru_cache(maxsize=4096)
+def _index_scope(tenant_id: str, collection: str, field: str) -> bytes:
+    return _length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
+
+
+def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
+    info = f"pledge/blind-index-key/1|{tenant_id}|{version}".encode()
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(data_key)
 
 
 def _wrap_context(tenant_id: str, version: int) -> bytes:
     return f"pledge/data-key/1|{tenant_id}|{version}".encode()
+
+
+def _length_prefixed(*parts: str) -> bytes:
+    # Length-prefixed so that no two different tuples encode to the same bytes.
+    encoded = bytearray()
+    for part in parts:
+        data = part.encode()
+        encoded += len(data).to_bytes(4, "big")
+        encoded += data
+    return bytes(encoded)

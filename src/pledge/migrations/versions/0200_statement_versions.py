@@ -1,7 +1,7 @@
 """Statement versions and verification runs.
 
 Revision ID: 0200
-Revises: 0001
+Revises: 0100
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from pledge.db import UtcDateTime
 
 revision: str = "0200"
-down_revision: str | None = "0001"
+down_revision: str | None = "0100"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -1,0 +1,192 @@
+"""What Forge Remote authentication (S11) costs: a FIT-verified JSON POST route against the bare route, one host.
+
+The FIT route does everything a Forge call gets in production: RS256 signature against the cached JWKS, claims,
+``jti`` replay memory, tenant resolution by installationId (cached for a second), region pin and migration lock,
+license signal. Because every ``jti`` is accepted once, ``wrk`` cannot repeat one token: the FITs are minted before
+the run (by the simulated Forge site, 2048-bit RSA) and a Lua script sends each once. They live 4 minutes instead of
+Forge's 25 s so that minting can happen before the clock starts; verification costs the same. The bare route gets
+the very same requests. Rows are interleaved, median of 3; besides requests/s each row gives the server's CPU time
+per request (read from the server itself), the steadier figure on a shared machine. Target: FIT ≥ 70 % of bare.
+
+Run: ``.venv/bin/python -m bench forge_auth``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+
+from bench.harness import BenchError, LoadResult, Row, interleave, parse_wrk, pledge_host, run_wrk, serve
+from pledge.app import App, Auth, RequestContext
+from pledge.forge import ForgeConfig
+from pledge.sim.forge import ForgeSite
+
+APP_ID = "ari:cloud:ecosystem::app/0b6f5a64-3f0e-4a57-8a43-6d1b2f3c9e10"
+BODY = json.dumps({"issue": "PLG-1", "fields": {"summary": "Benchmark", "labels": ["a", "b", "c"]}, "n": 42})
+DURATION, WARMUP, CONNECTIONS, ROUNDS = 2, 1, 32, 3
+TOKENS = 20_000
+TOKEN_LIFETIME_SECONDS = 240
+BASE = "/apps/bench-forge"
+
+app = App(key="bench-forge", name="Forge benchmark", forge=ForgeConfig(app_id=APP_ID))
+
+
+async def _echo(context: RequestContext) -> dict[str, object]:
+    payload = await context.request.json()
+    return {"received": sorted(payload)}
+
+
+app.route("/echo", auth=Auth.FORGE, methods=("POST",))(_echo)
+app.route("/bare", auth=Auth.PUBLIC, methods=("POST",))(_echo)
+
+
+@app.route("/cpu", auth=Auth.PUBLIC)
+async def _cpu(_context: RequestContext) -> dict[str, float]:
+    """The server's CPU seconds so far: CPU per request is steadier than requests/s on a shared machine."""
+    return {"seconds": time.process_time()}
+
+
+def create_app() -> Starlette:
+    return pledge_host(app)
+
+
+_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+local tokens = {{}}
+for line in io.lines({path}) do tokens[#tokens + 1] = line end
+local next_token = 0
+request = function()
+  next_token = next_token % #tokens + 1  -- wraps only on the bare route; the FIT route checks it never does
+  local headers = {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[next_token]}}
+  return wrk.format(nil, nil, headers)
+end
+"""
+
+
+def _load_with_fits(url: str, tokens: list[str], duration: int, *, single_use: bool = True) -> LoadResult:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise BenchError("wrk is not installed: run scripts/system-deps (as root) or apt-get install wrk")
+    with tempfile.TemporaryDirectory(prefix="pledge-bench-fit-") as scratch:
+        token_file, script = Path(scratch) / "fits.txt", Path(scratch) / "fits.lua"
+        token_file.write_text("\n".join(tokens) + "\n")
+        script.write_text(_SCRIPT.format(body=json.dumps(BODY), path=json.dumps(str(token_file))))
+        base = [wrk, "-t1", f"-c{CONNECTIONS}", "-s", str(script), "--latency", "--timeout", "5s"]
+        completed = subprocess.run(
+            [*base, f"-d{duration}s", url], capture_output=True, text=True, timeout=60, check=False
+        )
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed: {completed.stderr.strip()[:300]}")
+    result, non_2xx, errors = parse_wrk(completed.stdout)
+    if single_use and result.requests + CONNECTIONS >= len(tokens):
+        raise BenchError(f"{result.requests} requests used every one of {len(tokens)} FITs: raise TOKENS")
+    if non_2xx or errors:
+        raise BenchError(f"{url}: {non_2xx} non-2xx responses and {errors} socket errors under load")
+    return result
+
+
+class _Fits:
+    """The minted FITs, handed out in order: each is good once, so a load run takes the ones after the last run's."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self._tokens = tokens
+        self._next = 0
+
+    def load(self, url: str, duration: int) -> LoadResult:
+        result = _load_with_fits(url, self._tokens[self._next :], duration)
+        # wrk sends them in order; at most one per connection was in flight, unanswered, when it stopped.
+        self._next += result.requests + CONNECTIONS
+        return result
+
+
+class _CpuPerRequest:
+    """Wraps a load: also records the server's CPU time per answered request, by reading ``/cpu`` around it."""
+
+    def __init__(self, cpu_url: str) -> None:
+        self._cpu_url = cpu_url
+        self.samples: dict[str, list[float]] = {}
+
+    def __call__(self, name: str, load: Callable[[], LoadResult]) -> Callable[[], LoadResult]:
+        def measured() -> LoadResult:
+            before = self._seconds()
+            result = load()
+            self.samples.setdefault(name, []).append((self._seconds() - before) / max(result.requests, 1) * 1e6)
+            return result
+
+        return measured
+
+    def median_us(self, name: str) -> float:
+        runs = sorted(self.samples[name])
+        return runs[len(runs) // 2]
+
+    def _seconds(self) -> float:
+        return float(httpx.get(self._cpu_url, timeout=5).json()["seconds"])
+
+
+def scenarios() -> list[Row]:
+    site = ForgeSite(APP_ID)
+    with site.serve():
+        env = {"PLEDGE_FORGE_JWKS_URL": site.jwks_url, "PLEDGE_ATLASSIAN_API_URL": site.base_url}
+        with serve("bench.forge_auth:create_app", factory=True, env=env, ready_path="/healthz") as served:
+            installation = site.new_installation()
+            attempts = asyncio.run(site.install(f"{served.url}{BASE}/forge/lifecycle/installed", installation))
+            if attempts[-1].status != 200:
+                raise BenchError(f"the installed trigger was refused: {attempts}")
+            now = int(time.time())
+            started = time.perf_counter()
+            tokens = [
+                site.mint_fit(installation, iat=now, nbf=now, exp=now + TOKEN_LIFETIME_SECONDS) for _ in range(TOKENS)
+            ]
+            minted = time.perf_counter() - started
+            bare_url, fit_url = f"{served.url}{BASE}/bare", f"{served.url}{BASE}/echo"
+            fits = _Fits(tokens)
+            fits.load(fit_url, WARMUP)
+            _load_with_fits(bare_url, tokens, WARMUP, single_use=False)
+            cpu = _CpuPerRequest(f"{served.url}{BASE}/cpu")
+            names = ("bare route, same FIT-carrying requests", "FIT route (Auth.FORGE)", "bare route, static request")
+            # The bare route gets the very requests the FIT route gets (a FIT each, ignored there), so both rows
+            # pay the same load-generator and header-parsing cost and differ only by what verification costs.
+            rows = interleave(
+                {
+                    names[0]: cpu(names[0], lambda: _load_with_fits(bare_url, tokens, DURATION, single_use=False)),
+                    names[1]: cpu(names[1], lambda: fits.load(fit_url, DURATION)),
+                    names[2]: cpu(
+                        names[2],
+                        lambda: run_wrk(
+                            bare_url,
+                            method="POST",
+                            headers={"Content-Type": "application/json"},
+                            body=BODY,
+                            duration=DURATION,
+                            warmup=0,
+                            connections=CONNECTIONS,
+                        ),
+                    ),
+                },
+                rounds=ROUNDS,
+            )
+    bare, fit, static = rows
+    bare_cpu, fit_cpu, static_cpu = (cpu.median_us(name) for name in names)
+    return [
+        replace(bare, note=f"{bare.note}; server CPU {bare_cpu:.0f} µs/request; Authorization header ignored"),
+        replace(
+            fit,
+            note=f"{fit.note}; server CPU {fit_cpu:.0f} µs/request; {fit.result.rps / bare.result.rps:.0%} of the "
+            f"row above by req/s, {bare_cpu / fit_cpu:.0%} by CPU (target 70 %)",
+        ),
+        replace(
+            static,
+            note=f"{static.note}; server CPU {static_cpu:.0f} µs/request; {TOKENS} FITs minted in {minted:.0f} s",
+        ),
+    ]

@@ -1,0 +1,70 @@
+"""Where a Forge Remote app's platform endpoints live under ``/apps/<key>``, and how a refusal is answered (S11).
+
+Forge expects JSON and no redirect; every refusal here is a JSON body with a reason code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from pledge.errors import PledgeError
+from pledge.serving import AuthenticationFailed
+
+if TYPE_CHECKING:
+    from pledge.app import App
+    from pledge.runtime import Runtime
+    from pledge.serving import Verifier
+
+log = logging.getLogger("pledge.forge")
+
+INSTALLED_PATH = "/forge/lifecycle/installed"
+UPGRADED_PATH = "/forge/lifecycle/upgraded"
+PRE_UNINSTALL_PATH = "/forge/lifecycle/pre-uninstall"
+REALM_PATH = "/forge/realm"
+PEER_PATH = "/forge/realm/peer"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def answering_json(handler: Handler) -> Handler:
+    """Refusals as JSON: ``AuthenticationFailed`` with its status, any other PledgeError as 400."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AuthenticationFailed as exc:
+            log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
+            return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
+        except PledgeError as exc:
+            log.info("refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return JSONResponse({"error": "refused", "message": str(exc)}, status_code=400)
+
+    return handle
+
+
+def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRoute]:
+    """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
+    from pledge.forge.lifecycle import Lifecycle
+    from pledge.forge.realm import RealmHooks
+    from pledge.forge.requests import ForgeRequestVerifier
+
+    if not isinstance(verifier, ForgeRequestVerifier):
+        return []
+    lifecycle = Lifecycle(verifier)
+    hooks = RealmHooks(verifier)
+    return [
+        Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
+        Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
+        Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
+        *(
+            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
+            for step, method, handler in hooks.hooks()
+        ),
+        *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
+    ]

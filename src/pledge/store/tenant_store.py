@@ -1,0 +1,320 @@
+"""The store an app's handlers use: one tenant's records, declared, encrypted and screened for personal data (S2).
+
+A :class:`TenantStore` is bound to one app's data manifest and one tenant; no method takes a tenant id, so no call
+can reach another tenant's records. Writes are checked against the manifest (undeclared collections and fields are
+refused), values of fields not declared personal data are scanned by the PII guard, and every value is sealed
+under the tenant's data key before it reaches the database. Filters work on indexed fields only, through keyed
+blind indexes: the database never holds an indexed value in clear either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pledge.clock import Clock
+from pledge.errors import PledgeError
+from pledge.store import codec, tables
+from pledge.store.manifest import Category, Collection, DataManifest
+from pledge.store.pii import PiiKind, scan_value
+from pledge.store.secret import Secret
+from pledge.vault import Vault
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_UPDATE_ATTEMPTS = 10
+_ID_LENGTH = 32
+
+_KIND_NAMES = {
+    PiiKind.EMAIL: "an e-mail address",
+    PiiKind.PHONE: "a phone number",
+    PiiKind.PAYMENT_CARD: "a payment card number",
+    PiiKind.IBAN: "an IBAN",
+    PiiKind.ATLASSIAN_ACCOUNT_ID: "an Atlassian accountId",
+}
+
+
+class UndeclaredData(PledgeError):
+    """A collection or field the app's data manifest does not declare."""
+
+
+class PersonalDataRefused(PledgeError):
+    """Personal data in a field that the manifest does not declare as personal data."""
+
+
+class InvalidValue(PledgeError):
+    """A value the store cannot keep: not JSON, or a filter on a field that is not indexed."""
+
+
+class RecordNotFound(PledgeError):
+    """No record with that id in this tenant's collection."""
+
+
+class ConcurrentUpdate(PledgeError):
+    """A record kept changing under an update; the update was not applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One stored record. Values of SECRET fields are :class:`Secret`; fields never written are absent."""
+
+    id: str
+    collection: str
+    values: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    revision: int = field(repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def __repr__(self) -> str:
+        # Values may be personal data: a record in a log line shows where it lives, never what it holds.
+        return f"Record(id={self.id!r}, collection={self.collection!r}, fields={sorted(self.values)!r})"
+
+
+class TenantStore:
+    """One tenant's records of one app. Get it from ``context.store`` or ``runtime.store_for(app, tenant)``."""
+
+    def __init__(
+        self, engine: Engine, vault: Vault, clock: Clock, *, app_key: str, manifest: DataManifest, tenant_id: str
+    ) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._clock = clock
+        self._app_key = app_key
+        self._manifest = manifest
+        self._tenant_id = tenant_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant_id
+
+    @property
+    def app_key(self) -> str:
+        return self._app_key
+
+    def create(self, collection: str, values: Mapping[str, Any]) -> Record:
+        """Store a new record and return it with its generated id."""
+        declared = self._collection(collection)
+        encoded = self._checked(declared, values)
+        now = self._clock.now()
+        record_id = _new_id(now)
+        sealed = codec.seal(
+            self._vault, self._tenant_id, self._scope(collection), record_id, encoded, _indexed(declared)
+        )
+        with self._engine.begin() as connection:
+            connection.execute(
+                tables.INSERT_RECORD,
+                {
+                    "tenant_id": self._tenant_id,
+                    "app_key": self._app_key,
+                    "collection": collection,
+                    "id": record_id,
+                    "key_version": sealed.key_version,
+                    "revision": 1,
+                    "payload": sealed.payload,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            tables.insert_index(connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests)
+        return Record(
+            record_id, collection, _wrapped(json.loads(sealed.plaintext), _secret_fields(declared)), now, now, 1
+        )
+
+    def get(self, collection: str, record_id: str) -> Record:
+        declared = self._collection(collection)
+        return self._record(declared, self._row(collection, record_id), _secret_fields(declared))
+
+    def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
+        """Change the given fields of a record and keep the others; returns the record as stored."""
+        declared = self._collection(collection)
+        changes = self._checked(declared, values)
+        scope = self._scope(collection)
+        for _ in range(_UPDATE_ATTEMPTS):
+            row = self._row(collection, record_id)
+            stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload)
+            encoded = codec.encode_fields(stored) | changes
+            sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, _indexed(declared))
+            now = self._clock.now()
+            with self._engine.begin() as connection:
+                # Compare-and-set on the revision: a concurrent writer (or a key rotation) makes us start over.
+                written = connection.execute(
+                    tables.UPDATE_RECORD,
+                    {
+                        **self._key(collection, record_id),
+                        "seen": row.revision,
+                        "new_key_version": sealed.key_version,
+                        "new_payload": sealed.payload,
+                        "new_updated_at": now,
+                    },
+                ).rowcount
+                if written == 1:
+                    tables.replace_index(
+                        connection, self._tenant_id, self._app_key, collection, record_id, sealed.digests
+                    )
+                    written_values = _wrapped(json.loads(sealed.plaintext), _secret_fields(declared))
+                    return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
+        raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
+
+    def delete(self, collection: str, record_id: str) -> None:
+        self._collection(collection)
+        with self._engine.begin() as connection:
+            if connection.execute(tables.DELETE_RECORD, self._key(collection, record_id)).rowcount != 1:
+                raise _not_found(collection, record_id)
+            connection.execute(tables.DELETE_INDEX, self._key(collection, record_id))
+
+    def list(
+        self,
+        collection: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> list[Record]:
+        """Records in id order (creation order), all ``where`` fields equal to their values (indexed fields only).
+
+        Page through with ``after=<the last id of the previous page>``.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        declared = self._collection(collection)
+        parameters = {**self._key(collection), **self._filters(declared, where or {}), "limit": limit}
+        if after is not None:
+            parameters["after"] = after
+        query = tables.list_records(len(where or {}), after is not None)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query, parameters).all()
+        secrets = _secret_fields(declared)
+        return [self._record(declared, row, secrets) for row in rows]
+
+    def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
+        declared = self._collection(collection)
+        parameters = {**self._key(collection), **self._filters(declared, where or {})}
+        with self._engine.connect() as connection:
+            return int(connection.execute(tables.count_records(len(where or {})), parameters).scalar_one())
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    def _collection(self, name: str) -> Collection:
+        declared = self._manifest.collection(name)
+        if declared is None:
+            raise UndeclaredData(
+                f"collection {name!r} is not declared in the data manifest of app {self._app_key!r}:"
+                f" add Collection({name!r}, ...) to App(data=DataManifest(...))"
+            )
+        return declared
+
+    def _checked(self, declared: Collection, values: Mapping[str, Any]) -> dict[str, bytes]:
+        encoded: dict[str, bytes] = {}
+        for name, raw in values.items():
+            declared_field = declared.field(name)
+            if declared_field is None:
+                raise UndeclaredData(
+                    f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
+                    f" {self._app_key!r}: add Field({name!r}, ...) to it"
+                )
+            value = raw.reveal() if isinstance(raw, Secret) else raw
+            if declared_field.category is not Category.PERSONAL:
+                finding = scan_value(value)
+                if finding is not None:
+                    raise PersonalDataRefused(
+                        f"field {declared.name}.{name} holds what looks like {_KIND_NAMES[finding.kind]},"
+                        f" but it is declared {declared_field.category.value}: declare it Category.PERSONAL in the"
+                        " data manifest, or do not store it"
+                    )
+            try:
+                encoded[name] = codec.canonical_json(value)
+            except (TypeError, ValueError):
+                raise InvalidValue(
+                    f"field {declared.name}.{name}: a {type(value).__name__} is not storable;"
+                    " store JSON values (str, int, float, bool, None, lists and dicts of them)"
+                ) from None
+        return encoded
+
+    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> dict[str, Any]:
+        """Bound parameters ``field_N`` and ``digests_N`` of each condition, for :func:`tables.list_records`."""
+        parameters: dict[str, Any] = {}
+        if not where:
+            return parameters
+        versions = range(1, self._vault.key_version(self._tenant_id) + 1)
+        scope = self._scope(declared.name)
+        for n, (name, raw) in enumerate(where.items()):
+            declared_field = declared.field(name)
+            if declared_field is None:
+                raise UndeclaredData(
+                    f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
+                    f" {self._app_key!r}: add Field({name!r}, ...) to it"
+                )
+            if not declared_field.indexed:
+                raise InvalidValue(
+                    f"field {declared.name}.{name} is not indexed: declare it Field(..., indexed=True) to filter on it"
+                )
+            value = raw.reveal() if isinstance(raw, Secret) else raw
+            try:
+                plaintext = codec.canonical_json(value)
+            except (TypeError, ValueError):
+                raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
+            # Entries written before a key rotation finished carry digests under older key versions.
+            parameters[f"field_{n}"] = name
+            parameters[f"digests_{n}"] = [
+                self._vault.blind_index(self._tenant_id, v, scope, name, plaintext) for v in versions
+            ]
+        return parameters
+
+    # --- rows -----------------------------------------------------------------------------------
+
+    def _scope(self, collection: str) -> str:
+        return f"{self._app_key}/{collection}"
+
+    def _key(self, collection: str, record_id: str | None = None) -> dict[str, str]:
+        return tables.record_key(self._tenant_id, self._app_key, collection, record_id)
+
+    def _row(self, collection: str, record_id: str) -> Any:
+        with self._engine.connect() as connection:
+            row = connection.execute(tables.SELECT_RECORD, self._key(collection, record_id)).one_or_none()
+        if row is None:
+            raise _not_found(collection, record_id)
+        return row
+
+    def _record(self, declared: Collection, row: Any, secrets: tuple[str, ...]) -> Record:
+        values = codec.open_payload(self._vault, self._tenant_id, self._scope(declared.name), row.id, row.payload)
+        return Record(row.id, declared.name, _wrapped(values, secrets), row.created_at, row.updated_at, row.revision)
+
+
+def _indexed(declared: Collection) -> list[str]:
+    return [f.name for f in declared.fields if f.indexed]
+
+
+def _secret_fields(declared: Collection) -> tuple[str, ...]:
+    return tuple(f.name for f in declared.fields if f.category is Category.SECRET)
+
+
+def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
+    for secret in secrets:
+        if secret in values:
+            values[secret] = Secret(values[secret])
+    return values
+
+
+def _new_id(now: datetime) -> str:
+    """48 bits of milliseconds then 80 random bits, in hex: unique, unguessable, and sorted by creation time."""
+    milliseconds = int(now.timestamp() * 1000) & (2**48 - 1)
+    return f"{milliseconds:012x}{os.urandom(10).hex()}"
+
+
+def _not_found(collection: str, record_id: str) -> RecordNotFound:
+    shown = (
+        record_id if len(record_id) == _ID_LENGTH and all(c in "0123456789abcdef" for c in record_id) else "<malformed>"
+    )
+    return RecordNotFound(f"no record {shown} in collection {collection!r} of this tenant")

@@ -1,0 +1,271 @@
+"""S11 for Forge Remote: every call carries a Forge Invocation Token (FIT), verified here before a handler runs.
+
+The FIT is RS256 only (pinned here, never read from the token), signed by a key published in Forge's JWKS. The
+JWKS is cached; an unknown ``kid`` triggers a refresh, at most once per ``refresh_interval``, so a flood of made-up
+kids cannot make Pledge hammer the JWKS host. JWKS unreachable and no cached key for the ``kid``: refuse (fail
+closed). A cached key stays usable while the JWKS host is down (Forge rotates by publishing new keys beside old ones).
+
+Replay: a FIT lives about 25 seconds; each ``jti`` is accepted once per process within its lifetime. Forge mints a
+new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a retry. The
+memory is per process: two instances behind a load balancer each accept a replayed token once, within 25 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from pledge.clock import Clock
+from pledge.egress import EgressRefused, OutboundClient
+from pledge.serving import AuthenticationFailed
+
+log = logging.getLogger("pledge.trust.forge")
+
+FIT_ISSUER = "forge/invocation-token"
+ALGORITHM = "RS256"
+LEEWAY = timedelta(seconds=5)
+# Forge sets exp about 25 s after iat; a token claiming to live much longer was not minted by Forge's rules.
+MAX_LIFETIME = timedelta(minutes=5)
+_REQUIRED = ("iss", "aud", "iat", "nbf", "exp", "jti", "app", "context")
+_KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
+_REPLAY_MEMORY_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What a verified FIT says: who is calling, for which installation and site, and where to call back."""
+
+    app_id: str
+    installation_id: str
+    api_base_url: str
+    cloud_id: str | None
+    site_url: str | None
+    principal: str | None
+    module_type: str | None
+    module_key: str | None
+    license_active: bool | None
+    """``app.license.isActive`` when the FIT carries a license (paid apps); None otherwise."""
+    jti: str
+    expires_at: datetime
+    claims: dict[str, Any]
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Invocation:
+        app, context = claims.get("app"), claims.get("context")
+        if not isinstance(app, dict) or not isinstance(context, dict):
+            raise AuthenticationFailed("claims_malformed", "the FIT's app or context claim is not an object")
+        installation_id, api_base_url = app.get("installationId"), app.get("apiBaseUrl")
+        if not isinstance(installation_id, str) or not isinstance(api_base_url, str):
+            raise AuthenticationFailed("claims_malformed", "the FIT lacks app.installationId or app.apiBaseUrl")
+        module = app["module"] if isinstance(app.get("module"), dict) else {}
+        license_ = app.get("license")
+        active = license_.get("isActive") if isinstance(license_, dict) else None
+        principal = claims.get("principal")
+        return cls(
+            app_id=str(claims["aud"]),
+            installation_id=installation_id,
+            api_base_url=api_base_url.rstrip("/"),
+            cloud_id=_text(context.get("cloudId")),
+            site_url=_text(context.get("siteUrl")),
+            principal=_text(principal),
+            module_type=_text(module.get("type")),
+            module_key=_text(module.get("key")),
+            license_active=active if isinstance(active, bool) else None,
+            jti=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            claims=claims,
+        )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class JwksCache:
+    """Forge's signing keys by ``kid``, fetched through the egress client, refreshed at most once per interval."""
+
+    def __init__(
+        self,
+        url: str,
+        egress: OutboundClient,
+        clock: Clock,
+        *,
+        refresh_interval: timedelta = timedelta(seconds=30),
+        max_age: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._url = url
+        self._egress = egress
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self._max_age = max_age
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._fetched_at: datetime | None = None
+        self._attempted_at: datetime | None = None
+        self._reachable = True
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> RSAPublicKey:
+        key = self._keys.get(kid)
+        if key is not None and not self._stale():
+            return key
+        async with self._lock:
+            if self._refresh_due():
+                await self._refresh()
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        if not self._reachable:
+            raise AuthenticationFailed(
+                "jwks_unavailable", "the Forge JWKS cannot be fetched and no cached key matches: refusing (fail closed)"
+            )
+        raise AuthenticationFailed("unknown_kid", "the FIT is signed with a key the Forge JWKS does not publish")
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._clock.now() - self._fetched_at >= self._max_age
+
+    def _refresh_due(self) -> bool:
+        return self._attempted_at is None or self._clock.now() - self._attempted_at >= self._refresh_interval
+
+    async def _refresh(self) -> None:
+        self._attempted_at = self._clock.now()
+        try:
+            response = await self._egress.request("GET", self._url, headers={"accept": "application/json"})
+            response.raise_for_status()
+            keys = _parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError, EgressRefused) as exc:
+            self._reachable = False
+            log.warning("Forge JWKS fetch failed (%s); keeping %d cached key(s)", type(exc).__name__, len(self._keys))
+            return
+        self._keys, self._fetched_at, self._reachable = keys, self._attempted_at, True
+
+
+def _parse_jwks(document: object) -> dict[str, RSAPublicKey]:
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS document")
+    keys: dict[str, RSAPublicKey] = {}
+    for entry in document["keys"]:
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("alg", ALGORITHM) != ALGORITHM or not isinstance(entry.get("kid"), str):
+            continue
+        key = jwt.PyJWK(entry, algorithm=ALGORITHM).key
+        if isinstance(key, RSAPrivateKey):
+            key = key.public_key()
+        if isinstance(key, RSAPublicKey):
+            keys[entry["kid"]] = key
+    return keys
+
+
+class FitVerifier:
+    """Verifies ``Authorization: Bearer <FIT>`` for one app (its ``aud``) and returns the :class:`Invocation`."""
+
+    def __init__(self, app_id: str, jwks: JwksCache, clock: Clock, *, leeway: timedelta = LEEWAY) -> None:
+        if not _APP_ID.match(app_id):
+            raise ValueError(f"Forge app id {app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
+        self.app_id = app_id
+        self._jwks = jwks
+        self._clock = clock
+        self._leeway = leeway
+        self._seen: dict[str, datetime] = {}
+
+    async def verify(self, authorization: str | None) -> Invocation:
+        segments = _segments(_bearer(authorization))
+        header = _json_segment(segments[0], "header")
+        if header.get("alg") != ALGORITHM:
+            raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.match(kid):
+            raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
+        key = await self._jwks.key(kid)
+        try:
+            key.verify(_b64decode(segments[2]), f"{segments[0]}.{segments[1]}".encode(), PKCS1v15(), SHA256())
+        except InvalidSignature:
+            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
+        claims = _json_segment(segments[1], "payload")
+        self._check_claims(claims)
+        now = self._clock.now()
+        self._check_time(claims, now)
+        invocation = Invocation.from_claims(claims)
+        self._remember(invocation, now)
+        return invocation
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        for name in _REQUIRED:
+            if name not in claims:
+                raise AuthenticationFailed("missing_claim", f"the FIT lacks the {name!r} claim")
+        if claims["iss"] != FIT_ISSUER:
+            raise AuthenticationFailed("wrong_issuer", f"the FIT's iss is not {FIT_ISSUER!r}")
+        audience = claims["aud"]
+        if audience != self.app_id and not (isinstance(audience, list) and audience == [self.app_id]):
+            raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app")
+        claims["aud"] = self.app_id
+
+    def _check_time(self, claims: dict[str, Any], at: datetime) -> None:
+        try:
+            now, exp, nbf = at.timestamp(), float(claims["exp"]), float(claims["nbf"])
+        except (TypeError, ValueError):
+            raise AuthenticationFailed("claims_malformed", "the FIT's exp or nbf is not a number") from None
+        leeway = self._leeway.total_seconds()
+        if now > exp + leeway:
+            raise AuthenticationFailed("expired", "the FIT has expired")
+        if now < nbf - leeway:
+            raise AuthenticationFailed("not_yet_valid", "the FIT is not valid yet: check this server's clock")
+        if exp - nbf > MAX_LIFETIME.total_seconds():
+            raise AuthenticationFailed("lifetime_too_long", "the FIT claims a lifetime no Forge token has")
+
+    def _remember(self, invocation: Invocation, now: datetime) -> None:
+        if len(self._seen) >= _REPLAY_MEMORY_LIMIT:
+            self._seen = {jti: until for jti, until in self._seen.items() if until >= now}
+        until = self._seen.get(invocation.jti)
+        if until is not None and until >= now:
+            raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
+        self._seen[invocation.jti] = invocation.expires_at + self._leeway
+
+
+def _segments(token: str) -> list[str]:
+    # The signature is checked by cryptography directly: the token is split and decoded once, its alphabet checked
+    # by binascii's strict mode (PyJWT's per-character check in Python costs more than the RSA verification).
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
+    return segments
+
+
+def _b64decode(segment: str) -> bytes:
+    try:
+        standard = segment.encode("ascii").translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4)
+        return binascii.a2b_base64(standard, strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise AuthenticationFailed("token_malformed", "the FIT is not base64url-encoded") from None
+
+
+def _json_segment(segment: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64decode(segment).decode())
+    except (ValueError, RecursionError):
+        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not JSON") from None
+    if not isinstance(value, dict):
+        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not a JSON object")
+    return value
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("token_missing", "no 'Authorization: Bearer <FIT>' header")
+    return token.strip()
