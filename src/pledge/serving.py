@@ -10,10 +10,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
@@ -67,7 +66,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         from pledge.forge.routes import forge_routes
 
         routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
-    return Starlette(routes=routes)
+    # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
+    # and a second error and exception layer per request bought nothing.
+    return Router(routes=routes)
 
 
 def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:

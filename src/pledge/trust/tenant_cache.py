@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.tenants.registry import TenantNotFound
+from pledge.trust.jwt_policy import SharedSecret
 from pledge.vault import CiphertextInvalid, KeyShredded
 
 DEFAULT_TTL_SECONDS = 10.0
@@ -29,11 +30,11 @@ DEFAULT_TTL_SECONDS = 10.0
 class ConnectTenant:
     tenant: Tenant
     shared_secret: str
-    key: bytes = field(init=False)
-    """The secret as the HMAC key, encoded once rather than on every request."""
+    key: SharedSecret = field(init=False)
+    """The secret as the HS256 key, its HMAC key schedule computed once rather than on every request."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", self.shared_secret.encode())
+        object.__setattr__(self, "key", SharedSecret(self.shared_secret))
 
     def __repr__(self) -> str:
         return f"ConnectTenant(tenant={self.tenant!r})"
