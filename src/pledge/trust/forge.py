@@ -7,7 +7,11 @@ closed). A cached key stays usable while the JWKS host is down (Forge rotates by
 
 Replay: a FIT lives about 25 seconds; each ``jti`` is accepted once per process within its lifetime. Forge mints a
 new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a retry. The
-memory is per process: two instances behind a load balancer each accept a replayed token once, within 25 s.
+memory is per process: two instances behind a load balancer each accept a replayed token once, within 25 s. It
+holds each ``jti`` until its token expires, no longer: its size is bounded by the call rate times the lifetime.
+
+Every Forge call pays for this module, so it does the work once: the token is split once, a header already seen
+(Forge signs every FIT with the same few headers) is not decoded again, times are compared as numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import asyncio
 import binascii
 import json
 import logging
+import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +49,10 @@ _REQUIRED = ("iss", "aud", "iat", "nbf", "exp", "jti", "app", "context")
 _KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
-_REPLAY_MEMORY_LIMIT = 100_000
+_MAX_LIFETIME_SECONDS = MAX_LIFETIME.total_seconds()
+_HEADER_CACHE_LIMIT = 32
+_PKCS1V15 = PKCS1v15()
+_SHA256 = SHA256()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,29 +189,47 @@ class FitVerifier:
         self.app_id = app_id
         self._jwks = jwks
         self._clock = clock
-        self._leeway = leeway
-        self._seen: dict[str, datetime] = {}
+        self._leeway = leeway.total_seconds()
+        # jti -> until when it is remembered (epoch seconds), oldest sighting first, so expired ones leave in order.
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        # Header segments already checked (alg pinned, kid well-formed) -> their kid.
+        self._kids: dict[str, str] = {}
 
     async def verify(self, authorization: str | None) -> Invocation:
-        segments = _segments(_bearer(authorization))
-        header = _json_segment(segments[0], "header")
+        # The signature is checked by cryptography directly: the token is split once and each segment decoded once,
+        # its alphabet checked by binascii's strict mode (PyJWT's per-character check costs more than the RSA).
+        token = _bearer(authorization)
+        if token.count(".") != 2:
+            raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
+        signing_input, _, signature = token.rpartition(".")
+        header_segment, _, payload_segment = signing_input.partition(".")
+        key = await self._jwks.key(self._kid(header_segment))
+        try:
+            key.verify(_b64decode(signature), signing_input.encode(), _PKCS1V15, _SHA256)
+        except InvalidSignature:
+            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
+        claims = _json_segment(payload_segment, "payload")
+        self._check_claims(claims)
+        now = self._clock.now().timestamp()
+        expires = self._check_time(claims, now)
+        invocation = Invocation.from_claims(claims)
+        self._remember(invocation.jti, expires + self._leeway, now)
+        return invocation
+
+    def _kid(self, header_segment: str) -> str:
+        kid = self._kids.get(header_segment)
+        if kid is not None:
+            return kid
+        header = _json_segment(header_segment, "header")
         if header.get("alg") != ALGORITHM:
             raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
         kid = header.get("kid")
         if not isinstance(kid, str) or not _KID.match(kid):
             raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
-        key = await self._jwks.key(kid)
-        try:
-            key.verify(_b64decode(segments[2]), f"{segments[0]}.{segments[1]}".encode(), PKCS1v15(), SHA256())
-        except InvalidSignature:
-            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
-        claims = _json_segment(segments[1], "payload")
-        self._check_claims(claims)
-        now = self._clock.now()
-        self._check_time(claims, now)
-        invocation = Invocation.from_claims(claims)
-        self._remember(invocation, now)
-        return invocation
+        if len(self._kids) >= _HEADER_CACHE_LIMIT:
+            self._kids.clear()  # headers are untrusted input: a flood of new ones must not grow this
+        self._kids[header_segment] = kid
+        return kid
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in _REQUIRED:
@@ -215,35 +242,38 @@ class FitVerifier:
             raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app")
         claims["aud"] = self.app_id
 
-    def _check_time(self, claims: dict[str, Any], at: datetime) -> None:
+    def _check_time(self, claims: dict[str, Any], now: float) -> float:
+        """Refuse a FIT outside its lifetime (or claiming too long a one); return its ``exp``."""
         try:
-            now, exp, nbf = at.timestamp(), float(claims["exp"]), float(claims["nbf"])
+            exp, nbf = float(claims["exp"]), float(claims["nbf"])
         except (TypeError, ValueError):
             raise AuthenticationFailed("claims_malformed", "the FIT's exp or nbf is not a number") from None
-        leeway = self._leeway.total_seconds()
+        if not (math.isfinite(exp) and math.isfinite(nbf)):  # NaN compares false both ways: it would never expire
+            raise AuthenticationFailed("claims_malformed", "the FIT's exp or nbf is not a finite number")
+        leeway = self._leeway
         if now > exp + leeway:
             raise AuthenticationFailed("expired", "the FIT has expired")
         if now < nbf - leeway:
             raise AuthenticationFailed("not_yet_valid", "the FIT is not valid yet: check this server's clock")
-        if exp - nbf > MAX_LIFETIME.total_seconds():
+        if exp - nbf > _MAX_LIFETIME_SECONDS:
             raise AuthenticationFailed("lifetime_too_long", "the FIT claims a lifetime no Forge token has")
+        return exp
 
-    def _remember(self, invocation: Invocation, now: datetime) -> None:
-        if len(self._seen) >= _REPLAY_MEMORY_LIMIT:
-            self._seen = {jti: until for jti, until in self._seen.items() if until >= now}
-        until = self._seen.get(invocation.jti)
-        if until is not None and until >= now:
-            raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
-        self._seen[invocation.jti] = invocation.expires_at + self._leeway
-
-
-def _segments(token: str) -> list[str]:
-    # The signature is checked by cryptography directly: the token is split and decoded once, its alphabet checked
-    # by binascii's strict mode (PyJWT's per-character check in Python costs more than the RSA verification).
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
-    return segments
+    def _remember(self, jti: str, until: float, now: float) -> None:
+        seen = self._seen
+        # Forge's tokens all live about as long, so the oldest sighting expires first: forgetting from that end
+        # costs nothing per call (an expired one behind a longer-lived one waits for it, which is harmless).
+        while seen:
+            oldest, oldest_until = next(iter(seen.items()))
+            if oldest_until >= now:
+                break
+            del seen[oldest]
+        known = seen.get(jti)
+        if known is not None:
+            if known >= now:
+                raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
+            del seen[jti]  # remembered past its expiry, now seen again: remembered anew, in arrival order
+        seen[jti] = until
 
 
 def _b64decode(segment: str) -> bytes:
