@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from starlette.applications import Starlette
@@ -32,8 +33,23 @@ def app_base_path(key: str) -> str:
     return f"{APPS_PREFIX}/{key}"
 
 
-def create_host(runtime: Runtime, apps: Sequence[Mountable] = (), extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_host(
+    runtime: Runtime,
+    apps: Sequence[Mountable] = (),
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    owns_runtime: bool = False,
+) -> Starlette:
+    """The host ASGI app. With ``owns_runtime`` (``pledge serve``), shutting the host down also closes the
+    runtime's outbound connections; tests that share one runtime between hosts leave it open."""
     metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owns_runtime:
+            # The outbound client's pooled connections belong to the server's event loop: close them on it.
+            await runtime.egress.aclose()
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "alive"})
@@ -54,7 +70,7 @@ def create_host(runtime: Runtime, apps: Sequence[Mountable] = (), extra_routes: 
         *extra_routes,
         *(Mount(app_base_path(app.key), app.asgi(runtime)) for app in apps),
     ]
-    host = Starlette(routes=routes)
+    host = Starlette(routes=routes, lifespan=lifespan)
     host.add_middleware(MetricsMiddleware, metrics=metrics)
     host.state.runtime = runtime
     return host

@@ -94,3 +94,11 @@ def test_metrics_label_an_app_route_by_its_template_not_the_id_requested(runtime
 )
 def test_redaction_ignores_case_beyond_ascii(message: str, leak: str) -> None:
     assert leak not in redact(message)
+
+
+@pytest.mark.parametrize("owns_runtime", [True, False])
+def test_shutdown_closes_outbound_connections_only_for_the_owning_host(runtime: Runtime, owns_runtime: bool) -> None:
+    with TestClient(create_host(runtime, owns_runtime=owns_runtime)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert not runtime.egress.closed
+    assert runtime.egress.closed is owns_runtime

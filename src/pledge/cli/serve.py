@@ -45,7 +45,7 @@ def run(settings: Settings) -> None:
     loaded = load_apps(settings.apps)
     with open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded))
+        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded), owns_runtime=True)
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
             host,

@@ -60,5 +60,9 @@ class OutboundClient:
             raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
         return await self._client.request(method, url, **kwargs)
 
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed
+
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -31,16 +31,11 @@ class TenantState(enum.StrEnum):
 
 # Re-installing is allowed from any state but PURGED: Atlassian sends `installed` again on upgrade, secret
 # rotation and site rename, and a customer may reinstall during the uninstall grace period.
+_FROM_INSTALLED = frozenset({TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED})
 _TRANSITIONS: dict[TenantState, frozenset[TenantState]] = {
-    TenantState.INSTALLED: frozenset(
-        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
-    ),
-    TenantState.ENABLED: frozenset(
-        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
-    ),
-    TenantState.DISABLED: frozenset(
-        {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED}
-    ),
+    TenantState.INSTALLED: _FROM_INSTALLED,
+    TenantState.ENABLED: _FROM_INSTALLED,
+    TenantState.DISABLED: _FROM_INSTALLED,
     TenantState.UNINSTALLED: frozenset({TenantState.INSTALLED, TenantState.UNINSTALLED, TenantState.PURGED}),
     TenantState.PURGED: frozenset(),
 }
