@@ -53,9 +53,10 @@ def _free_port() -> int:
 
 @contextmanager
 def regional_deployments(
-    site: ForgeSite, root: Path, regions: Mapping[str, str] = REGIONS
+    forge: Mapping[str, str], root: Path, regions: Mapping[str, str] = REGIONS
 ) -> Iterator[dict[str, Deployment]]:
-    """Run one ``pledge serve`` per realm, peers of each other, trusting ``site``'s JWKS and REST API."""
+    """Run one ``pledge serve`` per realm, peers of each other, with ``forge``'s settings (a simulated Forge site's
+    ``pledge_environment()``: its JWKS and REST API)."""
     ports = {realm: _free_port() for realm in regions}
     transfer_key = base64.b64encode(secrets.token_bytes(32)).decode()
     pledge = Path(sys.executable).with_name("pledge")
@@ -72,8 +73,7 @@ def regional_deployments(
                 "PLEDGE_PORT": str(ports[realm]),
                 "PLEDGE_REGION": region,
                 "PLEDGE_APPS": "examples.forge_notes.app:app",
-                "PLEDGE_FORGE_JWKS_URL": site.jwks_url,
-                "PLEDGE_ATLASSIAN_API_URL": site.base_url,
+                **forge,
                 "PLEDGE_FORGE_PEERS": peers,
                 "PLEDGE_FORGE_TRANSFER_KEY": transfer_key,
                 "PLEDGE_LOG_LEVEL": "WARNING",
@@ -153,7 +153,7 @@ def main() -> None:
     site = ForgeSite(APP_ID)
     with tempfile.TemporaryDirectory(prefix="pledge-forge-") as scratch, site.serve() as forge_url:
         print(f"simulated Forge site at {forge_url}")
-        with regional_deployments(site, Path(scratch)) as deployments:
+        with regional_deployments(site.pledge_environment(), Path(scratch)) as deployments:
             print(f"pledge serve US at {deployments['US'].url}, EU at {deployments['EU'].url}")
             asyncio.run(walkthrough(site, deployments["US"], deployments["EU"]))
 

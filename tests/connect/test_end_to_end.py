@@ -56,7 +56,7 @@ def test_sim_installs_the_app_into_a_running_server_and_everything_is_signed(
     app_socket, sim_socket = bound_socket(), bound_socket()
     app_port, sim_port = app_socket.getsockname()[1], sim_socket.getsockname()[1]
     sim_url = f"http://127.0.0.1:{sim_port}"
-    simulator = build_simulator(sim_url, clock)
+    simulator = build_simulator(sim_url, clock).connect
     settings = load_settings(
         data_dir=tmp_path / "data",
         database_url=database_url,

@@ -37,7 +37,7 @@ def site() -> Iterator[ForgeSite]:
 
 @pytest.fixture(scope="module")
 def deployments(site: ForgeSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployment]]:
-    with regional_deployments(site, tmp_path_factory.mktemp("regions")) as running:
+    with regional_deployments(site.pledge_environment(), tmp_path_factory.mktemp("regions")) as running:
         yield running
 
 

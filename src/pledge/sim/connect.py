@@ -222,17 +222,7 @@ class ConnectSim:
         """Send as the product, recording the exchange."""
         async with httpx.AsyncClient(transport=self._transport, timeout=30.0) as client:
             response = await client.send(request)
-        self.site.recorder.record(
-            Exchange(
-                direction="sent",
-                method=request.method,
-                url=str(request.url),
-                headers=dict(request.headers),
-                body=request.content,
-                status=response.status_code,
-                response_body=response.content,
-            )
-        )
+        self.site.recorder.record(Exchange.sent(response))
         return response
 
     async def install(self, descriptor_url: str) -> Installation:

@@ -10,7 +10,7 @@
   ``x-forge-oauth-user`` tokens;
 - delivers triggers as Forge does (5 s timeout, up to 4 redeliveries carrying ``retryContext``);
 - answers ``GET {apiBaseUrl}/rest/api/3/issue/{key}`` and ``/rest/api/3/myself`` for the tokens it issued, and
-  records every REST call.
+  records every REST call it receives and every call it makes to a remote.
 """
 
 from __future__ import annotations
@@ -35,13 +35,15 @@ from starlette.types import ASGIApp
 
 from pledge.clock import Clock, SystemClock
 from pledge.sim.loopback import serve_on_loopback
-from pledge.sim.site import RestCaller, RestRefused, SimSite
+from pledge.sim.site import Exchange, RestCaller, RestRefused, SimSite
 
+FIT_ISSUER = "forge/invocation-token"
 FIT_LIFETIME = timedelta(seconds=25)
 APP_TOKEN_LIFETIME = timedelta(hours=1)
 INVOKE_TIMEOUT_SECONDS = 25.0
 TRIGGER_TIMEOUT_SECONDS = 5.0
 TRIGGER_RETRIES = 4
+_TOKEN_HEADERS = {"app": "x-forge-oauth-system", "user": "x-forge-oauth-user"}
 
 
 @dataclass
@@ -136,6 +138,10 @@ class ForgeSite:
     def jwks_url(self) -> str:
         return f"{self.base_url}/.well-known/jwks.json"
 
+    def pledge_environment(self) -> dict[str, str]:
+        """The settings under which ``pledge serve`` trusts this site's FITs and may call its REST API."""
+        return {"PLEDGE_FORGE_JWKS_URL": self.jwks_url, "PLEDGE_ATLASSIAN_API_URL": self.base_url}
+
     def new_installation(self, *, license_active: bool = True) -> Installation:
         cloud_id = str(uuid.uuid4())
         return Installation(
@@ -164,7 +170,7 @@ class ForgeSite:
         """A FIT as Forge mints it; ``overrides`` replace or (with value None) remove top-level claims."""
         now = int(self.clock.now().timestamp())
         claims: dict[str, Any] = {
-            "iss": "forge/invocation-token",
+            "iss": FIT_ISSUER,
             "aud": self.app_id,
             "iat": now,
             "nbf": now,
@@ -245,8 +251,8 @@ class ForgeSite:
         fit = self.mint_fit(installation, module_type="jira:issuePanel", module_key=module_key, principal=principal)
         headers = {
             "authorization": f"Bearer {fit}",
-            "x-forge-oauth-system": self.app_token(installation),
-            "x-forge-oauth-user": self.user_token(installation, principal),
+            _TOKEN_HEADERS["app"]: self.app_token(installation),
+            _TOKEN_HEADERS["user"]: self.user_token(installation, principal),
         }
         async with self._client(INVOKE_TIMEOUT_SECONDS) as client:
             return await client.request(method, url, json=payload, headers=headers)
@@ -281,10 +287,7 @@ class ForgeSite:
                     await asyncio.sleep(self._backoff * 2 ** (number - 1))
                 body = {**payload, **({"retryContext": retry_context} if retry_context else {})}
                 fit = self.mint_fit(installation, module_type=module_type, module_key=module_key)
-                headers = {
-                    "authorization": f"Bearer {fit}",
-                    "x-forge-oauth-system": self.app_token(installation),
-                }
+                headers = {"authorization": f"Bearer {fit}", _TOKEN_HEADERS["app"]: self.app_token(installation)}
                 try:
                     response = await client.post(url, json=body, headers=headers)
                     attempts.append(Attempt(response.status_code, retry_context))
@@ -324,7 +327,32 @@ class ForgeSite:
             return await client.request(method, url, json=payload or {}, headers=headers)
 
     def _client(self, timeout: float) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
+        return httpx.AsyncClient(
+            timeout=timeout,
+            transport=self._transport,
+            follow_redirects=False,
+            event_hooks={"response": [self._record_sent]},
+        )
+
+    async def _record_sent(self, response: httpx.Response) -> None:
+        await response.aread()
+        self.site.recorder.record(Exchange.sent(response))
+
+    def credential(self, headers: dict[str, str]) -> str | None:
+        """What a recorded request carried, by name only: ``FIT + app token``, ``app token``, ``user token``."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme != "Bearer":
+            return None
+        kind = self._token_kind(headers)
+        if kind is not None:
+            return f"{kind} token"
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.InvalidTokenError:
+            return "unknown bearer token"
+        if issuer != FIT_ISSUER:
+            return "unknown bearer token"
+        return " + ".join(["FIT"] + [f"{kind} token" for kind, header in _TOKEN_HEADERS.items() if header in headers])
 
     # The simulated site's endpoints.
 

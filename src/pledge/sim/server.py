@@ -1,52 +1,47 @@
-"""``pledge sim`` as a process: the simulated site on loopback, steered through a small control API.
+"""``pledge sim`` as a process: one simulated site on loopback, Connect and Forge sides, steered by its control API.
 
-The control API (under ``/_sim``) exists only in the simulator: it lets ``pledge sim install|webhook|page|...``
-commands, run from another terminal, act as the product towards an app served by ``pledge serve``.
+The control API (``pledge.sim.control``) lets ``pledge sim install|webhook|page|...`` and ``pledge sim forge ...``,
+run from another terminal, act as the product towards an app served by ``pledge serve`` (S11).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from pledge.clock import Clock
 from pledge.sim.connect import ConnectSim, SimError
-from pledge.sim.site import SimSite
-
-CONTROL_PREFIX: Final = "/_sim"
-_JWT_PARAMETER: Final = re.compile(r"([?&]jwt=)[^&]*")
-
-
-def build_simulator(base_url: str, clock: Clock, *, product: str = "jira") -> ConnectSim:
-    """A simulated site at ``base_url`` with Connect and the control API."""
-    connect = ConnectSim(
-        SimSite(base_url, clock, product=product, context_path="/wiki" if product == "confluence" else "")
-    )
-    add_control_routes(connect)
-    return connect
+from pledge.sim.control import CONTROL_PREFIX, ControlHandler, add_control_route, redact_jwt
+from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_control import add_forge_control_routes
+from pledge.sim.site import Exchange, SimSite
 
 
-def add_control_routes(sim: ConnectSim) -> None:
-    def route(path: str, handler: Callable[[Request, dict[str, Any]], Awaitable[Any]], method: str = "POST") -> None:
-        async def endpoint(request: Request) -> Response:
-            body: dict[str, Any] = {}
-            if method == "POST" and await request.body():
-                try:
-                    parsed = await request.json()
-                except ValueError:
-                    return JSONResponse({"error": "the control request body is not JSON"}, status_code=400)
-                body = parsed if isinstance(parsed, dict) else {}
-            try:
-                return JSONResponse(await handler(request, body))
-            except SimError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=409)
+@dataclass(frozen=True)
+class Simulator:
+    """The site, its Connect side, and its Forge side when it serves a Forge app."""
 
-        sim.site.add_route(CONTROL_PREFIX + path, endpoint, methods=(method,))
+    site: SimSite
+    connect: ConnectSim
+    forge: ForgeSite | None
 
+
+def build_simulator(
+    base_url: str, clock: Clock, *, product: str = "jira", forge_app_id: str | None = None
+) -> Simulator:
+    """A simulated site at ``base_url`` with Connect, Forge for ``forge_app_id`` if given, and the control API."""
+    site = SimSite(base_url, clock, product=product, context_path="/wiki" if product == "confluence" else "")
+    connect = ConnectSim(site)
+    forge = ForgeSite(forge_app_id, clock=clock, site=site) if forge_app_id is not None else None
+    add_connect_control_routes(connect)
+    add_forge_control_routes(site, forge)
+    add_control_route(site, "/log", _log_route(site, forge), method="GET")
+    return Simulator(site, connect, forge)
+
+
+def add_connect_control_routes(sim: ConnectSim) -> None:
     async def install(_request: Request, body: dict[str, Any]) -> Any:
         url = body.get("descriptorUrl")
         if not isinstance(url, str):
@@ -78,20 +73,27 @@ def add_control_routes(sim: ConnectSim) -> None:
         response = await sim.load_page(app_key, page_key, context=context)
         return {"url": redact_jwt(str(response.request.url)), "status": response.status_code, "body": response.text}
 
+    add_control_route(sim.site, "/install", install)
+    add_control_route(sim.site, "/apps/{app}/lifecycle/{action}", lifecycle)
+    add_control_route(sim.site, "/apps/{app}/webhook", webhook)
+    add_control_route(sim.site, "/apps/{app}/pages/{page}", page)
+
+
+def _log_route(site: SimSite, forge: ForgeSite | None) -> ControlHandler:
+    def credential(exchange: Exchange) -> str | None:
+        return forge.credential(exchange.headers) if forge is not None else None
+
     async def log(_request: Request, _body: dict[str, Any]) -> Any:
         return [
-            {"direction": e.direction, "method": e.method, "url": redact_jwt(e.url), "status": e.status}
-            for e in sim.site.recorder.all()
+            {
+                "direction": e.direction,
+                "method": e.method,
+                "url": redact_jwt(e.url),
+                "status": e.status,
+                "credential": credential(e),
+            }
+            for e in site.recorder.all()
             if CONTROL_PREFIX not in e.url
         ]
 
-    route("/install", install)
-    route("/apps/{app}/lifecycle/{action}", lifecycle)
-    route("/apps/{app}/webhook", webhook)
-    route("/apps/{app}/pages/{page}", page)
-    route("/log", log, method="GET")
-
-
-def redact_jwt(url: str) -> str:
-    """Tokens never appear in printed URLs."""
-    return _JWT_PARAMETER.sub(r"\1[redacted]", url)
+    return log

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,6 +40,20 @@ class Exchange:
 
     def response_json(self) -> Any:
         return json.loads(self.response_body) if self.response_body else None
+
+    @classmethod
+    def sent(cls, response: httpx.Response) -> Exchange:
+        """A request the simulated product sent, with the response it read."""
+        request = response.request
+        return cls(
+            direction="sent",
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            body=request.content,
+            status=response.status_code,
+            response_body=response.content,
+        )
 
 
 class Recorder:
