@@ -105,7 +105,7 @@ bench_app = App(key=APP_KEY, name="Bench")
 
 
 async def handle(context: RequestContext) -> Response:
-    await context.request.json()
+    await context.json()
     return Response(status_code=204)
 
 

@@ -40,7 +40,7 @@ app = App(
 
 @app.route("/notes", auth=Auth.FORGE, methods=("POST",))
 async def add_note(context: RequestContext) -> dict[str, Any]:
-    body = await context.request.json()
+    body = await context.json()
     record = context.store.create("notes", {"issue_key": str(body["issueKey"]), "text": str(body["text"])})
     return {"id": record.id}
 
@@ -53,14 +53,14 @@ async def list_notes(context: RequestContext) -> dict[str, Any]:
 
 @app.route("/issue-summary", auth=Auth.FORGE, methods=("POST",))
 async def issue_summary(context: RequestContext) -> dict[str, Any]:
-    body = await context.request.json()
+    body = await context.json()
     issue = await forge_call(context).as_user().get_json(f"/rest/api/3/issue/{body['issueKey']}")
     return {"summary": issue["fields"]["summary"], "status": issue["fields"]["status"]}
 
 
 @app.route("/events/issue-created", auth=Auth.FORGE, methods=("POST",))
 async def issue_created(context: RequestContext) -> dict[str, Any]:
-    event = await context.request.json()
+    event = await context.json()
     key = str(event["issue"]["key"])
     issue = await forge_call(context).as_app().get_json(f"/rest/api/3/issue/{key}")
     context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})

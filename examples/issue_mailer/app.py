@@ -47,7 +47,7 @@ async def _fetch_issue(context: RequestContext, key: str) -> dict[str, Any]:
 @app.webhook("jira:issue_updated")
 async def issue_updated(context: RequestContext) -> JSONResponse | None:
     """An issue changed: read it back from Jira (signed), as the mailer will before sending it."""
-    payload = await context.request.json()
+    payload = await context.json()
     issue = payload.get("issue") if isinstance(payload, dict) else None
     key = _issue_key(issue.get("key") if isinstance(issue, dict) else None)
     if key is None:

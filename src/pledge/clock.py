@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,10 +12,21 @@ class Clock(Protocol):
         """The current time, timezone-aware, in UTC."""
         ...
 
+    def timestamp(self) -> float:
+        """The current time in seconds since the epoch: what every request's token times are compared with.
+
+        Building an aware datetime to read its timestamp cost about 10 k instructions a request on the Connect
+        route (callgrind), a fifth of what verifying the token's HMAC costs.
+        """
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        return time.time()
 
 
 class FrozenClock:
@@ -27,6 +39,9 @@ class FrozenClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def timestamp(self) -> float:
+        return self._now.timestamp()
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta

@@ -21,6 +21,22 @@ async def whoami(context: RequestContext) -> dict[str, str | None]:
     return {"tenant": context.tenant.id, "user": context.identity.account_id if context.identity else None}
 
 
+@app.route("/echo", auth=Auth.PUBLIC, methods=("POST",))
+async def echo(context: RequestContext) -> dict[str, object]:
+    first = await context.json()
+    assert await context.json() is first  # parsed once per request
+    return {"received": first}
+
+
+def test_a_handler_reads_the_json_body_and_a_malformed_one_is_a_400(runtime: Runtime) -> None:
+    client = TestClient(create_host(runtime, [app]))
+    sent = {"issue": "SIM-1", "labels": ["é", 1.5, None]}
+    assert client.post("/apps/hello/echo", json=sent).json() == {"received": sent}
+    for body in (b"{", b"NaN", b"\xff"):
+        response = client.post("/apps/hello/echo", content=body)
+        assert (response.status_code, response.text) == (400, "the request body is not JSON")
+
+
 def test_a_route_whose_auth_has_no_verifier_cannot_be_served(runtime: Runtime) -> None:
     with pytest.raises(ConfigurationError, match="no verifier for 'connect-context' routes"):
         build_app(app, runtime, verifiers={})

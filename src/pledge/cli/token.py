@@ -98,7 +98,7 @@ def inspect(
         click.echo(f"{SKIP} signature: not checked (pass --secret, or --public-key for a signed install)")
     else:
         check("signature", lambda: verify_signature(unverified, key, pinned), lambda: "verifies with the given key")
-    check("times", lambda: check_times(unverified.claims, now), lambda: _times(unverified.claims, now))
+    check("times", lambda: check_times(unverified.claims, now.timestamp()), lambda: _times(unverified.claims, now))
     claimed = unverified.claims.get("qsh")
     if method and url:
         expected = query_string_hash(method, url, context_path=context_path)

@@ -8,11 +8,11 @@ accepting them elsewhere was CVE-2021-26073 / CVE-2021-26074.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -51,25 +51,36 @@ def app_base_url(runtime: Runtime, app_key: str) -> str:
 
 def request_qsh(request: Request, base_path: str) -> str:
     """The QSH of the request as it arrived: raw path and query bytes read as UTF-8, minus the app's base path."""
-    path = request.scope.get("raw_path") or request.scope["path"].encode()
-    query = request.scope.get("query_string", b"")
+    scope = request.scope
+    method, path, query = scope["method"], scope.get("raw_path") or scope["path"].encode(), scope.get("query_string")
     if not query:
         # Webhooks have a handful of paths and no query: their hashes are computed once.
-        key = (request.method, path, base_path)
+        key = (method, path, base_path)
         cached = _PATH_QSH.get(key)
         if cached is None:
-            cached = query_string_hash(request.method, path.decode("utf-8", "replace"), context_path=base_path)
+            cached = query_string_hash(method, path.decode("utf-8", "replace"), context_path=base_path)
             if len(_PATH_QSH) >= _MAX_PATH_QSH:
                 _PATH_QSH.clear()
             _PATH_QSH[key] = cached
         return cached
     target = path.decode("utf-8", "replace") + "?" + query.decode("utf-8", "replace")
-    return query_string_hash(request.method, target, context_path=base_path)
+    return query_string_hash(method, target, context_path=base_path)
+
+
+def raw_header(request: Request, name: bytes) -> bytes | None:
+    """A header's raw value straight from the ASGI scope (``name`` lowercase, as ASGI delivers names).
+
+    On the authenticated hot path this replaces building Starlette's ``Headers`` mapping: about 1 µs a request.
+    """
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused (``body_too_large``) as soon as it exceeds ``limit``; handlers can read it again."""
-    declared = request.headers.get("content-length")
+    declared = raw_header(request, b"content-length")
     if declared is not None:
         if not declared.isdigit() or int(declared) > limit:
             raise TokenRefused("body_too_large", f"the request body is larger than {limit} bytes")
@@ -91,8 +102,8 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     body = await read_body(request, limit)
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise TokenRefused("body_malformed", "the request body is not JSON") from None
     if not isinstance(parsed, dict):
         raise TokenRefused("body_malformed", "the request body is not a JSON object")
@@ -111,20 +122,23 @@ class ConnectVerifier:
         self._accept_context = accept_context
 
     async def __call__(self, request: Request) -> Identity:
-        # One coroutine, no awaits on the hot path but the body: each layer costs more than a check here.
+        # One coroutine reading the raw scope, no awaits on the hot path but the body: at about 50 µs of server
+        # time per bare request, each extra layer or header parse here shows in the authenticated route's share.
         try:
-            authorization = request.headers.get("authorization")
+            authorization = raw_header(request, b"authorization")
             query_token = request.query_params.get("jwt") if authorization is None else None
-            token = read_unverified(token_from(authorization, query_token))
+            token = read_unverified(
+                token_from(None if authorization is None else authorization.decode("latin-1"), query_token)
+            )
             connect = self._runtime.connect_tenants.get(self._app_key, token.issuer) or await connect_tenant(
                 self._runtime, self._app_key, token
             )
             claims = verify_signature(token, connect.key, HS256)
-            check_times(claims, self._runtime.clock.now())
+            check_times(claims, self._runtime.clock.timestamp())
             check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
             if not connect.tenant.is_active:
                 raise TokenRefused("tenant_inactive", "the app is disabled or uninstalled on this site")
-            if request.method in ("POST", "PUT", "PATCH"):
+            if request.scope["method"] in _METHODS_WITH_BODY:
                 if self._accept_context:
                     await read_body(request)
                 else:
@@ -134,6 +148,9 @@ class ConnectVerifier:
             raise AuthenticationFailed(exc.code, str(exc)) from None
         account_id = claims.get("sub")
         return Identity(connect.tenant, account_id if isinstance(account_id, str) else None, claims)
+
+
+_METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def connect_tenant(
@@ -174,7 +191,7 @@ async def verify_signed_lifecycle(request: Request, body: Mapping[str, Any], app
     claims = verify_signature(token, key, RS256)
     base_url = app_base_url(runtime, app_key)
     _check_audience(claims, base_url)
-    check_times(claims, runtime.clock.now())
+    check_times(claims, runtime.clock.timestamp())
     check_qsh(claims, request_qsh(request, urlsplit(base_url).path), accept_context=False)
 
 
@@ -187,6 +204,6 @@ async def verify_shared_lifecycle(
     _check_issuer(token, body)
     connect = await connect_tenant(runtime, app_key, token, fresh=True)
     claims = verify_signature(token, connect.key, HS256)
-    check_times(claims, runtime.clock.now())
+    check_times(claims, runtime.clock.timestamp())
     check_qsh(claims, request_qsh(request, urlsplit(app_base_url(runtime, app_key)).path), accept_context=False)
     return connect

@@ -1,0 +1,75 @@
+"""The JWT checks every Connect request goes through, at the level of their building blocks (S11)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pledge.trust.jwt_policy import HS256, SharedSecret, TokenRefused, check_times, read_unverified, verify_signature
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+HEADER = b'{"alg":"HS256","typ":"JWT"}'
+
+
+def segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed(claims: bytes, secret: bytes = b"s3cret") -> str:
+    signing_input = segment(HEADER) + "." + segment(claims)
+    signature = hmac.digest(secret, signing_input.encode(), hashlib.sha256)
+    return f"{signing_input}.{segment(signature)}"
+
+
+@given(key=st.binary(max_size=200), message=st.binary(max_size=500))
+def test_the_precomputed_hmac_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    # Keys shorter than, equal to and longer than SHA-256's 64-byte block take the three paths of RFC 2104.
+    assert SharedSecret(key).sign(message) == hmac.digest(key, message, hashlib.sha256)
+
+
+def test_a_token_verifies_with_its_secret_and_no_other() -> None:
+    token = read_unverified(signed(b'{"iss":"site","exp":1}'))
+    assert verify_signature(token, SharedSecret(b"s3cret"), HS256) == {"iss": "site", "exp": 1}
+    assert verify_signature(token, "s3cret", HS256)["iss"] == "site"
+    with pytest.raises(TokenRefused) as refused:
+        verify_signature(token, SharedSecret(b"s3cret "), HS256)
+    assert refused.value.code == "signature_invalid"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [b'{"iss":"site","exp":NaN}', b'{"iss":"site","exp":Infinity}', b'{"iss":"\xff"}', b"[1]", b'{"iss":'],
+)
+def test_claims_that_are_not_strict_json_objects_are_malformed(claims: bytes) -> None:
+    with pytest.raises(TokenRefused) as refused:
+        read_unverified(signed(claims))
+    assert refused.value.code == "token_malformed"
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({"exp": NOW.timestamp() - 31}, "token_expired"),
+        ({"exp": True}, "claims_invalid"),
+        ({"exp": "1795780800"}, "claims_invalid"),
+        ({"exp": NOW.timestamp() + 60, "nbf": NOW.timestamp() + 31}, "token_not_yet_valid"),
+        ({"exp": NOW.timestamp() + 60, "iat": NOW.timestamp() + 31}, "token_not_yet_valid"),
+    ],
+)
+def test_times_are_refused_outside_the_leeway(claims: dict[str, object], code: str) -> None:
+    with pytest.raises(TokenRefused) as refused:
+        check_times(json.loads(json.dumps(claims)), NOW.timestamp())
+    assert refused.value.code == code
+
+
+def test_times_within_the_leeway_pass() -> None:
+    instant = NOW.timestamp()
+    check_times({"exp": instant - 30, "nbf": instant + 30, "iat": int(instant) + 30}, instant)
+    check_times({"exp": instant + 180, "nbf": True, "iat": "later"}, instant)  # non-numeric optional times are ignored
