@@ -113,8 +113,8 @@ class TenantStore:
             self._vault, self._tenant_id, self._scope(collection), record_id, encoded, declared.indexed_fields
         )
         with self._engine.begin() as connection:
-            connection.execute(
-                tables.INSERT_RECORD,
+            tables.insert_record(
+                connection,
                 {
                     "tenant_id": self._tenant_id,
                     "app_key": self._app_key,
@@ -125,8 +125,8 @@ class TenantStore:
                     "payload": sealed.payload,
                     "created_at": now,
                     "updated_at": now,
-                    **tables.filled_index_values(sealed.digests),
                 },
+                sealed.digests,
             )
         return Record(
             record_id, collection, _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields), now, now, 1
