@@ -62,12 +62,12 @@ def seal(
     version = vault.key_version(tenant_id) if key_version is None else key_version
     # Field names are manifest names (lower_snake_case ASCII): quoting them is their canonical JSON.
     plaintext = b"{" + b",".join(b'"' + name.encode() + b'":' + encoded[name] for name in sorted(encoded)) + b"}"
-    payload = vault.encrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), plaintext, key_version=version)
-    digests = tuple(
-        vault.blind_index(tenant_id, version, scope, name, encoded[name])
-        if name is not None and name in encoded
-        else None
-        for name in indexed
+    payload, digests = vault.encrypt_indexed(
+        tenant_id,
+        Aad(scope, record_id, ALL_FIELDS),
+        plaintext,
+        [(name, encoded[name]) if name is not None and name in encoded else None for name in indexed],
+        key_version=version,
     )
     return Sealed(version, payload, digests, plaintext)
 
