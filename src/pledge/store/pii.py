@@ -489,8 +489,10 @@ def scan_value(value: object) -> PiiFinding | None:
     ``int`` is found) are scanned; ``None``, booleans and other types are skipped. The finding's
     span is relative to the string (or rendered number) it was found in.
     """
+    if type(value) is str:  # most field values: no walk, no conversion (and a cheaper test than the one below)
+        return first_finding(value) if value else None
     if not isinstance(value, Mapping | list | tuple | set | frozenset):
-        # Most field values are one string or number: no walk needed.
+        # Most other field values are one number: no walk needed.
         text = _as_text(value)
         return first_finding(text) if text else None
     stack: list[object] = [value]
