@@ -153,24 +153,29 @@ UPDATE_RECORD: Update = (
 DELETE_RECORD: Delete = delete(records_table).where(_in_collection(), _records.id == bindparam("in_record"))
 
 
-def digests_parameter(slot: int) -> str:
-    """The bound parameter of a filter on ``slot``: the digests of the wanted value under every key version."""
-    return f"digests_{slot}"
+def digest_parameters(slot: int, versions: int) -> tuple[str, ...]:
+    """The bound parameters of a filter on ``slot``: the digest of the wanted value under each key version 1..n."""
+    return tuple(f"digest_{slot}_{version}" for version in range(1, versions + 1))
 
 
-@functools.cache
-def list_records(slots: tuple[int, ...], paged: bool) -> Select[Any]:
-    """Records of one collection in id order whose ``slots`` match their :func:`digests_parameter`."""
-    query = select(*RECORD_COLUMNS).where(_in_collection(), *_matching(slots))
+@functools.lru_cache(maxsize=256)
+def list_records(slots: tuple[int, ...], versions: int, paged: bool) -> Select[Any]:
+    """Records of one collection in id order whose ``slots`` match one of their :func:`digest_parameters`."""
+    query = select(*RECORD_COLUMNS).where(_in_collection(), *_matching(slots, versions))
     if paged:
         query = query.where(_records.id > bindparam("after"))
     return query.order_by(_records.id).limit(bindparam("limit"))
 
 
-@functools.cache
-def count_records(slots: tuple[int, ...]) -> Select[Any]:
-    return select(func.count()).select_from(records_table).where(_in_collection(), *_matching(slots))
+@functools.lru_cache(maxsize=256)
+def count_records(slots: tuple[int, ...], versions: int) -> Select[Any]:
+    return select(func.count()).select_from(records_table).where(_in_collection(), *_matching(slots, versions))
 
 
-def _matching(slots: tuple[int, ...]) -> list[Any]:
-    return [_records[INDEX_COLUMNS[slot]].in_(bindparam(digests_parameter(slot), expanding=True)) for slot in slots]
+def _matching(slots: tuple[int, ...], versions: int) -> list[Any]:
+    # One parameter per key version rather than one expanding parameter: SQLAlchemy renders an expanding IN anew on
+    # every execution, which was 23 µs of a 130 µs filtered list on SQLite (timeit).
+    return [
+        _records[INDEX_COLUMNS[slot]].in_([bindparam(name) for name in digest_parameters(slot, versions)])
+        for slot in slots
+    ]
