@@ -51,6 +51,7 @@ _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _BODY_START = _HEADER.size + _NONCE_BYTES
+_MIN_LENGTH = _BODY_START + _TAG_BYTES
 
 DEFAULT_CACHE_SIZE = 4096
 """Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
@@ -198,13 +199,19 @@ class Vault:
         What :meth:`decrypt` checks, checked for every record; a page of records looks its keys up once.
         """
         prefix = _aad_prefix(tenant_id, collection)
-        keys: dict[int, tuple[AESGCM, bytes]] = {}
+        # By header (format and key version): a header seen before needs no parsing, only the length check.
+        keys: dict[bytes, tuple[AESGCM, bytes]] = {}
         opened = []
         for record_id, ciphertext in sealed:
-            version = ciphertext_key_version(ciphertext)
-            key = keys.get(version)
+            key = keys.get(ciphertext[: _HEADER.size])
             if key is None:
-                key = keys[version] = (self._key(tenant_id, version).cipher, _aad_suffix(field, version))
+                version = ciphertext_key_version(ciphertext)
+                key = keys[ciphertext[: _HEADER.size]] = (
+                    self._key(tenant_id, version).cipher,
+                    _aad_suffix(field, version),
+                )
+            elif len(ciphertext) < _MIN_LENGTH:
+                raise CiphertextInvalid("ciphertext is truncated")
             cipher, suffix = key
             aad = prefix + _length_prefixed_bytes(record_id.encode()) + suffix
             try:
@@ -395,7 +402,7 @@ class Vault:
 
 def ciphertext_key_version(ciphertext: bytes) -> int:
     """The data key version a ciphertext was written with (read from its header, without decrypting)."""
-    if len(ciphertext) < _HEADER.size + _NONCE_BYTES + _TAG_BYTES:
+    if len(ciphertext) < _MIN_LENGTH:
         raise CiphertextInvalid("ciphertext is truncated")
     fmt, version = _HEADER.unpack_from(ciphertext)
     if fmt != _FORMAT:
