@@ -10,6 +10,7 @@ with bound parameters, so SQLAlchemy compiles each of them once per process.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -99,25 +100,25 @@ def insert_record(connection: Connection, values: Mapping[str, Any], digests: Se
     its parameters on every call, which was about a tenth of a store write on SQLite (78 k of 740 k instructions,
     callgrind).
     """
-    insert_sql, processors, order = _compiled_insert(connection.dialect)
-    row = [values[name] for name in _INSERT_COLUMNS[: -len(INDEX_COLUMNS)]]
+    insert_sql, processors, arranged = _compiled_insert(connection.dialect)
+    row = [values[name] for name in _VALUE_COLUMNS]
     row += digests
-    row += [None] * (len(_INSERT_COLUMNS) - len(row))
+    row += _NO_DIGESTS[len(digests) :]
     for position, process in processors:
-        row[position] = process(row[position])
-    if order is None:
-        connection.exec_driver_sql(insert_sql, dict(zip(_INSERT_COLUMNS, row, strict=True)))
-    else:
-        connection.exec_driver_sql(insert_sql, tuple(row[position] for position in order))
+        if row[position] is not None:  # every processor here keeps None as None
+            row[position] = process(row[position])
+    connection.exec_driver_sql(insert_sql, arranged(row))
 
 
 _INSERT_COLUMNS = tuple(column.name for column in records_table.columns)
+_VALUE_COLUMNS = _INSERT_COLUMNS[: -len(INDEX_COLUMNS)]
+_NO_DIGESTS = [None] * len(INDEX_COLUMNS)
 _Processors = tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled_insert(dialect: Dialect) -> tuple[str, _Processors, tuple[int, ...] | None]:
-    """The INSERT in the dialect's SQL, the columns' bind processors, and the order of positional parameters."""
+def _compiled_insert(dialect: Dialect) -> tuple[str, _Processors, Callable[[list[Any]], Any]]:
+    """The INSERT in the dialect's SQL, the columns' bind processors, and what arranges a row as its parameters."""
     compiled = insert(records_table).compile(dialect=dialect, column_keys=list(_INSERT_COLUMNS))
     processors = tuple(
         (position, process)
@@ -125,8 +126,9 @@ def _compiled_insert(dialect: Dialect) -> tuple[str, _Processors, tuple[int, ...
         if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
     if not compiled.positional:
-        return str(compiled), processors, None
-    return str(compiled), processors, tuple(_INSERT_COLUMNS.index(name) for name in compiled.positiontup or ())
+        return str(compiled), processors, lambda row: dict(zip(_INSERT_COLUMNS, row, strict=True))
+    order = [_INSERT_COLUMNS.index(name) for name in compiled.positiontup or ()]
+    return str(compiled), processors, operator.itemgetter(*order)
 
 
 def _in_collection() -> Any:
