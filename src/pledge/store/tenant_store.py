@@ -113,8 +113,8 @@ class TenantStore:
             self._vault, self._tenant_id, self._scope(collection), record_id, encoded, declared.indexed_fields
         )
         with self._engine.begin() as connection:
-            connection.execute(
-                tables.INSERT_RECORD,
+            tables.insert_record(
+                connection,
                 {
                     "tenant_id": self._tenant_id,
                     "app_key": self._app_key,
@@ -125,8 +125,8 @@ class TenantStore:
                     "payload": sealed.payload,
                     "created_at": now,
                     "updated_at": now,
-                    **tables.filled_index_values(sealed.digests),
                 },
+                sealed.digests,
             )
         return Record(
             record_id, collection, _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields), now, now, 1
@@ -186,20 +186,20 @@ class TenantStore:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         declared = self._collection(collection)
-        slots, digests = self._filters(declared, where or {})
+        slots, versions, digests = self._filters(declared, where or {})
         parameters = {**self._key(collection), **digests, "limit": limit}
         if after is not None:
             parameters["after"] = after
-        query = tables.list_records(slots, after is not None)
+        query = tables.list_records(slots, versions, after is not None)
         with self._engine.connect() as connection:
             rows = connection.execute(query, parameters).all()
         return self._records(declared, rows)
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = self._collection(collection)
-        slots, digests = self._filters(declared, where or {})
+        slots, versions, digests = self._filters(declared, where or {})
         with self._engine.connect() as connection:
-            query = tables.count_records(slots)
+            query = tables.count_records(slots, versions)
             return int(connection.execute(query, {**self._key(collection), **digests}).scalar_one())
 
     # --- checks ---------------------------------------------------------------------------------
@@ -240,13 +240,13 @@ class TenantStore:
                 ) from None
         return encoded
 
-    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], dict[str, Any]]:
-        """The index slots the conditions filter on, in order, and their digests parameters."""
-        parameters: dict[str, Any] = {}
+    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], int, dict[str, bytes]]:
+        """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters."""
+        parameters: dict[str, bytes] = {}
         if not where:
-            return (), parameters
+            return (), 0, parameters
         indexed = declared.indexed_fields
-        versions = range(1, self._vault.key_version(self._tenant_id) + 1)
+        latest = self._vault.key_version(self._tenant_id)
         scope = self._scope(declared.name)
         for name, raw in where.items():
             declared_field = declared.field(name)
@@ -265,10 +265,9 @@ class TenantStore:
             except (TypeError, ValueError):
                 raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
             # Records written before a key rotation finished carry digests under older key versions.
-            parameters[tables.digests_parameter(indexed.index(name))] = [
-                self._vault.blind_index(self._tenant_id, v, scope, name, plaintext) for v in versions
-            ]
-        return tuple(sorted(indexed.index(name) for name in where)), parameters
+            for version, parameter in enumerate(tables.digest_parameters(indexed.index(name), latest), start=1):
+                parameters[parameter] = self._vault.blind_index(self._tenant_id, version, scope, name, plaintext)
+        return tuple(sorted(indexed.index(name) for name in where)), latest, parameters
 
     # --- rows -----------------------------------------------------------------------------------
 

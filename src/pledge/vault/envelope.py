@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
-import secrets
+import os
 import struct
 import threading
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
     Column,
@@ -51,6 +51,7 @@ _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _BODY_START = _HEADER.size + _NONCE_BYTES
+_MIN_LENGTH = _BODY_START + _TAG_BYTES
 
 DEFAULT_CACHE_SIZE = 4096
 """Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
@@ -105,7 +106,19 @@ class Aad:
 @dataclass(frozen=True, slots=True)
 class _DataKey:
     cipher: AESGCM
-    index_key: bytes
+    index_mac: HMAC
+    """HMAC-SHA256 keyed with the blind-index key, never updated: each digest starts from a copy. Copying the keyed
+    state costs 0.7 µs, keying a new HMAC 1.7 µs (timeit, 2026-11)."""
+
+    def encrypt(self, version: int, aad: bytes, plaintext: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return _HEADER.pack(_FORMAT, version) + nonce + self.cipher.encrypt(nonce, plaintext, aad)
+
+    def blind_index(self, scope: bytes, value: bytes) -> bytes:
+        mac = self.index_mac.copy()
+        mac.update(scope)
+        mac.update(value)
+        return mac.finalize()
 
 
 class _KeyCache:
@@ -155,9 +168,25 @@ class Vault:
     def encrypt(self, tenant_id: str, aad: Aad, plaintext: bytes, *, key_version: int | None = None) -> bytes:
         """Encrypt under the tenant's current data key, or under ``key_version`` when several values must agree."""
         version = self.key_version(tenant_id) if key_version is None else key_version
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._key(tenant_id, version).cipher.encrypt(nonce, plaintext, aad.encode(tenant_id, version))
-        return _HEADER.pack(_FORMAT, version) + nonce + sealed
+        return self._key(tenant_id, version).encrypt(version, aad.encode(tenant_id, version), plaintext)
+
+    def encrypt_indexed(
+        self,
+        tenant_id: str,
+        aad: Aad,
+        plaintext: bytes,
+        indexed: Iterable[tuple[str, bytes] | None],
+        *,
+        key_version: int,
+    ) -> tuple[bytes, tuple[bytes | None, ...]]:
+        """:meth:`encrypt` and the :meth:`blind_index` of each (field, value) of ``indexed`` in ``aad.collection``,
+        under one key version (``None`` gives ``None``): what a record's row holds, the key looked up once."""
+        key = self._key(tenant_id, key_version)
+        digests = tuple(
+            None if entry is None else key.blind_index(_index_scope(tenant_id, aad.collection, entry[0]), entry[1])
+            for entry in indexed
+        )
+        return key.encrypt(key_version, aad.encode(tenant_id, key_version), plaintext), digests
 
     def decrypt(self, tenant_id: str, aad: Aad, ciphertext: bytes) -> bytes:
         return self.decrypt_records(tenant_id, aad.collection, aad.field, [(aad.record_id, ciphertext)])[0]
@@ -170,13 +199,19 @@ class Vault:
         What :meth:`decrypt` checks, checked for every record; a page of records looks its keys up once.
         """
         prefix = _aad_prefix(tenant_id, collection)
-        keys: dict[int, tuple[AESGCM, bytes]] = {}
+        # By header (format and key version): a header seen before needs no parsing, only the length check.
+        keys: dict[bytes, tuple[AESGCM, bytes]] = {}
         opened = []
         for record_id, ciphertext in sealed:
-            version = ciphertext_key_version(ciphertext)
-            key = keys.get(version)
+            key = keys.get(ciphertext[: _HEADER.size])
             if key is None:
-                key = keys[version] = (self._key(tenant_id, version).cipher, _aad_suffix(field, version))
+                version = ciphertext_key_version(ciphertext)
+                key = keys[ciphertext[: _HEADER.size]] = (
+                    self._key(tenant_id, version).cipher,
+                    _aad_suffix(field, version),
+                )
+            elif len(ciphertext) < _MIN_LENGTH:
+                raise CiphertextInvalid("ciphertext is truncated")
             cipher, suffix = key
             aad = prefix + _length_prefixed_bytes(record_id.encode()) + suffix
             try:
@@ -195,8 +230,7 @@ class Vault:
         The key is derived (HKDF-SHA256) from the tenant's data key of ``key_version``, so shredding the data key
         destroys the index key too, and a digest of one tenant, collection or field never matches another's.
         """
-        scope = _index_scope(tenant_id, collection, field)
-        return hmac.digest(self._key(tenant_id, key_version).index_key, scope + value, "sha256")
+        return self._key(tenant_id, key_version).blind_index(_index_scope(tenant_id, collection, field), value)
 
     def seal(self, tenant_id: str, name: str, plaintext: bytes) -> bytes:
         return self.encrypt(tenant_id, Aad("_tenant", tenant_id, name), plaintext)
@@ -329,7 +363,7 @@ class Vault:
         if row is None:
             raise CiphertextInvalid(f"tenant {tenant_id} has no data key version {version}: the ciphertext is foreign")
         data_key = self._keyring.unwrap(WrappedKey(row.kek_id, row.wrapped_key), _wrap_context(tenant_id, version))
-        key = _DataKey(AESGCM(data_key), _index_key(data_key, tenant_id, version))
+        key = _DataKey(AESGCM(data_key), HMAC(_index_key(data_key, tenant_id, version), SHA256()))
         self._keys.put(tenant_id, version, key)
         return key
 
@@ -368,7 +402,7 @@ class Vault:
 
 def ciphertext_key_version(ciphertext: bytes) -> int:
     """The data key version a ciphertext was written with (read from its header, without decrypting)."""
-    if len(ciphertext) < _HEADER.size + _NONCE_BYTES + _TAG_BYTES:
+    if len(ciphertext) < _MIN_LENGTH:
         raise CiphertextInvalid("ciphertext is truncated")
     fmt, version = _HEADER.unpack_from(ciphertext)
     if fmt != _FORMAT:
