@@ -14,7 +14,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bench.harness import BenchError, Row, print_table
+from bench.harness import LOAD_CPU, SERVER_CPU, BenchError, Row, print_table
 
 FIRST = "baseline"
 NOT_SCENARIOS = frozenset({"harness", "__main__"})
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         print(f"bench: no scenario module {', '.join(unknown)}; there are: {', '.join(available)}", file=sys.stderr)
         return 2
     print(
-        f"{os.cpu_count()} CPU(s); each server is its own process beside wrk, nothing pinned: "
+        f"{os.cpu_count()} CPU(s); servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}: "
         "compare rows within one run, not across machines."
     )
     combined: list[Row] = []

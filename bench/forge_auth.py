@@ -26,7 +26,18 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
-from bench.harness import BenchError, LoadResult, Row, interleave, parse_wrk, pledge_host, run_wrk, serve
+from bench.harness import (
+    LOAD_CPU,
+    BenchError,
+    LoadResult,
+    Row,
+    interleave,
+    parse_wrk,
+    pinned,
+    pledge_host,
+    run_wrk,
+    serve,
+)
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig
 from pledge.sim.forge import ForgeSite
@@ -84,7 +95,12 @@ def _load_with_fits(url: str, tokens: list[str], duration: int, *, single_use: b
         script.write_text(_SCRIPT.format(body=json.dumps(BODY), path=json.dumps(str(token_file))))
         base = [wrk, "-t1", f"-c{CONNECTIONS}", "-s", str(script), "--latency", "--timeout", "5s"]
         completed = subprocess.run(
-            [*base, f"-d{duration}s", url], capture_output=True, text=True, timeout=60, check=False
+            [*base, f"-d{duration}s", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=pinned(LOAD_CPU),
         )
     if completed.returncode != 0:
         raise BenchError(f"wrk failed: {completed.stderr.strip()[:300]}")

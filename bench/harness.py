@@ -4,7 +4,8 @@ Keeps no promise itself; it measures what keeping them costs (S11 authentication
 route. The server runs in a subprocess so the load generator never shares its interpreter or its GIL. Everything
 binds 127.0.0.1 on a free port and every step is bounded in time.
 
-On a machine with two cores the server (one process) and ``wrk`` (one thread) share them and nothing is pinned:
+With two or more CPUs the servers run on the last one and ``wrk`` on the first (:func:`pinned`), so the kernel
+does not move them onto each other's core mid-run; on two cores anything else running still competes with both:
 absolute figures are noisy, ratios within one run are what to read.
 """
 
@@ -70,6 +71,20 @@ class Served:
     data_dir: Path
 
 
+def _cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+SERVER_CPU, LOAD_CPU = (_cpus()[-1], _cpus()[0]) if len(_cpus()) >= 2 else (None, None)
+
+
+def pinned(cpu: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps a child on one CPU (None where there is only one CPU to run on)."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,6 +148,7 @@ def serve(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=pinned(SERVER_CPU),
             )
             try:
                 url = f"http://127.0.0.1:{port}"
@@ -261,6 +277,7 @@ def _wrk(base: Sequence[str], duration: int, url: str) -> str:
         text=True,
         timeout=duration + 30,
         check=False,
+        preexec_fn=pinned(LOAD_CPU),
     )
     if completed.returncode != 0:
         raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip() or completed.stdout[:300]}")
