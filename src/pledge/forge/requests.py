@@ -21,7 +21,7 @@ from pledge.errors import PledgeError
 from pledge.forge.config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
-from pledge.serving import AuthenticationFailed
+from pledge.serving import AuthenticationFailed, raw_header
 from pledge.tenants import Tenant, TenantNotFound
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
 
@@ -38,6 +38,7 @@ _serving: dict[tuple[int, str], ForgeRequestVerifier] = {}
 
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
+_SYSTEM_TOKEN_NAME, _USER_TOKEN_NAME = SYSTEM_TOKEN_HEADER.encode(), USER_TOKEN_HEADER.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class ForgeRequestVerifier:
         return ProductClient(self.runtime.egress, api_base_url, token, self.runtime.clock)
 
     async def __call__(self, request: Request) -> Identity:
-        invocation = await self.fit.verify(request.headers.get("authorization"))
+        authorization = raw_header(request, b"authorization")
+        invocation = await self.fit.verify(None if authorization is None else authorization.decode("latin-1"))
         resolution = self._cached(invocation.installation_id) or await self._refresh(invocation.installation_id)
         tenant = self._admit(resolution, during_migration=False)
         if self._license_changed(resolution, invocation):
@@ -205,13 +207,14 @@ class ForgeRequestVerifier:
     def hold_tokens(
         self, request: Request, tenant: Tenant, invocation: Invocation
     ) -> tuple[Token | None, Token | None]:
-        headers = request.headers
-        system_value, user_value = headers.get(SYSTEM_TOKEN_HEADER), headers.get(USER_TOKEN_HEADER)
-        if not system_value and not user_value:
-            return None, None
-        now = self.runtime.clock.now()
-        system = Token.from_header(system_value, now, invocation.expires_at) if system_value else None
-        user = Token.from_header(user_value, now, invocation.expires_at) if user_value else None
+        system = self._token_in(request, _SYSTEM_TOKEN_NAME, invocation)
+        user = self._token_in(request, _USER_TOKEN_NAME, invocation)
         if system is not None:
             self.tokens.offer(tenant.id, system, invocation.api_base_url)
         return system, user
+
+    def _token_in(self, request: Request, header: bytes, invocation: Invocation) -> Token | None:
+        value = raw_header(request, header)
+        if not value:
+            return None
+        return Token.from_header(value.decode("latin-1"), self.runtime.clock.now(), invocation.expires_at)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from pledge.app import Identity
 from pledge.runtime import Runtime
-from pledge.serving import AuthenticationFailed
+from pledge.serving import AuthenticationFailed, raw_header
 from pledge.trust.jwt_policy import (
     HS256,
     RS256,
@@ -65,17 +65,6 @@ def request_qsh(request: Request, base_path: str) -> str:
         return cached
     target = path.decode("utf-8", "replace") + "?" + query.decode("utf-8", "replace")
     return query_string_hash(method, target, context_path=base_path)
-
-
-def raw_header(request: Request, name: bytes) -> bytes | None:
-    """A header's raw value straight from the ASGI scope (``name`` lowercase, as ASGI delivers names).
-
-    On the authenticated hot path this replaces building Starlette's ``Headers`` mapping: about 1 µs a request.
-    """
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
