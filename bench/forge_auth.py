@@ -6,7 +6,7 @@ license signal. Because every ``jti`` is accepted once, ``wrk`` cannot repeat on
 the run (by the simulated Forge site, 2048-bit RSA) and a Lua script sends each once. They live 4 minutes instead of
 Forge's 25 s so that minting can happen before the clock starts; verification costs the same. The bare route gets
 the very same requests. Rows are interleaved, median of 3; besides requests/s each row gives the server's CPU time
-per request (read from the server itself), the steadier figure on a shared machine. Target: FIT ≥ 70 % of bare.
+per request (read from /proc), the steadier figure on a shared machine. Target: FIT ≥ 70 % of bare.
 
 Run: ``.venv/bin/python -m bench forge_auth``.
 """
@@ -19,16 +19,15 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 from starlette.applications import Starlette
 
 from bench.harness import (
     LOAD_CPU,
     BenchError,
+    CpuPerRequest,
     LoadResult,
     Row,
     interleave,
@@ -59,12 +58,6 @@ async def _echo(context: RequestContext) -> dict[str, object]:
 
 app.route("/echo", auth=Auth.FORGE, methods=("POST",))(_echo)
 app.route("/bare", auth=Auth.PUBLIC, methods=("POST",))(_echo)
-
-
-@app.route("/cpu", auth=Auth.PUBLIC)
-async def _cpu(_context: RequestContext) -> dict[str, float]:
-    """The server's CPU seconds so far: CPU per request is steadier than requests/s on a shared machine."""
-    return {"seconds": time.process_time()}
 
 
 def create_app() -> Starlette:
@@ -126,30 +119,6 @@ class _Fits:
         return result
 
 
-class _CpuPerRequest:
-    """Wraps a load: also records the server's CPU time per answered request, by reading ``/cpu`` around it."""
-
-    def __init__(self, cpu_url: str) -> None:
-        self._cpu_url = cpu_url
-        self.samples: dict[str, list[float]] = {}
-
-    def __call__(self, name: str, load: Callable[[], LoadResult]) -> Callable[[], LoadResult]:
-        def measured() -> LoadResult:
-            before = self._seconds()
-            result = load()
-            self.samples.setdefault(name, []).append((self._seconds() - before) / max(result.requests, 1) * 1e6)
-            return result
-
-        return measured
-
-    def median_us(self, name: str) -> float:
-        runs = sorted(self.samples[name])
-        return runs[len(runs) // 2]
-
-    def _seconds(self) -> float:
-        return float(httpx.get(self._cpu_url, timeout=5).json()["seconds"])
-
-
 def scenarios() -> list[Row]:
     site = ForgeSite(APP_ID)
     with site.serve():
@@ -169,7 +138,7 @@ def scenarios() -> list[Row]:
             fits = _Fits(tokens)
             fits.load(fit_url, WARMUP)
             _load_with_fits(bare_url, tokens, WARMUP, single_use=False)
-            cpu = _CpuPerRequest(f"{served.url}{BASE}/cpu")
+            cpu = CpuPerRequest(served)
             names = ("bare route, same FIT-carrying requests", "FIT route (Auth.FORGE)", "bare route, static request")
             # The bare route gets the very requests the FIT route gets (a FIT each, ignored there), so both rows
             # pay the same load-generator and header-parsing cost and differ only by what verification costs.

@@ -65,10 +65,42 @@ class Row:
 
 @dataclass(frozen=True)
 class Served:
-    """A running server: its base URL (no trailing slash) and the data dir its ``PLEDGE_DATA_DIR`` points to."""
+    """A running server: its base URL (no trailing slash), the data dir its ``PLEDGE_DATA_DIR`` points to, its pid."""
 
     url: str
     data_dir: Path
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuPerRequest:
+    """Wraps loads of one server so each also records the server's CPU time per answered request.
+
+    Steadier than requests/s on a shared machine: time the server spends waiting for the load generator, or for a
+    core, does not count. Wrapped loads must not warm up inside the measurement (``warmup=0``).
+    """
+
+    def __init__(self, served: Served) -> None:
+        self._served = served
+        self._samples: dict[str, list[float]] = {}
+
+    def __call__(self, name: str, load: Callable[[], LoadResult]) -> Callable[[], LoadResult]:
+        def measured() -> LoadResult:
+            before = self._served.cpu_seconds()
+            result = load()
+            spent = self._served.cpu_seconds() - before
+            self._samples.setdefault(name, []).append(spent / max(result.requests, 1) * 1e6)
+            return result
+
+        return measured
+
+    def median_us(self, name: str) -> float:
+        runs = sorted(self._samples[name])
+        return runs[len(runs) // 2]
 
 
 def _cpus() -> list[int]:
@@ -153,7 +185,7 @@ def serve(
             try:
                 url = f"http://127.0.0.1:{port}"
                 _wait_until_ready(process, url + ready_path, log_path)
-                yield Served(url=url, data_dir=data)
+                yield Served(url=url, data_dir=data, pid=process.pid)
             finally:
                 _stop(process)
 

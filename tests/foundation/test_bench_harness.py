@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from bench.baseline import BODY, HEADERS, PATH
-from bench.harness import BenchError, parse_wrk, run_wrk, serve
+from bench.harness import BenchError, CpuPerRequest, parse_wrk, run_wrk, serve
 from tests.conftest import require
 
 WRK_OUTPUT = """\
@@ -43,9 +43,17 @@ def wrk() -> None:
 def test_a_served_app_receives_the_body_and_headers_given() -> None:
     # The bare route parses the JSON body: a lost body or content type would answer 500 and raise.
     with serve("bench.baseline:bare") as served:
-        result = run_wrk(
-            served.url + PATH, method="POST", headers=HEADERS, body=BODY, duration=1, warmup=0, connections=4
+        cpu = CpuPerRequest(served)
+        load = cpu(
+            "bare",
+            lambda: run_wrk(
+                served.url + PATH, method="POST", headers=HEADERS, body=BODY, duration=1, warmup=0, connections=4
+            ),
         )
+        result = load()
         assert result.requests > 0
+        # The server's own CPU during the load (not the test's, not its start-up): some, and at most the second or so
+        # it ran (one thread), with room for wrk's start and stop.
+        assert 0 < cpu.median_us("bare") * result.requests < 2e6
         with pytest.raises(BenchError, match="non-2xx/3xx responses"):
             run_wrk(served.url + "/missing", duration=1, warmup=0, connections=4)
