@@ -4,9 +4,9 @@ Keeps no promise itself; it measures what keeping them costs (S11 authentication
 route. The server runs in a subprocess so the load generator never shares its interpreter or its GIL. Everything
 binds 127.0.0.1 on a free port and every step is bounded in time.
 
-With two or more CPUs the servers run on the last one and ``wrk`` on the first (:func:`pinned`), so the kernel
-does not move them onto each other's core mid-run; on two cores anything else running still competes with both:
-absolute figures are noisy, ratios within one run are what to read.
+With two or more CPUs the servers run on the last one and ``wrk`` on the first (:func:`pinned`), so the scheduler
+cannot put them on one core together; on two cores anything else running still competes with both: absolute
+figures are noisy, ratios within one run are what to read.
 """
 
 from __future__ import annotations
@@ -103,11 +103,8 @@ class CpuPerRequest:
         return runs[len(runs) // 2]
 
 
-def _cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0))
-
-
-SERVER_CPU, LOAD_CPU = (_cpus()[-1], _cpus()[0]) if len(_cpus()) >= 2 else (None, None)
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPU, LOAD_CPU = (_CPUS[-1], _CPUS[0]) if len(_CPUS) >= 2 else (None, None)
 
 
 def pinned(cpu: int | None) -> Callable[[], None] | None:
