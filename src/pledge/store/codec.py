@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pledge.vault import Aad, CiphertextInvalid, Vault
 
@@ -21,8 +20,7 @@ ALL_FIELDS = "*"
 """The field slot of a record payload's associated data: the payload holds every field of the record."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
+class Sealed(NamedTuple):
     key_version: int
     payload: bytes
     digests: tuple[bytes | None, ...]

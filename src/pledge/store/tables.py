@@ -4,14 +4,14 @@ Nothing an app writes reaches the table in clear: a row holds ids, times, the da
 (see :mod:`pledge.store.codec` and docs/storage-format.md) and, in the ``index_<n>`` slots, keyed digests of the
 record's indexed fields. The n-th indexed field a collection declares has slot n, and each slot has a partial
 database index, so a lookup is one indexed query on one table and a write is one row. The statements are built once
-with bound parameters, so SQLAlchemy compiles each of them once per process.
+with bound parameters, so SQLAlchemy compiles each of them once per process; the three a store call runs most
+(insert, select by id, filtered list) run through :mod:`pledge.prepared`.
 """
 
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -34,9 +34,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Dialect
 
 from pledge.db import UtcDateTime, metadata
+from pledge.prepared import prepare
 from pledge.store.manifest import MAX_INDEXED_FIELDS
 
 INDEX_COLUMNS = tuple(f"index_{slot}" for slot in range(MAX_INDEXED_FIELDS))
@@ -93,42 +93,26 @@ def updated_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes | N
 
 
 def insert_record(connection: Connection, values: Mapping[str, Any], digests: Sequence[bytes | None]) -> None:
-    """Insert one record: ``values`` for every column but the index slots, ``digests`` for those (slot order).
-
-    The statement is compiled once per dialect and run with ``exec_driver_sql``, its parameters converted by the
-    columns' own bind processors: ``Connection.execute`` would also derive the statement's cache key and sort out
-    its parameters on every call, which was about a tenth of a store write on SQLite (78 k of 740 k instructions,
-    callgrind).
-    """
-    insert_sql, processors, arranged = _compiled_insert(connection.dialect)
-    row = [values[name] for name in _VALUE_COLUMNS]
-    row += digests
-    row += _NO_DIGESTS[len(digests) :]
-    for position, process in processors:
-        if row[position] is not None:  # every processor here keeps None as None
-            row[position] = process(row[position])
-    connection.exec_driver_sql(insert_sql, arranged(row))
+    """Insert one record: ``values`` for every column but the index slots, ``digests`` for those (slot order)."""
+    parameters = dict(values)
+    parameters.update(zip(INDEX_COLUMNS, digests, strict=False))
+    parameters.update(_NO_DIGESTS[len(digests) :])
+    prepare(_INSERT, connection.dialect).execute(connection, parameters)
 
 
-_INSERT_COLUMNS = tuple(column.name for column in records_table.columns)
-_VALUE_COLUMNS = _INSERT_COLUMNS[: -len(INDEX_COLUMNS)]
-_NO_DIGESTS = [None] * len(INDEX_COLUMNS)
-_Processors = tuple[tuple[int, Callable[[Any], Any]], ...]
+def select_record(connection: Connection, key: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The :data:`RECORD_COLUMNS` of the record that ``key`` (a fresh :func:`record_key`) names, or ``None``."""
+    rows = prepare(SELECT_RECORD, connection.dialect).rows(connection, key)
+    return rows[0] if rows else None
 
 
-@functools.lru_cache(maxsize=16)
-def _compiled_insert(dialect: Dialect) -> tuple[str, _Processors, Callable[[list[Any]], Any]]:
-    """The INSERT in the dialect's SQL, the columns' bind processors, and what arranges a row as its parameters."""
-    compiled = insert(records_table).compile(dialect=dialect, column_keys=list(_INSERT_COLUMNS))
-    processors = tuple(
-        (position, process)
-        for position, column in enumerate(records_table.columns)
-        if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    )
-    if not compiled.positional:
-        return str(compiled), processors, lambda row: dict(zip(_INSERT_COLUMNS, row, strict=True))
-    order = [_INSERT_COLUMNS.index(name) for name in compiled.positiontup or ()]
-    return str(compiled), processors, operator.itemgetter(*order)
+def select_records(connection: Connection, query: Select[Any], parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a :func:`list_records` query; ``parameters`` are converted in place."""
+    return prepare(query, connection.dialect).rows(connection, parameters)
+
+
+_INSERT = insert(records_table)
+_NO_DIGESTS = tuple((name, None) for name in INDEX_COLUMNS)
 
 
 def _in_collection() -> Any:

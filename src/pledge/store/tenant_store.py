@@ -142,8 +142,8 @@ class TenantStore:
         changes = self._checked(declared, values)
         scope = self._scope(collection)
         for _ in range(_UPDATE_ATTEMPTS):
-            row = self._row(collection, record_id)
-            stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, row.payload)
+            _, payload, revision, created_at, _ = self._row(collection, record_id)
+            stored = codec.open_payload(self._vault, self._tenant_id, scope, record_id, payload)
             encoded = codec.encode_fields(stored) | changes
             sealed = codec.seal(self._vault, self._tenant_id, scope, record_id, encoded, declared.indexed_fields)
             now = self._clock.now()
@@ -153,7 +153,7 @@ class TenantStore:
                     tables.UPDATE_RECORD,
                     {
                         **self._key(collection, record_id),
-                        "seen": row.revision,
+                        "seen": revision,
                         "new_key_version": sealed.key_version,
                         "new_payload": sealed.payload,
                         "new_updated_at": now,
@@ -162,7 +162,7 @@ class TenantStore:
                 ).rowcount
                 if written == 1:
                     written_values = _wrapped(codec.decode_record(sealed.plaintext), declared.secret_fields)
-                    return Record(record_id, collection, written_values, row.created_at, now, row.revision + 1)
+                    return Record(record_id, collection, written_values, created_at, now, revision + 1)
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
     def delete(self, collection: str, record_id: str) -> None:
@@ -192,7 +192,7 @@ class TenantStore:
             parameters["after"] = after
         query = tables.list_records(slots, versions, after is not None)
         with self._engine.connect() as connection:
-            rows = connection.execute(query, parameters).all()
+            rows = tables.select_records(connection, query, parameters)
         return self._records(declared, rows)
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
@@ -277,14 +277,14 @@ class TenantStore:
     def _key(self, collection: str, record_id: str | None = None) -> dict[str, str]:
         return tables.record_key(self._tenant_id, self._app_key, collection, record_id)
 
-    def _row(self, collection: str, record_id: str) -> Any:
+    def _row(self, collection: str, record_id: str) -> tuple[Any, ...]:
         with self._engine.connect() as connection:
-            row = connection.execute(tables.SELECT_RECORD, self._key(collection, record_id)).one_or_none()
+            row = tables.select_record(connection, self._key(collection, record_id))
         if row is None:
             raise _not_found(collection, record_id)
         return row
 
-    def _records(self, declared: Collection, rows: Sequence[Any]) -> builtins.list[Record]:
+    def _records(self, declared: Collection, rows: Sequence[tuple[Any, ...]]) -> builtins.list[Record]:
         """Records from rows of ``tables.RECORD_COLUMNS``, their payloads opened together."""
         scope = self._scope(declared.name)
         opened = codec.open_payloads(self._vault, self._tenant_id, scope, [(row[0], row[1]) for row in rows])

@@ -16,9 +16,9 @@ import os
 import struct
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -86,9 +86,9 @@ class KeyShredded(PledgeError):
     """The tenant's data keys were destroyed: its data is unrecoverable by design, and nothing new is written."""
 
 
-@dataclass(frozen=True, slots=True)
-class Aad:
-    """Where a value lives; bound into its ciphertext."""
+class Aad(NamedTuple):
+    """Where a value lives; bound into its ciphertext. (A named tuple: made on every store call, and building one
+    costs less than half of what a frozen dataclass does.)"""
 
     collection: str
     record_id: str
@@ -109,44 +109,49 @@ class _DataKey:
     index_mac: HMAC
     """HMAC-SHA256 keyed with the blind-index key, never updated: each digest starts from a copy. Copying the keyed
     state costs 0.7 µs, keying a new HMAC 1.7 µs (timeit, 2026-11)."""
+    scoped_macs: dict[bytes, HMAC] = field(default_factory=dict)
+    """``index_mac`` already fed each scope (tenant, collection, field) seen: a digest is then one copy, one update
+    and a finalize, 0.7 instead of 1.0 µs. A manifest declares few indexed fields, so this stays small."""
 
     def encrypt(self, version: int, aad: bytes, plaintext: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
         return _HEADER.pack(_FORMAT, version) + nonce + self.cipher.encrypt(nonce, plaintext, aad)
 
     def blind_index(self, scope: bytes, value: bytes) -> bytes:
-        mac = self.index_mac.copy()
-        mac.update(scope)
+        scoped = self.scoped_macs.get(scope)
+        if scoped is None:
+            scoped = self.scoped_macs[scope] = self.index_mac.copy()
+            scoped.update(scope)
+        mac = scoped.copy()
         mac.update(value)
         return mac.finalize()
 
 
 class _KeyCache:
-    """Least-recently-used unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a keyring (maybe a KMS)
-    round trip, and a key shredded elsewhere must not outlive the shred here for long."""
+    """Unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a keyring (maybe a KMS) round trip, and a key
+    shredded elsewhere must not outlive the shred here for long. Past ``size`` keys, the longest loaded goes first:
+    with every key reloaded at least every ``CACHE_TTL_SECONDS``, that is nearly the least recently used one.
+
+    Reads take no lock (a dict lookup is atomic): 0.13 instead of 0.61 µs, on every store call (timeit).
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[str, int], tuple[_DataKey, float]] = OrderedDict()
+        self._entries: dict[tuple[str, int], tuple[_DataKey, float]] = {}
         self._lock = threading.Lock()
 
     def get(self, tenant_id: str, version: int) -> _DataKey | None:
-        with self._lock:
-            entry = self._entries.get((tenant_id, version))
-            if entry is None:
-                return None
-            if entry[1] <= time.monotonic():
-                del self._entries[(tenant_id, version)]
-                return None
-            self._entries.move_to_end((tenant_id, version))
-            return entry[0]
+        entry = self._entries.get((tenant_id, version))
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
 
     def put(self, tenant_id: str, version: int, key: _DataKey) -> None:
         with self._lock:
+            self._entries.pop((tenant_id, version), None)  # re-inserted last: the newest loaded
             self._entries[(tenant_id, version)] = (key, time.monotonic() + CACHE_TTL_SECONDS)
-            self._entries.move_to_end((tenant_id, version))
             while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+                del self._entries[next(iter(self._entries))]
 
     def forget(self, tenant_id: str) -> None:
         with self._lock:
