@@ -84,6 +84,11 @@ TRUE_POSITIVES: list[tuple[str, str, PiiKind]] = [
     ("NO shortest", "NO93 8601 1117 947", IBAN),
     ("MT longest SEPA", "MT84 MALT 0110 0001 2345 MTLC AST0 01S", IBAN),
     ("CH in a sentence", "Pay to CH93 0076 2011 6238 5295 7 by Friday.", IBAN),
+    ("DE lower-case printed", "de89 3704 0044 0532 0130 00", IBAN),
+    ("GB lower-case electronic", "gb82west12345698765432", IBAN),
+    ("DE lower-case, digits only", "iban: de89370400440532013000", IBAN),
+    ("full-width address", "連絡先: ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", EMAIL),
+    ("full-width phone, ideographic spaces", "電話 ＋４４　２０　７９４６　０９５８", PHONE),
     # --- Atlassian accountId ----------------------------------------------------------------
     ("legacy 24-hex (REST docs example)", "5b10ac8d82e05b22cc7d4ef5", ACCOUNT),
     ("legacy in a people URL", "https://example.atlassian.net/jira/people/5b10ac8d82e05b22cc7d4ef5", ACCOUNT),
@@ -175,6 +180,8 @@ FALSE_POSITIVES: list[tuple[str, str]] = [
     ("card number with a letter glued", "x4111111111111111"),
     ("card-like with mixed separators", "4111 1111-1111 1111"),
     ("IBAN with bad checksum", "GB82 WEST 1234 5698 7654 33"),
+    ("hex digest of a DE IBAN's length that passes mod-97", "de27a4c123b1612dd272d1"),
+    ("hex digest of a BE IBAN's length that passes mod-97", "commit be90371c17149d43"),
     ("IBAN with zero check digits", "DE00 3704 0044 0532 0130 00"),
     ("IBAN with wrong length", "DE89 3704 0044 0532 0130 0"),
     # --- money ------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_scan_value_handles_deep_nesting_without_recursion() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
-_NO_DIGIT_OR_AT = st.characters(exclude_categories=("Nd",), exclude_characters="@")
+_NO_DIGIT_OR_AT = st.characters(exclude_categories=("Nd",), exclude_characters="@＠")
 # Text shaped like ids and numbers but without digits: hex letters, separators, "qm:", "+".
 _TRICKY = st.text(alphabet="abcdefqmABCDEFWEST:-+.()_%/# xX", max_size=80)
 

@@ -7,8 +7,11 @@ declaration; a miss puts personal data where the statement says there is none. E
 that cries wolf gets switched off, so every rule below prefers precision: it fires on shapes that
 are hard to produce by accident and leaves ambiguous ones alone.
 
-Kinds and rules (all matching is ASCII-only; every rule needs an ASCII digit or an ``@``, so text
-with neither never has a finding):
+Kinds and rules (all matching is on ASCII; every rule needs a digit or an ``@``, so text with
+neither never has a finding). Full-width forms (U+FF01 to U+FF5E) and the ideographic space
+(U+3000), which East Asian input methods type for ASCII, are read as the ASCII they stand for, one
+character for one, so an address typed with a full-width at sign is found and spans stay
+positions in the text as given; other scripts' digits are not read as digits.
 
 ``EMAIL``
     ``local@domain.tld``: a dot-atom local part of letters, digits and ``. _ % + -`` (at most 64
@@ -49,12 +52,13 @@ with neither never has a finding):
     more groups (an expiry date or a CVV after the number), which are trimmed off.
 
 ``IBAN``
-    Two upper-case letters, two check digits, then the BBAN, either contiguous or in groups of four
-    separated by single spaces; the ISO 13616 mod-97 check must hold and the length must be the one
+    Two letters, two check digits, then the BBAN, either contiguous or in groups of four separated
+    by single spaces; the ISO 13616 mod-97 check must hold and the length must be the one
     registered for the country (``_IBAN_LENGTHS`` covers all SEPA countries and most others);
-    for a country not in the table any length from 15 to 34 is accepted. IBANs are written in
-    capitals; a lower-case one is a deliberate miss (lower-case hex digests would otherwise reach
-    the 1-in-97 checksum).
+    for a country not in the table any length from 15 to 34 is accepted. Upper or lower case (a
+    form field may lower-case what a customer typed), except that a contiguous lower-case run of
+    hex digits with a hex letter after the check digits is a hex digest, not an IBAN: one in 97 of
+    those of the right length would pass the checksum.
 
 ``ATLASSIAN_ACCOUNT_ID``
     * the legacy 24-hex-digit form (``5b10ac8d82e05b22cc7d4ef5``), lower-case, with at least one
@@ -176,10 +180,10 @@ _ACCOUNT_ID = re.compile(
 
 _IBAN = re.compile(
     r"""
-    [A-Z](?<![0-9A-Za-z_][A-Z])         # first letter (a set first lets the engine skip ahead)
-    [A-Z][0-9]{2}
-    (?:(?:\x20[0-9A-Z]{4}){2,7}(?:\x20[0-9A-Z]{1,3})?    # printed: groups of four
-      |[0-9A-Z]{11,30}                                  # electronic: contiguous
+    [A-Za-z](?<![0-9A-Za-z_][A-Za-z])   # first letter (a set first lets the engine skip ahead)
+    [A-Za-z][0-9]{2}
+    (?:(?:\x20[0-9A-Za-z]{4}){2,7}(?:\x20[0-9A-Za-z]{1,3})?    # printed: groups of four
+      |[0-9A-Za-z]{11,30}                                     # electronic: contiguous
     )
     (?![0-9A-Za-z_])
     """,
@@ -314,7 +318,9 @@ def _mod97_ok(compact: str) -> bool:
 
 
 def _iban_ok(candidate: str) -> bool:
-    compact = candidate.replace(" ", "")
+    if _looks_like_hex_digest(candidate):
+        return False
+    compact = candidate.replace(" ", "").upper()
     expected = _IBAN_LENGTHS.get(compact[:2])
     if expected is None:
         if not 15 <= len(compact) <= 34:
@@ -322,6 +328,18 @@ def _iban_ok(candidate: str) -> bool:
     elif len(compact) != expected:
         return False
     return _mod97_ok(compact)
+
+
+def _looks_like_hex_digest(candidate: str) -> bool:
+    return (
+        " " not in candidate
+        and not candidate.isupper()
+        and all(c in _LOWER_HEX for c in candidate)
+        and any(c in "abcdef" for c in candidate[4:])
+    )
+
+
+_LOWER_HEX = frozenset("0123456789abcdef")
 
 
 def _phone_ok(candidate: str) -> bool:
@@ -372,7 +390,7 @@ _CANDIDATE = re.compile(
         [0-9\x20.\-/()]{6,}[0-9]              # a zone (as _ZONE)
       | (?<=[5-7])[0-9a-f]{23}                # a legacy accountId
       | [0-9]{4}(?::|%3[Aa])                  # the prefix of "<5-6 digits>:<UUID>"
-      | (?<=[A-Z]{2}[0-9])[0-9]               # an IBAN's country code and check digits
+      | (?<=[A-Za-z]{2}[0-9])[0-9]            # an IBAN's country code and check digits
     )
     """,
     _AV,
@@ -441,6 +459,15 @@ def _find_all(text: str) -> list[PiiFinding]:
     return [*found, *cards.values(), *phones.values()]
 
 
+# U+FF01-U+FF5E are the full-width forms of "!" to "~", and U+3000 is the ideographic space.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def _as_ascii(text: str) -> str:
+    """``text`` with full-width forms read as ASCII, one character for one."""
+    return text if text.isascii() else text.translate(_FULL_WIDTH)
+
+
 def scan(text: str) -> list[PiiFinding]:
     """Every finding in ``text``, in order of position, none overlapping another.
 
@@ -448,7 +475,7 @@ def scan(text: str) -> list[PiiFinding]:
     card, phone (an address whose local part is a phone number is one ``EMAIL`` finding).
     """
     kept: list[PiiFinding] = []  # sorted by start, pairwise disjoint
-    for finding in _find_all(text):
+    for finding in _find_all(_as_ascii(text)):
         i = bisect.bisect_left(kept, finding.start, key=lambda f: f.start)
         if (i > 0 and kept[i - 1].end > finding.start) or (i < len(kept) and kept[i].start < finding.end):
             continue
@@ -458,6 +485,7 @@ def scan(text: str) -> list[PiiFinding]:
 
 def first_finding(text: str) -> PiiFinding | None:
     """The earliest finding in ``text``, or ``None`` when it holds no personal data."""
+    text = _as_ascii(text)
     if not _may_hold_personal_data(text):
         return None
     findings = scan(text)
