@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Select
+from sqlalchemy import Connection, Insert, LargeBinary, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 _Process = Callable[[Any], Any]
 
@@ -86,18 +87,19 @@ class Prepared:
 
 
 @functools.lru_cache(maxsize=512)
-def prepare(statement: ClauseElement, dialect: Dialect) -> Prepared:
-    """``statement`` compiled for ``dialect``, once per process. An INSERT takes a parameter for every column of
-    its table; any other statement, its bound parameters by name. Give statements built once (module constants or
-    cached builders): the cache is keyed by the statement object."""
-    column_keys = [column.key for column in statement.table.columns] if isinstance(statement, Insert) else None
+def prepare(statement: ClauseElement, dialect: Dialect, columns: tuple[str, ...] | None = None) -> Prepared:
+    """``statement`` compiled for ``dialect``, once per process. An INSERT takes a parameter for each of
+    ``columns`` (default: every column of its table; the others get their defaults); any other statement, its bound
+    parameters by name. Give statements built once (module constants or cached builders): the cache is keyed by the
+    statement object."""
+    column_keys = None
+    if isinstance(statement, Insert):
+        column_keys = list(columns) if columns is not None else [column.key for column in statement.table.columns]
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=column_keys))
     named = compiled.bind_names.items()
     defaults = {name: bind.effective_value for bind, name in named if not bind.required}
     binds = tuple(
-        (name, process)
-        for bind, name in named
-        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        (name, process) for bind, name in named if (process := _bind_processor(bind.type, dialect)) is not None
     )
     selected = statement.selected_columns if isinstance(statement, Select) else ()
     results = tuple(
@@ -106,6 +108,16 @@ def prepare(statement: ClauseElement, dialect: Dialect) -> Prepared:
         if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
     )
     return Prepared(str(compiled), _arrangement(compiled), defaults, binds, results)
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> _Process | None:
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    if process is None and dialect.driver == "pysqlite" and isinstance(type_, LargeBinary):
+        # sqlite3 (Python 3.11) binds int, float, str and bytearray directly and runs anything else, bytes
+        # included, through its adaptation protocol, which formats an error and discards it: five bytes parameters
+        # took 3.4 µs to bind, five bytearrays 1.6 (timeit). The blob stored is the same.
+        return bytearray
+    return process
 
 
 def _arrangement(compiled: SQLCompiler) -> Callable[[dict[str, Any]], Any]:

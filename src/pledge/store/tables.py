@@ -11,7 +11,7 @@ with bound parameters, so SQLAlchemy compiles each of them once per process; the
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -92,12 +92,22 @@ def updated_index_values(digests: Sequence[bytes | None]) -> dict[str, bytes | N
     return values
 
 
-def insert_record(connection: Connection, values: Mapping[str, Any], digests: Sequence[bytes | None]) -> None:
-    """Insert one record: ``values`` for every column but the index slots, ``digests`` for those (slot order)."""
-    parameters = dict(values)
-    parameters.update(zip(INDEX_COLUMNS, digests, strict=False))
-    parameters.update(_NO_DIGESTS[len(digests) :])
-    prepare(_INSERT, connection.dialect).execute(connection, parameters)
+def insert_record(connection: Connection, values: dict[str, Any], digests: Sequence[bytes | None]) -> None:
+    """Insert one record: ``values`` for every column but the index slots (built for this call: it is converted in
+    place), ``digests`` for those (slot order)."""
+    slots = []
+    for slot, digest in enumerate(digests):
+        if digest is not None:
+            values[INDEX_COLUMNS[slot]] = digest
+            slots.append(slot)
+    prepare(_INSERT, connection.dialect, _insert_columns(tuple(slots))).execute(connection, values)
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_columns(slots: tuple[int, ...]) -> tuple[str, ...]:
+    """The columns an insert names: empty index slots are left out and so are NULL without a ``None`` parameter,
+    which sqlite3 would run through its adaptation protocol (see :mod:`pledge.prepared`)."""
+    return _VALUE_COLUMNS + tuple(INDEX_COLUMNS[slot] for slot in slots)
 
 
 def select_record(connection: Connection, key: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -112,7 +122,7 @@ def select_records(connection: Connection, query: Select[Any], parameters: dict[
 
 
 _INSERT = insert(records_table)
-_NO_DIGESTS = tuple((name, None) for name in INDEX_COLUMNS)
+_VALUE_COLUMNS = tuple(column.name for column in records_table.columns if column.name not in INDEX_COLUMNS)
 
 
 def _in_collection() -> Any:
