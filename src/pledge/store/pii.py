@@ -399,7 +399,24 @@ _CANDIDATE = re.compile(
 
 def _may_hold_personal_data(text: str) -> bool:
     """False when no rule can fire on ``text``: a necessary condition of every rule, far cheaper than the scan."""
-    return "@" in text or "qm" in text or _CANDIDATE.search(text) is not None
+    return "@" in text or "qm" in text or (_has_digit(text) and _CANDIDATE.search(text) is not None)
+
+
+def _has_digit(text: str) -> bool:
+    # Ten substring tests, each a memchr: 0.25 µs over 160 characters without a digit, where the regex search for
+    # one took 1.2 (timeit). Most field values without a digit are prose, and prose is long.
+    return (
+        "0" in text
+        or "1" in text
+        or "2" in text
+        or "3" in text
+        or "4" in text
+        or "5" in text
+        or "6" in text
+        or "7" in text
+        or "8" in text
+        or "9" in text
+    )
 
 
 def _local_part_start(text: str, at: int) -> int | None:
@@ -430,7 +447,7 @@ def _find_all(text: str) -> list[PiiFinding]:
         start = _local_part_start(text, m.start())
         if start is not None and m.group(1).lower() not in _FILE_EXTENSIONS:
             found.append(PiiFinding(PiiKind.EMAIL, start, m.end()))
-    if _DIGIT.search(text) is None:  # every other kind needs a digit
+    if not _has_digit(text):  # every other kind needs a digit
         return found
     for m in _ACCOUNT_ID.finditer(text):
         legacy = m.group("legacy")
