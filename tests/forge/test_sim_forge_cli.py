@@ -119,10 +119,16 @@ def test_install_ui_call_event_product_call_and_uninstall(sim: RunningSim, app: 
     assert f"-> POST {app.app}/issue-summary 200 (FIT + app token + user token)" in log.splitlines()
     assert "eyJ" not in log  # no token is ever printed
 
+    in_flight = succeeds(sim, "sim", "forge", "fit", installation).strip()  # minted before the uninstall
     assert succeeds(sim, "sim", "forge", "uninstall", installation).strip() == "preUninstall: attempt 1 -> 200"
-    refused = pledge(sim, "sim", "forge", "invoke", installation, "/notes", "--method", "GET")
-    assert refused.exit_code == 1
-    assert refused.output.startswith(f"GET {app.app}/notes -> 403\n") and '"tenant_inactive"' in refused.output
+    not_called = pledge(sim, "sim", "forge", "invoke", installation, "/notes", "--method", "GET")
+    assert not_called.exit_code == 1
+    assert not_called.output == (
+        f"pledge: installation {installation} was uninstalled: Forge no longer calls the app for it;"
+        " install the app again with `pledge sim forge install`\n"
+    )
+    late = httpx.get(f"{app.app}/notes", headers={"authorization": f"Bearer {in_flight}"})
+    assert late.status_code == 403 and late.json()["error"] == "tenant_inactive"
 
 
 def test_a_printed_fit_works_by_hand_and_carries_the_principal(sim: RunningSim, app: Deployment) -> None:

@@ -38,6 +38,7 @@ class _ForgeControl:
     def __init__(self, forge: ForgeSite | None) -> None:
         self._forge = forge
         self._installed: dict[str, _Installed] = {}
+        self._uninstalled: set[str] = set()
 
     @property
     def forge(self) -> ForgeSite:
@@ -48,6 +49,11 @@ class _ForgeControl:
     def find(self, body: dict[str, Any]) -> _Installed:
         installation_id = body.get("installationId")
         found = self._installed.get(installation_id) if isinstance(installation_id, str) else None
+        if found is None and installation_id in self._uninstalled:
+            raise SimError(
+                f"installation {installation_id} was uninstalled: Forge no longer calls the app for it;"
+                " install the app again with `pledge sim forge install`"
+            )
         if found is None:
             raise SimError(f"no Forge installation {installation_id!r} here: run `pledge sim forge install` first")
         return found
@@ -109,6 +115,9 @@ class _ForgeControl:
             module_type="core:preUninstall",
             module_key="pledge-pre-uninstall",
         )
+        # Forge uninstalls whatever the remote answered: preUninstall tells the app, it does not ask it.
+        del self._installed[installation.installation_id]
+        self._uninstalled.add(installation.installation_id)
         return {"attempts": _attempts(attempts)}
 
     async def fit(self, _request: Request, body: dict[str, Any]) -> Any:
