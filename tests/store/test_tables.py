@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from pledge import schema
+from pledge.db import open_engine
 from pledge.store import tables
 
 NOW = datetime(2026, 11, 27, 18, 0, 0, 123456, tzinfo=UTC)
@@ -71,3 +73,25 @@ def test_a_driver_error_is_sqlalchemys_and_carries_no_parameters(engine: Engine)
 
     assert SECRET_PAYLOAD.decode() not in str(raised.value)  # PostgreSQL's own detail names the key: ids only
     assert _count(engine) == 1
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_is_invalidated_and_the_next_call_gets_a_new_one(
+    postgres_url: str, postgres_admin: Engine
+) -> None:
+    engine = open_engine(postgres_url)
+    schema.upgrade(engine)
+    key = tables.record_key(TENANT, "mailer", "rules", "4" * 32)
+    try:
+        with engine.connect() as connection:
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with postgres_admin.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            with pytest.raises(DBAPIError) as raised:
+                tables.select_record(connection, dict(key))
+            assert raised.value.connection_invalidated
+
+        with engine.connect() as connection:
+            assert tables.select_record(connection, dict(key)) is None
+    finally:
+        engine.dispose()
