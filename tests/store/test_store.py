@@ -10,6 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.testclient import TestClient
@@ -52,6 +54,26 @@ def test_create_then_get_returns_what_was_written(store: TenantStore, clock: Fro
     fetched = store.get("rules", created.id)
     assert fetched.values == created.values == RULE
     assert fetched["recipient"] == "oncall@example.com"
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recipient=_JSON, owner=_JSON)
+def test_a_created_record_is_exactly_what_a_read_returns(store: TenantStore, recipient: object, owner: object) -> None:
+    # create() builds its result without decoding the record: values, their types and the key order must not differ.
+    created = store.create("rules", {"recipient": recipient, "owner": owner, "smtp_password": Secret(owner)})
+    fetched = store.get("rules", created.id)
+    assert created.values == fetched.values
+    assert list(created.values) == list(fetched.values)
+    assert repr(created.values["recipient"]) == repr(fetched.values["recipient"])  # 1 vs 1.0 vs True, [] vs ()
+    assert created["smtp_password"].reveal() == fetched["smtp_password"].reveal()
 
 
 def test_secret_fields_come_back_wrapped_and_records_never_print_values(store: TenantStore) -> None:

@@ -132,7 +132,7 @@ _DECODER = json.JSONDecoder()
 
 
 def decode_record(plaintext: bytes) -> Any:
-    """The JSON value of a record's plaintext (canonical JSON: UTF-8, no whitespace around it)."""
+    """The JSON value of a record's plaintext, or of one field's (canonical JSON: UTF-8, no whitespace around it)."""
     # Decoded first: json.loads given bytes guesses their encoding on every call, and it is always UTF-8 here. Then
     # raw_decode, which skips json.loads' type checks and its two whitespace scans (there is no whitespace to skip):
     # 0.9 instead of 1.8 µs for a five-field record (timeit).
