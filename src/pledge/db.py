@@ -48,7 +48,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def open_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the settings Pledge relies on (WAL, foreign keys, busy timeout on SQLite)."""
+    """Create an engine with the settings Pledge relies on (WAL, foreign keys, busy timeout on SQLite).
+
+    Its errors never show the statement's parameters: they can be tenants' sealed secrets, digests or personal data,
+    and an error's text reaches logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)

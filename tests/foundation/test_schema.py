@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from pledge import schema
 from pledge.cli import cli
@@ -57,3 +58,11 @@ def test_unreachable_database_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 1
     assert result.stderr.startswith("pledge: database unreachable: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_database_errors_never_show_the_statements_parameters(engine: Engine) -> None:
+    secret = "personal-data-or-a-secret-in-a-parameter"
+    with pytest.raises(DBAPIError) as raised, engine.connect() as connection:
+        connection.execute(text("SELECT * FROM no_such_table WHERE x = :value"), {"value": secret})
+    assert "no_such_table" in str(raised.value)  # the statement is still there to debug with
+    assert secret not in str(raised.value)
