@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +20,9 @@ from pledge.metrics import Metrics, MetricsMiddleware
 from pledge.runtime import Runtime
 
 APPS_PREFIX = "/apps"
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+log = logging.getLogger("pledge.host")
 
 
 class Mountable(Protocol):
@@ -70,7 +75,26 @@ def create_host(
         *extra_routes,
         *(Mount(app_base_path(app.key), app.asgi(runtime)) for app in apps),
     ]
-    host = Starlette(routes=routes, lifespan=lifespan)
+    host = Starlette(routes=routes, lifespan=lifespan, exception_handlers={OperationalError: storage_unavailable})
     host.add_middleware(MetricsMiddleware, metrics=metrics)
     host.state.runtime = runtime
     return host
+
+
+async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A database that refuses to work (disk full, unreachable, locked too long) answers 503 in one line.
+
+    The transaction that failed was rolled back, so nothing is half-written; the client may retry.
+    """
+    reason = _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+    log.error("storage unavailable: %s %s: %s", request.method, request.url.path, reason)
+    return JSONResponse(
+        {"error": "storage_unavailable", "message": f"the database refused the operation: {reason}"},
+        status_code=503,
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

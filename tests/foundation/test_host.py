@@ -1,10 +1,14 @@
 import logging
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from starlette.testclient import TestClient
 
+from pledge import schema
 from pledge.app import App, Auth, RequestContext
+from pledge.clock import FrozenClock
+from pledge.config import load_settings
 from pledge.db import open_engine
 from pledge.host import create_host
 from pledge.logs import JsonFormatter, RedactionFilter, redact
@@ -102,3 +106,45 @@ def test_shutdown_closes_outbound_connections_only_for_the_owning_host(runtime: 
         assert client.get("/healthz").status_code == 200
         assert not runtime.egress.closed
     assert runtime.egress.closed is owns_runtime
+
+
+def test_a_full_disk_is_a_503_in_one_line_and_what_was_stored_stays(
+    tmp_path: Path, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'pledge.db'}")
+    engine = open_engine(settings.database_url)
+    schema.upgrade(engine)
+    runtime = Runtime.open(settings, clock=clock, engine=engine)
+    kept = runtime.tenants.create(
+        app_key="a", client_key="ck-1", base_url="https://x.atlassian.net", product_type="jira"
+    )
+
+    app = App(key="filler", name="Filler")
+
+    @app.route("/fill", auth=Auth.PUBLIC, methods=("POST",))
+    async def fill(context: RequestContext) -> dict[str, str]:
+        with runtime.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE IF NOT EXISTS filler (x BLOB)"))
+            connection.execute(text("INSERT INTO filler VALUES (randomblob(1000000))"))
+        return {"filled": "yes"}
+
+    # SQLite's page limit stands in for a full disk: the same SQLITE_FULL error, raised by a real write.
+    engine.dispose()
+    with engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+    event.listen(engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count = {pages + 2}"))
+    engine.dispose()
+
+    with caplog.at_level(logging.ERROR, logger="pledge.host"):
+        response = TestClient(create_host(runtime, [app])).post("/apps/filler/fill")
+
+    assert (response.status_code, response.headers["retry-after"]) == (503, "30")
+    assert response.json() == {
+        "error": "storage_unavailable",
+        "message": "the database refused the operation: database or disk is full",
+    }
+    assert [record.getMessage() for record in caplog.records] == [
+        "storage unavailable: POST /apps/filler/fill: database or disk is full"
+    ]
+    assert runtime.tenants.get(kept.id) == kept  # the failed write took nothing with it
+    runtime.close()
