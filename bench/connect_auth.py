@@ -129,7 +129,7 @@ def host_without_tenant_cache() -> Starlette:
     return create_host(runtime, [bench_app])
 
 
-def _seed(data_dir: Path) -> None:
+def seed_tenant(data_dir: Path) -> None:
     """Install the bench tenant into the server's database (it reads it on its first request)."""
     runtime = Runtime.open(load_settings(data_dir=data_dir))
     try:
@@ -141,7 +141,7 @@ def _seed(data_dir: Path) -> None:
         runtime.close()
 
 
-def _token() -> str:
+def signed_token() -> str:
     now = int(time.time())
     qsh = query_string_hash("POST", f"/apps/{APP_KEY}{WEBHOOK}", context_path=f"/apps/{APP_KEY}")
     # exp as the product issues it (3 minutes): the whole run fits well inside.
@@ -155,9 +155,9 @@ def scenarios(rounds: int = 3) -> list[Row]:
         serve("bench.connect_auth:host", factory=True, ready_path="/healthz") as served,
         serve("bench.connect_auth:host_without_tenant_cache", factory=True, ready_path="/healthz") as uncached,
     ):
-        _seed(served.data_dir)
-        _seed(uncached.data_dir)
-        signed = plain | {"Authorization": f"JWT {_token()}"}
+        seed_tenant(served.data_dir)
+        seed_tenant(uncached.data_dir)
+        signed = plain | {"Authorization": f"JWT {signed_token()}"}
         bare, webhook = f"{served.url}/apps/{APP_KEY}{BARE}", f"{served.url}/apps/{APP_KEY}{WEBHOOK}"
         uncached_webhook = f"{uncached.url}/apps/{APP_KEY}{WEBHOOK}"
         # Warm up outside the measured loads: CPU per request counts everything between their start and end.

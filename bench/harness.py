@@ -76,6 +76,13 @@ class Served:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def rss_bytes(self) -> int:
+        """The server process's resident set size now (Linux ``/proc``, ``VmRSS``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise BenchError(f"no VmRSS for process {self.pid}: is it still running?")
+
 
 class CpuPerRequest:
     """Wraps loads of one server so each also records the server's CPU time per answered request.

@@ -55,5 +55,7 @@ def test_a_served_app_receives_the_body_and_headers_given() -> None:
         # The server's own CPU during the load (not the test's, not its start-up): some, and at most the second or so
         # it ran (one thread), with room for wrk's start and stop.
         assert 0 < cpu.median_us("bare") * result.requests < 2e6
+        # Its resident set, read from /proc: a Python server with uvicorn loaded is tens of MiB, far from a GiB.
+        assert 10 * 2**20 < served.rss_bytes() < 2**30
         with pytest.raises(BenchError, match="non-2xx/3xx responses"):
             run_wrk(served.url + "/missing", duration=1, warmup=0, connections=4)
