@@ -72,6 +72,14 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionP
         cursor.close()
 
 
+def error_reason(exc: BaseException) -> str:
+    """What a database error says failed, in one line: the driver's own first line (refused, unknown host, disk
+    full, auth), without the statement or the rest, which may repeat the URL."""
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside one transaction: committed on success, rolled back on any error."""

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from pledge import schema
+from pledge.db import error_reason
 from pledge.metrics import Metrics, MetricsMiddleware
 from pledge.runtime import Runtime
 
@@ -86,15 +87,10 @@ async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
     The transaction that failed was rolled back, so nothing is half-written; the client may retry.
     """
-    reason = _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+    reason = error_reason(exc)
     log.error("storage unavailable: %s %s: %s", request.method, request.url.path, reason)
     return JSONResponse(
         {"error": "storage_unavailable", "message": f"the database refused the operation: {reason}"},
         status_code=503,
         headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from pledge.db import error_reason
 from pledge.errors import PledgeError
 
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"pledge.schema").digest()[:8], "big", signed=True)
@@ -58,7 +59,7 @@ def status(engine: Engine) -> SchemaStatus:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_heads()
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"database unreachable: {_reason(exc)}") from None
+        raise DatabaseUnavailable(f"database unreachable: {error_reason(exc)}") from None
     return SchemaStatus(current=tuple(sorted(current)), expected=expected_heads())
 
 
@@ -68,7 +69,7 @@ def upgrade(engine: Engine) -> SchemaStatus:
         with _migration_lock(engine), engine.begin() as connection:
             command.upgrade(_config(connection), "heads")
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"database unreachable: {_reason(exc)}") from None
+        raise DatabaseUnavailable(f"database unreachable: {error_reason(exc)}") from None
     return status(engine)
 
 
@@ -95,9 +96,3 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    # The driver's first line says what failed (refused, unknown host, auth); the rest may repeat the URL.
-    original = getattr(exc, "orig", None) or exc
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__

@@ -12,7 +12,7 @@ import socket
 import click
 import uvicorn
 
-from pledge.cli.sim_control import control, sim_option
+from pledge.cli.sim_control import control, echo_relayed, sim_option
 from pledge.cli.sim_forge import forge
 from pledge.clock import SystemClock
 from pledge.config import _is_loopback  # the one definition of loopback, shared with dev mode
@@ -112,10 +112,7 @@ def page(app_key: str, page_key: str, issue_key: str, sim_url: str) -> None:
     """Load PAGE_KEY of APP_KEY as the product's iframe would (a signed jwt parameter) and print it."""
     context = {"issue.key": issue_key, "project.key": issue_key.split("-")[0]}
     result = control(sim_url, "POST", f"/apps/{app_key}/pages/{page_key}", {"context": context})
-    click.echo(f"GET {result['url']} -> {result['status']}")
-    click.echo(result["body"])
-    if result["status"] >= 300:
-        raise SystemExit(1)
+    echo_relayed("GET", result)
 
 
 @sim.command()

@@ -34,3 +34,11 @@ def control(sim_url: str, method: str, path: str, body: dict[str, Any] | None = 
     if response.status_code >= 400:
         raise PledgeError(str(result.get("error", response.status_code)) if isinstance(result, dict) else "failed")
     return result
+
+
+def echo_relayed(method: str, result: dict[str, Any]) -> None:
+    """Print an app's answer the simulator relayed (request line, then body); exit 1 when it is not a success."""
+    click.echo(f"{method} {result['url']} -> {result['status']}")
+    click.echo(result["body"])
+    if result["status"] >= 300:
+        raise SystemExit(1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from pledge.cli.sim_control import control, sim_option
+from pledge.cli.sim_control import control, echo_relayed, sim_option
 from pledge.errors import PledgeError
 from pledge.sim.forge import TRIGGER_TIMEOUT_SECONDS
 from pledge.sim.forge_control import DEFAULT_ACCOUNT_ID, DEFAULT_EVENT
@@ -56,10 +56,7 @@ def invoke(installation_id: str, path: str, payload: str | None, method: str, ac
         "accountId": account_id,
     }
     result = control(sim_url, "POST", "/forge/invoke", body)
-    click.echo(f"{method} {result['url']} -> {result['status']}")
-    click.echo(result["body"])
-    if result["status"] >= 300:
-        raise SystemExit(1)
+    echo_relayed(method, result)
 
 
 @forge.command()

@@ -220,7 +220,7 @@ class TenantStore:
                     f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
                     f" {self._app_key!r}: add Field({name!r}, ...) to it"
                 )
-            value = raw.reveal() if isinstance(raw, Secret) else raw
+            value = _revealed(raw)
             if declared_field.category is not Category.PERSONAL:
                 finding = scan_value(value)
                 if finding is not None:
@@ -257,7 +257,7 @@ class TenantStore:
                 raise InvalidValue(
                     f"field {declared.name}.{name} is not indexed: declare it Field(..., indexed=True) to filter on it"
                 )
-            value = raw.reveal() if isinstance(raw, Secret) else raw
+            value = _revealed(raw)
             try:
                 plaintext = codec.canonical_json(value)
             except (TypeError, ValueError):
@@ -305,9 +305,13 @@ def _as_read(values: Mapping[str, Any], encoded: Mapping[str, bytes]) -> dict[st
     read = {}
     for name in sorted(encoded):
         raw = values[name]
-        value = raw.reveal() if isinstance(raw, Secret) else raw
+        value = _revealed(raw)
         read[name] = value if type(value) in _JSON_SCALARS else codec.decode_record(encoded[name])
     return read
+
+
+def _revealed(raw: Any) -> Any:
+    return raw.reveal() if isinstance(raw, Secret) else raw
 
 
 def _wrapped(values: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
