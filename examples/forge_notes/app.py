@@ -41,13 +41,13 @@ app = App(
 @app.route("/notes", auth=Auth.FORGE, methods=("POST",))
 async def add_note(context: RequestContext) -> dict[str, Any]:
     body = await context.json()
-    record = context.store.create("notes", {"issue_key": str(body["issueKey"]), "text": str(body["text"])})
+    record = await context.store.create("notes", {"issue_key": str(body["issueKey"]), "text": str(body["text"])})
     return {"id": record.id}
 
 
 @app.route("/notes", auth=Auth.FORGE, methods=("GET",))
 async def list_notes(context: RequestContext) -> dict[str, Any]:
-    notes = [{"issueKey": r["issue_key"], "text": r["text"]} for r in context.store.list("notes")]
+    notes = [{"issueKey": r["issue_key"], "text": r["text"]} for r in await context.store.list("notes")]
     return {"notes": sorted(notes, key=lambda note: (note["issueKey"], note["text"]))}
 
 
@@ -63,5 +63,5 @@ async def issue_created(context: RequestContext) -> dict[str, Any]:
     event = await context.json()
     key = str(event["issue"]["key"])
     issue = await forge_call(context).as_app().get_json(f"/rest/api/3/issue/{key}")
-    context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})
+    await context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})
     return {"status": "ok"}

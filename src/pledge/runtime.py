@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from anyio import CapacityLimiter
 from sqlalchemy import Engine
 
 from pledge.clock import Clock, SystemClock
@@ -13,6 +14,7 @@ from pledge.db import open_engine
 from pledge.egress import OutboundClient
 from pledge.errors import PledgeError
 from pledge.store import TenantStore
+from pledge.store.async_store import store_limiter
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
@@ -33,6 +35,11 @@ class Runtime:
     install_keys: InstallKeys
     connect_tenants: ConnectTenantCache
     closed: bool = field(default=False, init=False)
+    store_threads: CapacityLimiter = field(init=False, repr=False)
+    """How many store calls of handlers run on worker threads at once (see :mod:`pledge.store.async_store`)."""
+
+    def __post_init__(self) -> None:
+        self.store_threads = store_limiter(self.engine)
 
     @classmethod
     def open(
