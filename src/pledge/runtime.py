@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from anyio import CapacityLimiter
 from sqlalchemy import Engine
 
 from pledge.clock import Clock, SystemClock
@@ -14,7 +14,7 @@ from pledge.db import open_engine
 from pledge.egress import OutboundClient
 from pledge.errors import PledgeError
 from pledge.store import TenantStore
-from pledge.store.async_store import store_limiter
+from pledge.store.async_store import store_threads
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
@@ -35,11 +35,11 @@ class Runtime:
     install_keys: InstallKeys
     connect_tenants: ConnectTenantCache
     closed: bool = field(default=False, init=False)
-    store_threads: CapacityLimiter = field(init=False, repr=False)
-    """How many store calls of handlers run on worker threads at once (see :mod:`pledge.store.async_store`)."""
+    store_threads: ThreadPoolExecutor = field(init=False, repr=False)
+    """Where handlers' store calls run (see :mod:`pledge.store.async_store`)."""
 
     def __post_init__(self) -> None:
-        self.store_threads = store_limiter(self.engine)
+        self.store_threads = store_threads(self.engine)
 
     @classmethod
     def open(
@@ -83,5 +83,6 @@ class Runtime:
 
     def close(self) -> None:
         if not self.closed:
+            self.store_threads.shutdown()  # calls under way finish on their connections first
             self.engine.dispose()
             self.closed = True

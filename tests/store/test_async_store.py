@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from pledge.store import (
     TenantStore,
     UndeclaredData,
 )
-from pledge.store.async_store import UNPOOLED_THREADS, store_limiter
+from pledge.store.async_store import UNPOOLED_THREADS, store_threads
 from pledge.tenants import Tenant
 from pledge.trust.qsh import query_string_hash
 
@@ -108,7 +109,6 @@ async def test_a_write_waiting_for_the_database_lock_does_not_stall_other_reques
             assert alive.status_code == 200
             assert read.status_code == 200 and read.json() == {"rules": 1, "listed": 1}
             assert not written, "tenant A's write finished while the database was still locked"
-            assert runtime.store_threads.borrowed_tokens == 1  # A's call, on a worker thread, waiting for the lock
             holder.execute("ROLLBACK")
         # Leaving the task group waited for A's write, which the released lock let through.
     finally:
@@ -174,7 +174,7 @@ def test_whatever_is_written_reads_back_alike_through_both_apis(
     async_store: AsyncTenantStore, store: TenantStore, rules: list[dict[str, Any]]
 ) -> None:
     async def round_trip() -> None:
-        # Each example runs on a fresh event loop: the runtime's limiter serves one loop after another.
+        # Each example runs on a fresh event loop: the runtime's threads serve one loop after another.
         for values in rules:
             try:
                 created: Record | None = await async_store.create("rules", values)
@@ -187,15 +187,25 @@ def test_whatever_is_written_reads_back_alike_through_both_apis(
     anyio.run(round_trip)
 
 
-def test_store_calls_run_as_many_at_once_as_the_pool_keeps_connections(database_url: str) -> None:
-    pooled = open_engine(database_url, pool_size=3)
-    unpooled = open_engine(database_url, poolclass=NullPool)
+@pytest.mark.parametrize(("options", "expected"), [({"pool_size": 3}, 3), ({"poolclass": NullPool}, UNPOOLED_THREADS)])
+def test_store_calls_run_on_as_many_threads_as_the_pool_keeps_connections(
+    database_url: str, options: dict[str, Any], expected: int
+) -> None:
+    engine = open_engine(database_url, **options)
+    threads = store_threads(engine)
+    # Each call waits until `expected` of them run at once: fewer threads would never get there (timeout).
+    together = threading.Barrier(expected, timeout=10)
+
+    def meet() -> str:
+        together.wait()
+        return threading.current_thread().name
+
     try:
-        assert store_limiter(pooled).total_tokens == 3
-        assert store_limiter(unpooled).total_tokens == UNPOOLED_THREADS
+        calls = [threads.submit(meet) for _ in range(2 * expected)]
+        assert len({call.result(timeout=10) for call in calls}) == expected
     finally:
-        pooled.dispose()
-        unpooled.dispose()
+        threads.shutdown()
+        engine.dispose()
 
 
 async def test_context_store_is_the_async_store_of_the_verified_tenant(

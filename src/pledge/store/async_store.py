@@ -2,29 +2,34 @@
 
 Handlers run on the event loop; a store call waits on the database (a SQLite write waits up to the busy timeout for
 another writer's lock, a PostgreSQL query for the network). Run there, one slow call stalls every request of the
-process, ``/healthz`` included. :class:`AsyncTenantStore` hands each call to a worker thread
-(``anyio.to_thread.run_sync``) and awaits it, so the loop keeps serving while the call waits.
+process, ``/healthz`` included. :class:`AsyncTenantStore` hands each call to a worker thread and awaits it, so the
+loop keeps serving while the call waits.
 
 Why threads and not SQLAlchemy's asyncio extension: the synchronous store runs its hot statements on the driver's
 cursor (:mod:`pledge.prepared`), which is what keeps encryption cheaper than SQLAlchemy's own per-call work; the
-asyncio extension would run the same driver calls through greenlets plus its own adaptation layer (aiosqlite is
-itself a thread per connection), lose the prepared path, and keep a second copy of every statement. A thread hop
-costs about 40 µs per call (``timeit`` of an empty ``to_thread.run_sync`` on uvloop, development machine), a tenth
-of a SQLite write; ``bench/store_roundtrip.py`` measures the whole authenticated round trip under load.
+asyncio extension would run the same driver calls through greenlets and its own adaptation layer (aiosqlite is
+itself a thread per connection), lose the prepared path, and keep a second copy of every statement.
 
-The threads are bounded by a :class:`~anyio.CapacityLimiter` that the runtime owns (:func:`store_limiter`), sized to
-the engine's pool: more calls at once would only wait for a pooled connection on a thread, or open overflow
-connections that are closed again after one use. Calls past the limit wait on the loop, costing nothing. Jobs and
-the CLI, which have no event loop to protect, use :class:`TenantStore` directly.
+Why a plain :class:`~concurrent.futures.ThreadPoolExecutor` and not ``anyio.to_thread.run_sync``: under 32
+concurrent callers a hop to it costs about 15 to 20 µs of CPU, against 45 to 65 µs through anyio's worker threads and
+capacity limiter (``timeit``-style loop on uvloop, development machine): on SQLite's write-then-read route of
+``bench/store_roundtrip.py`` that was the difference between losing a tenth and a fifth of its throughput.
+
+The runtime owns the pool (:func:`store_threads`, shut down with the runtime), sized to the engine's connection
+pool: more threads would only wait for a pooled connection, or open overflow connections that are closed again
+after one use. Calls past that wait in the pool's queue, not on the loop. Jobs and the CLI, which have no event loop
+to protect, use :class:`TenantStore` directly.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, TypeVarTuple
 
-from anyio import CapacityLimiter, to_thread
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
@@ -37,10 +42,11 @@ UNPOOLED_THREADS = 5
 """Threads for an engine without a sized pool (``NullPool``, ``StaticPool``): SQLAlchemy's default pool size."""
 
 
-def store_limiter(engine: Engine) -> CapacityLimiter:
-    """A limiter for the store calls of one engine: as many at once as its pool keeps connections."""
+def store_threads(engine: Engine) -> ThreadPoolExecutor:
+    """Worker threads for the store calls of one engine's handlers: as many as its pool keeps connections."""
     pool = engine.pool
-    return CapacityLimiter(pool.size() if isinstance(pool, QueuePool) else UNPOOLED_THREADS)
+    size = pool.size() if isinstance(pool, QueuePool) else UNPOOLED_THREADS
+    return ThreadPoolExecutor(size, thread_name_prefix="pledge-store")
 
 
 class AsyncTenantStore:
@@ -49,9 +55,9 @@ class AsyncTenantStore:
     The same calls, arguments, results and errors as :class:`TenantStore`, each run on a worker thread.
     """
 
-    def __init__(self, store: TenantStore, limiter: CapacityLimiter) -> None:
+    def __init__(self, store: TenantStore, threads: ThreadPoolExecutor) -> None:
         self._store = store
-        self._limiter = limiter
+        self._threads = threads
 
     @property
     def tenant_id(self) -> str:
@@ -93,4 +99,6 @@ class AsyncTenantStore:
         return await self._run(functools.partial(self._store.count, collection, where=where))
 
     async def _run(self, call: Callable[[*Arguments], Result], *args: *Arguments) -> Result:
-        return await to_thread.run_sync(call, *args, limiter=self._limiter)
+        # The caller's context variables go along, as they would with a direct call.
+        work = functools.partial(call, *args)
+        return await asyncio.wrap_future(self._threads.submit(contextvars.copy_context().run, work))
