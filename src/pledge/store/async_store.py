@@ -13,7 +13,7 @@ itself a thread per connection), lose the prepared path, and keep a second copy 
 Why a plain :class:`~concurrent.futures.ThreadPoolExecutor` and not ``anyio.to_thread.run_sync``: under 32
 concurrent callers a hop to it costs about 15 to 20 µs of CPU, against 45 to 65 µs through anyio's worker threads and
 capacity limiter (``timeit``-style loop on uvloop, development machine): on SQLite's write-then-read route of
-``bench/store_roundtrip.py`` that was the difference between losing a tenth and a fifth of its throughput.
+``bench/store_roundtrip.py`` anyio's hops lost a fifth of its requests/s, the executor's 1 to 2 %.
 
 The runtime owns the pool (:func:`store_threads`, shut down with the runtime), sized to the engine's connection
 pool: more threads would only wait for a pooled connection, or open overflow connections that are closed again
