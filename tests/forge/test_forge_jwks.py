@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pledge.clock import FrozenClock
+from pledge.config import load_settings
 from pledge.serving import AuthenticationFailed
 from pledge.sim.forge import ForgeSite
 from pledge.trust.forge import FitVerifier, JwksCache
@@ -128,3 +130,20 @@ def test_a_staging_fit_is_checked_against_the_staging_jwks_only() -> None:
         with pytest.raises(AuthenticationFailed) as refused:
             _verify(verifier, fit)
         assert refused.value.code == "unknown_kid"
+
+
+def test_the_staging_jwks_is_a_stated_egress_destination_only_when_set(tmp_path: Path) -> None:
+    from pledge.runtime import Runtime
+    from pledge.statement.facts import gather
+
+    staging = "https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json"
+    for configured, expected in ((None, False), (staging, True)):
+        settings = load_settings(data_dir=tmp_path / "data", forge_staging_jwks_url=configured)
+        runtime = Runtime.open(settings)
+        try:
+            origins = runtime.egress.allowed
+        finally:
+            runtime.close()
+        stated = set(gather(settings, []).egress_destinations)
+        assert ("https://forge.cdn.stg.atlassian-dev.net" in origins) is expected
+        assert origins == stated  # the statement names every origin the client may reach
