@@ -248,6 +248,9 @@ async def test_a_jti_is_single_use_and_a_fit_without_one_is_accepted(pledge: Run
     without = site.mint_fit(installation, jti=None)
     statuses.append((await _post(site, f"{BASE}/notes", without, b'{"issueKey":"A","text":"t"}')).status_code)
     assert statuses == [200, 401, 200]
+    for junk in (123, "", ["a"]):  # a jti that cannot be remembered is refused, not a token without replay check
+        response = await _post(site, f"{BASE}/notes", site.mint_fit(installation, jti=junk), b"{}")
+        assert (response.status_code, response.json()["error"]) == (401, "claims_malformed")
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,9 @@ class Invocation:
             raise AuthenticationFailed("claims_malformed", "the FIT lacks app.installationId or app.apiBaseUrl")
         module = app["module"] if isinstance(app.get("module"), dict) else {}
         jti = claims.get("jti")
+        if jti is not None and not _text(jti):
+            # A present jti that is no string would silently lose the replay check: refused instead.
+            raise AuthenticationFailed("claims_malformed", "the FIT's jti is not a string")
         return cls(
             app_id=str(claims["aud"]),
             installation_id=installation_id,
@@ -105,7 +108,7 @@ class Invocation:
             module_type=_text(module.get("type")),
             module_key=_text(module.get("key")),
             license_active=_license_active(app.get("license")),
-            jti=jti if isinstance(jti, str) else None,
+            jti=jti,
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             claims=claims,
         )
@@ -126,7 +129,7 @@ def _license_active(license_: object) -> bool | None:
     return None
 
 
-def is_staging(claims: dict[str, Any]) -> bool:
+def _is_staging(claims: dict[str, Any]) -> bool:
     """Whether the (not yet verified) FIT is for an installation in Atlassian's staging environment."""
     app = claims.get("app")
     api_base_url = app.get("apiBaseUrl") if isinstance(app, dict) else None
@@ -279,7 +282,7 @@ class FitVerifier:
         return invocation
 
     def _jwks_for(self, claims: dict[str, Any]) -> JwksCache:
-        if not is_staging(claims):
+        if not _is_staging(claims):
             return self._jwks
         if self._staging_jwks is None:
             raise AuthenticationFailed(
