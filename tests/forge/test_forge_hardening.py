@@ -162,17 +162,16 @@ async def test_any_time_claim_is_verified_or_refused_with_a_reason(
 async def test_one_malformed_jwks_key_does_not_stop_the_good_one(
     pledge: Runtime, site: ForgeSite, caplog: pytest.LogCaptureFixture, clock: FrozenClock
 ) -> None:
-    installation = await _installed(site)  # before the broken key: Pledge has not fetched the JWKS yet either
     broken = {"kty": "RSA", "kid": "broken", "use": "sig", "alg": "RS256", "n": "AQAB", "e": "secret-ish-junk"}
     site.jwks_extra_keys = [broken, {"kty": "RSA", "kid": "half"}]
-    pledge_fresh = ForgeSite(site.app_id, clock=clock)  # not needed for serving; only to mint with another kid
+    other_signer = ForgeSite(site.app_id, clock=clock)  # a key the JWKS does not publish
     with caplog.at_level(logging.WARNING, "pledge.trust.forge"):
+        installation = await _installed(site)  # Pledge's first JWKS fetch already has the broken keys
         for _ in range(3):
             response = await _post(site, f"{BASE}/notes", site.mint_fit(installation), b'{"issueKey":"A","text":"t"}')
             assert response.status_code == 200, response.text
             # An unknown kid makes Pledge fetch the JWKS again: the broken keys are still skipped, and logged once.
-            unknown = pledge_fresh.mint_fit(installation)
-            refused = await _post(site, f"{BASE}/notes", unknown, b"{}")
+            refused = await _post(site, f"{BASE}/notes", other_signer.mint_fit(installation), b"{}")
             assert refused.json()["error"] == "unknown_kid"
             clock.advance(timedelta(seconds=31))
     lines = [record.getMessage() for record in caplog.records if "JWKS" in record.getMessage()]
@@ -198,6 +197,16 @@ async def test_a_lifecycle_endpoint_refuses_a_fit_minted_for_another_module(
         response = await _post(site, url, fit, payload)
         assert (response.status_code, response.json()["error"]) == (401, "wrong_module")
     assert pledge.tenants.list()[0].state is TenantState.INSTALLED
+
+
+async def test_a_product_event_route_refuses_a_fit_minted_for_a_ui_module(pledge: Runtime, site: ForgeSite) -> None:
+    installation = await _installed(site)
+    made_up = orjson.dumps({"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-1", "fields": {}}})
+    ui = site.mint_fit(installation, module_type="jira:issuePanel", module_key="pledge-ui", principal="u")
+    response = await _post(site, EVENT, ui, made_up)
+    assert (response.status_code, response.json()["error"]) == (401, "wrong_module")
+    event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-1", "fields": dict(site.issues["SIM-1"])}}
+    assert [a.status for a in await site.deliver_trigger(EVENT, installation, event)] == [200]
 
 
 async def test_pre_uninstall_takes_its_own_module_and_then_the_tenant_is_uninstalled(

@@ -42,6 +42,8 @@ _serving: dict[tuple[int, str], ForgeRequestVerifier] = {}
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
 _SYSTEM_TOKEN_NAME, _USER_TOKEN_NAME = SYSTEM_TOKEN_HEADER.encode(), USER_TOKEN_HEADER.encode()
+# ``app.module.type`` of a FIT Forge mints for anything but a frontend (UI module) invocation.
+TRIGGER_MODULE_TYPE = "core:endpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +125,21 @@ class ForgeRequestVerifier:
         if self._license_changed(resolution, invocation):
             await run_in_threadpool(self._observe, resolution, invocation)
         system, user = self.hold_tokens(request, tenant, invocation)
-        await self._read_body(request)
+        await self._read_body(request, invocation)
         request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
         return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
 
-    async def _read_body(self, request: Request) -> None:
-        """Bound the body the handler will read (``RequestContext.json()`` answers from it); events must be JSON."""
+    async def _read_body(self, request: Request, invocation: Invocation) -> None:
+        """Bound the body the handler will read (``RequestContext.json()`` answers from it).
+
+        A product event comes from a trigger, whose FIT names an endpoint module (``core:endpoint``): a FIT minted for
+        a UI module is refused there, so a user's own frontend code cannot make up product events. Its body is JSON.
+        """
         scope = request.scope
         path, root = scope["path"], scope.get("root_path", "")
         if scope["method"] == "POST" and path.removeprefix(root) in self._event_paths:
+            if invocation.module_type != TRIGGER_MODULE_TYPE:
+                raise AuthenticationFailed("wrong_module", "product events come from a trigger, not from a UI module")
             await json_object_within(request, MAX_BODY_BYTES)
         else:
             await body_within(request, MAX_BODY_BYTES)
