@@ -27,7 +27,7 @@ from pledge.config import Settings, load_settings
 from pledge.egress import OutboundClient
 from pledge.forge import realm
 from pledge.forge.installations import forge_installations_table
-from pledge.forge.migration import realm_migrations_table
+from pledge.forge.migration import TransferSeal, realm_migrations_table
 from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite, Installation
@@ -239,6 +239,11 @@ async def test_a_second_migration_cannot_start_while_one_holds_the_installation(
     second = await hooks.call(a, "start", {"migrationId": "m-2"})
     assert (second.status_code, second.json()["error"]) == (409, "migration_in_progress")
     assert (await hooks.call(a, "status", {"migrationId": "m-2"})).json()["status"] == "SCHEDULED"
+    # Dropping the second one leaves the first one's lock: the tenant's writes stay refused until it ends.
+    assert (await hooks.call(a, "rollback", {"migrationId": "m-2"})).json()["status"] == "ROLLED_BACK"
+    assert (await hooks.notes(a)).status_code == 409
+    assert (await hooks.call(a, "rollback", {"migrationId": "m-1"})).json()["status"] == "ROLLED_BACK"
+    assert (await hooks.notes(a)).status_code == 200
 
 
 _NESTED = b"[" * 100_000 + b"]" * 100_000  # beyond the size limit
@@ -342,3 +347,11 @@ async def test_no_call_by_another_installation_fails_or_touches_its_migrations(
     assert answer.status_code == 200 or set(answer.json()) == {"error", "message"}
     assert _state_of(runtime, a) == before
     assert [entry for entry in peer.received if entry[1] in A_IDS] == told
+
+
+async def test_the_destination_confirms_a_commit_only_for_a_copy_it_holds(hooks: Hooks, runtime: Runtime) -> None:
+    # On a 200 the source deletes the tenant: a copy rolled back or never imported must not be confirmed.
+    sealed = TransferSeal.from_runtime(runtime).seal("m-9", "commit", {"migrationId": "m-9"})
+    async with httpx.AsyncClient(transport=hooks.host, base_url=HOOKS) as client:
+        answer = await client.post("/peer/commit", content=sealed, headers={"x-pledge-migration": "m-9"})
+    assert (answer.status_code, answer.json()["error"]) == (400, "refused")

@@ -178,9 +178,13 @@ class RealmHooks:
                     "realm migration %s: %s not told to drop a copy: %s", migration.id, migration.target_realm, exc
                 )
                 detail = f"the {migration.target_realm} deployment did not confirm that it holds no copy"
-        await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, None)
-        self._verifier.forget(migration.installation_id)
-        return _status(await self._moved(migration, "ROLLED_BACK", detail))
+        rolled_back = await run_in_threadpool(self._log.transition, migration, "ROLLED_BACK", detail)
+        if rolled_back is None:  # a concurrent step moved it first: the lock stays as that step left it
+            return _status(await self._own_migration(tenant, migration.id))
+        if migration.state in _LOCKED:  # a scheduled one never held the lock, which may be another migration's
+            await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, None)
+            self._verifier.forget(migration.installation_id)
+        return _status(rolled_back)
 
     async def _verified(self, request: Request, *, with_body: bool = True) -> tuple[Tenant, dict[str, Any]]:
         invocation = await self._verifier.fit.verify(request.headers.get("authorization"))
@@ -281,20 +285,24 @@ class RealmHooks:
         return JSONResponse({"status": "READY"})
 
     async def peer_commit(self, request: Request) -> Response:
+        # Answered 200 only when the copy is committed here: on that answer the source deletes the tenant.
         migration = await self._destination_migration(request, "commit")
         if migration.state == "READY":
-            await run_in_threadpool(self._activate, migration)
             migration = await self._moved(migration, "COMMITTED")
+        if migration.state != "COMMITTED":
+            raise MigrationError(f"migration {migration.id} is {migration.state} here: it cannot be committed")
+        await run_in_threadpool(self._activate, migration)  # idempotent: a retried commit finishes a crashed one
         return _status(migration)
 
     async def peer_rollback(self, request: Request) -> Response:
         migration = await self._destination_migration(request, "rollback")
+        if migration.state == "READY":
+            migration = await self._moved(migration, "ROLLED_BACK")
+            if migration.state == "ROLLED_BACK":
+                self._verifier.forget(migration.installation_id)
+                await run_in_threadpool(self._mover.delete, migration.tenant_id)
         if migration.state == "COMMITTED":
             raise MigrationError(f"migration {migration.id} was committed here: it cannot be rolled back")
-        if migration.state == "READY":
-            self._verifier.forget(migration.installation_id)
-            await run_in_threadpool(self._mover.delete, migration.tenant_id)
-            migration = await self._moved(migration, "ROLLED_BACK")
         return _status(migration)
 
     def _activate(self, migration: Migration) -> None:
