@@ -10,7 +10,8 @@ Until ``/commit`` the destination holds an inert copy (pinned to the source regi
 source refuses the tenant's requests (409), so no write can be lost. ``/commit`` activates the copy, then deletes
 the tenant's rows and shreds its keys at the source; the source keeps one line — migration id, installationId,
 target realm — so a misrouted request is answered "pinned to EU" (421) instead of "unknown". ``/rollback`` deletes
-the destination's copy and lifts the source's lock.
+the destination's copy and lifts the source's lock; a failed transfer is always rolled back, the source still
+holding everything.
 
 Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps; the store's records and blind
 indexes are registered here, its digests staying valid because the data keys keep their versions.
