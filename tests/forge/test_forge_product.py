@@ -12,7 +12,7 @@ from tests.forge.conftest import BASE
 from tests.forge.test_forge_lifecycle import INSTALLED, _dump
 
 from pledge.clock import FrozenClock
-from pledge.egress import EgressRefused, OutboundClient
+from pledge.egress import EgressRefused, OutboundClient, UnsafePath
 from pledge.forge import app_client
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
@@ -95,4 +95,43 @@ async def test_product_calls_only_reach_allowed_hosts(clock: FrozenClock) -> Non
     with pytest.raises(EgressRefused):
         await ProductClient(egress, "https://evil.example/ex/jira/c", token, clock).get_json("/x")
     assert sent == ["https://api.atlassian.com/ex/jira/c/x"]
+    await egress.aclose()
+
+
+@pytest.mark.parametrize(
+    "issue_key", ["SIM-1/../../myself", "SIM-1%2F..%2F..%2Fmyself", "..", "SIM-1?x#/../myself", "SIM-1\\..\\myself"]
+)
+async def test_an_issue_key_from_the_frontend_cannot_steer_the_users_token_to_another_api(
+    pledge: Runtime, site: ForgeSite, issue_key: str
+) -> None:
+    """The example once passed issueKey into an f-string path: ``SIM-1/../../myself`` read /rest/api/3/myself."""
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    response = await site.invoke_remote(
+        f"{BASE}/issue-summary", installation, {"issueKey": issue_key}, principal="user-1"
+    )
+    assert response.status_code in (400, 502)
+    prefix = f"/ex/jira/{installation.cloud_id}/rest/api/3/issue/"
+    assert all(call.path.startswith(prefix) and "/" not in call.path[len(prefix) :] for call in site.rest_calls)
+
+
+async def test_a_template_sends_each_value_as_one_segment_and_keeps_a_written_query(clock: FrozenClock) -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
+    egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
+    token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
+    client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock)
+    await client.get_json("/rest/api/3/issue/{key}/comment/{id}", key="A/../B", id=7)
+    await client.request("PUT", "/rest/api/3/issue/{key}?notifyUsers=false", key="SIM-1", json={})
+    await client.request("DELETE", "/rest/api/3/issue/SIM-1/watchers?accountId=a1", params={"x": "1"})
+    assert [request.url.raw_path for request in sent] == [
+        b"/ex/jira/c/rest/api/3/issue/A%2F..%2FB/comment/7",
+        b"/ex/jira/c/rest/api/3/issue/SIM-1?notifyUsers=false",
+        b"/ex/jira/c/rest/api/3/issue/SIM-1/watchers?accountId=a1&x=1",
+    ]
+    with pytest.raises(UnsafePath, match=r"'\.' or '\.\.' segment"):
+        await client.get_json("/rest/api/3/issue/SIM-1/../../myself")
+    with pytest.raises(UnsafePath, match="placeholders"):
+        await client.get_json("/rest/api/3/issue/{key}", id="SIM-1")
+    assert len(sent) == 3
     await egress.aclose()

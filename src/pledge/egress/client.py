@@ -1,7 +1,9 @@
 """The one outbound HTTP client. It refuses any host that is not allowed, before a byte is sent.
 
 Allowed are the hosts the deployment names in its settings (Atlassian's API, key servers) plus, per call, the
-tenant's own product host. Later the sub-processor registry adds its declared hosts here.
+tenant's own product host. Later the sub-processor registry adds its declared hosts here. A URL whose path could
+resolve elsewhere than it reads (``..``, encoded separators; see :mod:`pledge.egress.paths`) is refused too: httpx
+would resolve ``/issue/X/../../myself`` to ``/myself`` before sending it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pledge.egress.paths import UnsafePath, unsafe_reason
 from pledge.errors import PledgeError
 
 log = logging.getLogger("pledge.egress")
@@ -31,6 +34,14 @@ def origin(url: str) -> str:
         raise EgressRefused(f"refused outbound request: {parts.scheme or 'no'} scheme is not http(s)")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def _path_reason(url: str) -> str | None:
+    if "#" in url or any(ord(character) < 0x20 or character == "\x7f" for character in url):
+        return "contains a '#' or a control character"  # urlsplit would drop both unseen
+    parts = urlsplit(url)
+    # As written, not decoded: a segment the product clients encoded on purpose (%2F inside a value) is fine here.
+    return unsafe_reason((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), decode=False)
 
 
 class OutboundClient:
@@ -58,6 +69,11 @@ class OutboundClient:
             target = origin(url)
             log.warning("egress refused: %s", target)
             raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
+        reason = _path_reason(url)
+        if reason is not None:
+            self.refusals += 1
+            log.warning("egress refused: a path to %s %s", origin(url), reason)
+            raise UnsafePath(f"refused outbound request to {origin(url)}: its path {reason}")
         return await self._client.request(method, url, **kwargs)
 
     @property
