@@ -9,7 +9,7 @@ would resolve ``/issue/X/../../myself`` to ``/myself`` before sending it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,8 +47,16 @@ def _path_reason(url: str) -> str | None:
 class OutboundClient:
     """An ``httpx.AsyncClient`` behind an allowlist of origins."""
 
-    def __init__(self, allowed: Iterable[str] = (), *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        """``sources``: URL prefix -> the setting that names it, for the log line of a failed request there."""
         self._allowed = frozenset(origin(url) for url in allowed)
+        self._sources = dict(sources or {})
         self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, follow_redirects=False)
         self.refusals = 0
 
@@ -74,7 +82,23 @@ class OutboundClient:
             self.refusals += 1
             log.warning("egress refused: a path to %s %s", origin(url), reason)
             raise UnsafePath(f"refused outbound request to {origin(url)}: its path {reason}")
-        return await self._client.request(method, url, **kwargs)
+        setting = self._setting_for(url)
+        if setting is None:
+            return await self._client.request(method, url, **kwargs)
+        try:
+            response = await self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            log.warning("%s unreachable (%s): check the setting %s", origin(url), type(exc).__name__, setting)
+            raise
+        if response.status_code >= 400:
+            log.warning("%s answered %d: check the setting %s", origin(url), response.status_code, setting)
+        return response
+
+    def _setting_for(self, url: str) -> str | None:
+        for prefix, setting in self._sources.items():
+            if url == prefix or url.startswith(prefix.rstrip("/") + "/"):
+                return setting
+        return None
 
     @property
     def closed(self) -> bool:
