@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import httpx
+import hypothesis
 import jwt
 import pytest
 from hypothesis import given
@@ -194,6 +195,7 @@ values = st.text(st.characters(codec="utf-8"), max_size=40) | st.lists(
 ).map("".join)
 
 
+@hypothesis.settings(max_examples=200, deadline=None)
 @given(values)
 def test_a_value_in_a_template_is_one_segment_of_the_intended_path_whatever_it_holds(value: str) -> None:
     sent = sent_path(value, literal=False)
@@ -206,6 +208,7 @@ def test_a_value_in_a_template_is_one_segment_of_the_intended_path_whatever_it_h
     assert unquote(segment, errors="replace") == value.encode("utf-8", "replace").decode("utf-8", "replace")
 
 
+@hypothesis.settings(max_examples=200, deadline=None)
 @given(values)
 def test_a_literal_path_is_refused_or_stays_under_its_prefix(value: str) -> None:
     sent = sent_path(value, literal=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import httpx
+import hypothesis
 import pytest
 from examples.forge_notes.app import app
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.forge.conftest import BASE
 from tests.forge.test_forge_lifecycle import INSTALLED, _dump
 
@@ -136,3 +141,32 @@ async def test_a_template_sends_each_value_as_one_segment_and_keeps_a_written_qu
         await client.get_json("/rest/api/3/issue/{key}", id="SIM-1")
     assert len(sent) == 3
     await egress.aclose()
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=40) | st.lists(st.sampled_from(["..", "/", "%2e", "%2F", "\\", "?", "#", ";", "x"])).map("".join)
+)
+def test_any_issue_key_reaches_the_issue_path_as_one_segment_or_is_refused(issue_key: str) -> None:
+    """The class: whatever a frontend sends as issueKey, the user's token goes to /rest/api/3/issue/<it> or nowhere."""
+    sent: list[httpx.Request] = []
+
+    async def call() -> None:
+        transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
+        egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
+        token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
+        client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, FrozenClock())
+        try:
+            await client.get_json("/rest/api/3/issue/{key}", key=issue_key)
+        finally:
+            await egress.aclose()
+
+    try:
+        asyncio.run(call())
+    except UnsafePath:
+        assert issue_key in ("", ".", "..") and sent == []
+        return
+    (request,) = sent
+    prefix = b"/ex/jira/c/rest/api/3/issue/"
+    assert request.url.raw_path.startswith(prefix)
+    assert unquote(request.url.raw_path[len(prefix) :].decode("ascii")) == issue_key
