@@ -30,18 +30,19 @@ _DOT_SEGMENTS: Final = frozenset({".", ".."})
 _MAX_DECODINGS: Final = 4
 
 
-class UnsafePath(PledgeError, HTTPException):
+class UnsafePath(HTTPException, PledgeError):
     """A product path that could reach somewhere other than what the app wrote; its handler's caller gets 400.
 
-    An HTTPException so that a handler which passed request input into a path answers 400 rather than 500; the
-    message says which rule the path broke, never the path itself (it is the caller's input).
+    An HTTPException first (in the MRO, which is what Starlette looks its handlers up by) so that a handler which
+    passed request input into a path answers 400 rather than 500, whatever the host does with other PledgeErrors.
+    The message says which rule the path broke, never the path itself (it is the caller's input).
     """
 
     code: Final = "unsafe_path"
 
     def __init__(self, message: str) -> None:
-        PledgeError.__init__(self, message)
         HTTPException.__init__(self, 400, message)
+        PledgeError.__init__(self, message)
 
     def __str__(self) -> str:
         return self.detail
