@@ -31,7 +31,7 @@ from pledge.tenants import Tenant
 
 log = logging.getLogger("pledge.forge.realm")
 
-_MIGRATION_ID = re.compile(r"^[A-Za-z0-9:._/-]{1,128}$")
+_MIGRATION_ID = re.compile(r"[A-Za-z0-9:._/-]{1,128}")
 _MIGRATION_HEADER = "x-pledge-migration"
 SOURCE, DESTINATION = "source", "destination"
 
@@ -238,7 +238,7 @@ class RealmHooks:
 
 
 def _migration_id(value: object) -> str:
-    if not isinstance(value, str) or not _MIGRATION_ID.match(value):
+    if not isinstance(value, str) or not _MIGRATION_ID.fullmatch(value):
         raise MigrationError("migrationId is missing or malformed")
     return value
 
