@@ -196,3 +196,10 @@ async def test_random_bytes_as_token_or_body_never_give_a_server_error(world: Wo
             assert response.status_code < 500, (request.method, request.url.path, response.text)
             if response.status_code == 401:
                 assert set(json.loads(response.content)) == {"error", "message"}
+
+
+async def test_a_webhook_token_claiming_a_long_lifetime_is_refused(world: World) -> None:
+    installation = await world.install()
+    request = webhook(world)
+    long_lived = world.acme.shared_token(installation, "POST", WEBHOOK_URL, lifetime=2 * 3600)
+    refused(await world.acme.send(with_token(request, long_lived)), "token_lifetime_too_long")

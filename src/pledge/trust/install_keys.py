@@ -6,10 +6,11 @@ fetch elsewhere). A key published under a kid never changes (Atlassian rotates b
 fetched key stays cached and keeps working while the key server is down; an unknown kid with the server down is
 refused (fail closed).
 
-Anyone can send a well-formed kid, so fetches are bounded: a kid the server had no key for (a 4xx, or a body that is
-no RSA key) is remembered for :data:`MISS_TTL_SECONDS`, and all fetches share a token bucket (:data:`FETCH_BURST`, then one per
-:data:`FETCH_INTERVAL_SECONDS`). A kid that would need a fetch beyond that is refused (``install_key_rate_limited``)
-rather than queued: Atlassian publishes a new kid a few times a year, so a legitimate install rarely meets the limit.
+Anyone can send a well-formed kid, so fetches are bounded: a kid the server had no key for (a 4xx, or a body that
+is no RSA key) is remembered for :data:`MISS_TTL_SECONDS`, and all fetches share a token bucket
+(:data:`FETCH_BURST`, then one per :data:`FETCH_INTERVAL_SECONDS`, on the injected clock). A kid that would need a
+fetch beyond that is refused (``install_key_rate_limited``) rather than queued: Atlassian publishes a new kid a few
+times a year, so a legitimate install rarely meets the limit.
 """
 
 from __future__ import annotations
