@@ -31,8 +31,8 @@ from pledge.errors import ConfigurationError
 ENV_PREFIX = "PLEDGE_"
 CONFIG_VARIABLE = "PLEDGE_CONFIG"
 # Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
-_NOT_SETTINGS = re.compile(r"^PLEDGE_(CONFIG|TEST_\w+)$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MINIMUM_RETENTION_DAYS = 30
 # A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
 # password=… pairs: whatever echoes a setting or a driver's message masks these first.
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     @field_validator("region")
     @classmethod
     def _region_shape(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError("must be a cloud region name such as us-east-1 or eu-west-1")
         return value
 
@@ -285,7 +285,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return sorted(
         name
         for name in environ
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not _NOT_SETTINGS.match(name.upper())
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and not _NOT_SETTINGS.fullmatch(name.upper())
     )
 
 

@@ -73,7 +73,7 @@ class Runtime:
             vault=vault,
             tenants=tenants,
             egress=egress,
-            install_keys=InstallKeys(settings.connect_install_keys_url, egress),
+            install_keys=InstallKeys(settings.connect_install_keys_url, egress, clock),
             connect_tenants=ConnectTenantCache(tenants),
         )
 

@@ -46,9 +46,9 @@ LEEWAY = timedelta(seconds=5)
 # Forge sets exp about 25 s after iat; a token claiming to live much longer was not minted by Forge's rules.
 MAX_LIFETIME = timedelta(minutes=5)
 _REQUIRED = ("iss", "aud", "iat", "nbf", "exp", "jti", "app", "context")
-_KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
+_KID = re.compile(r"[A-Za-z0-9._:/+=-]{1,200}")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
+_APP_ID = re.compile(r"ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}")
 _MAX_LIFETIME_SECONDS = MAX_LIFETIME.total_seconds()
 _HEADER_CACHE_LIMIT = 32
 _PKCS1V15 = PKCS1v15()
@@ -184,7 +184,7 @@ class FitVerifier:
     """Verifies ``Authorization: Bearer <FIT>`` for one app (its ``aud``) and returns the :class:`Invocation`."""
 
     def __init__(self, app_id: str, jwks: JwksCache, clock: Clock, *, leeway: timedelta = LEEWAY) -> None:
-        if not _APP_ID.match(app_id):
+        if not _APP_ID.fullmatch(app_id):
             raise ValueError(f"Forge app id {app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
         self.app_id = app_id
         self._jwks = jwks
@@ -224,7 +224,7 @@ class FitVerifier:
         if header.get("alg") != ALGORITHM:
             raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
         kid = header.get("kid")
-        if not isinstance(kid, str) or not _KID.match(kid):
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
         if len(self._kids) >= _HEADER_CACHE_LIMIT:
             self._kids.clear()  # headers are untrusted input: a flood of new ones must not grow this
