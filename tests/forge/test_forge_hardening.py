@@ -195,7 +195,7 @@ async def test_a_lifecycle_endpoint_refuses_a_fit_minted_for_another_module(
         *(site.mint_fit(installation, module_key=m.module_key) for u, m in LIFECYCLE.items() if u != url),
     ):
         response = await _post(site, url, fit, payload)
-        assert (response.status_code, response.json()["error"]) == (401, "wrong_module")
+        assert (response.status_code, response.json()["error"]) == (403, "wrong_module")
     assert pledge.tenants.list()[0].state is TenantState.INSTALLED
 
 
@@ -204,7 +204,7 @@ async def test_a_product_event_route_refuses_a_fit_minted_for_a_ui_module(pledge
     made_up = orjson.dumps({"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-1", "fields": {}}})
     ui = site.mint_fit(installation, module_type="jira:issuePanel", module_key="pledge-ui", principal="u")
     response = await _post(site, EVENT, ui, made_up)
-    assert (response.status_code, response.json()["error"]) == (401, "wrong_module")
+    assert (response.status_code, response.json()["error"]) == (403, "wrong_module")
     event = {"eventType": "avi:jira:created:issue", "issue": {"key": "SIM-1", "fields": dict(site.issues["SIM-1"])}}
     assert [a.status for a in await site.deliver_trigger(EVENT, installation, event)] == [200]
 
@@ -230,7 +230,7 @@ async def test_pre_uninstall_refuses_every_module_key_but_its_own(
     installation = Installation(tenant.installation_id or "", tenant.cloud_id or "", tenant.base_url)
     response = await _post(site, PRE_UNINSTALL, site.mint_fit(installation, module_key=module_key), b"{}")
     own = module_key in (PRE_UNINSTALL_MODULE.endpoint_key, PRE_UNINSTALL_MODULE.module_key)
-    assert response.status_code == (200 if own else 401)
+    assert response.status_code == (200 if own else 403)
     if own:
         pledge.tenants.transition(tenant.id, TenantState.INSTALLED)  # leave the host as the next example expects
     else:

@@ -50,7 +50,8 @@ class LifecycleModule:
         context = invocation.claims.get("context")
         context_key = context.get("moduleKey") if isinstance(context, dict) else None
         if invocation.module_key not in keys or (context_key is not None and context_key not in keys):
-            raise AuthenticationFailed("wrong_module", f"this endpoint takes FITs minted for {self.module_key} only")
+            message = f"this endpoint takes FITs minted for {self.module_key} only"
+            raise AuthenticationFailed("wrong_module", message, status_code=403)
 
 
 INSTALLED_MODULE = LifecycleModule("pledge-installed", "pledge-installed-trigger")

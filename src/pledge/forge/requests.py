@@ -139,7 +139,8 @@ class ForgeRequestVerifier:
         path, root = scope["path"], scope.get("root_path", "")
         if scope["method"] == "POST" and path.removeprefix(root) in self._event_paths:
             if invocation.module_type != TRIGGER_MODULE_TYPE:
-                raise AuthenticationFailed("wrong_module", "product events come from a trigger, not from a UI module")
+                message = "product events come from a trigger, not from a UI module"
+                raise AuthenticationFailed("wrong_module", message, status_code=403)
             await json_object_within(request, MAX_BODY_BYTES)
         else:
             await body_within(request, MAX_BODY_BYTES)

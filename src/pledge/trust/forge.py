@@ -58,9 +58,9 @@ _MAX_TIME = 10_000_000_000
 _MIN_RSA_BITS = 2048
 _MAX_MODULUS_CHARS = 16384 // 6 + 1  # base64url of a 16384-bit modulus
 _MAX_JWKS_KEYS = 100
-_KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
+_KID = re.compile(r"[A-Za-z0-9._:/+=-]{1,200}")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
+_APP_ID = re.compile(r"ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}")
 _MAX_LIFETIME_SECONDS = MAX_LIFETIME.total_seconds()
 _HEADER_CACHE_LIMIT = 32
 _PKCS1V15 = PKCS1v15()
@@ -246,7 +246,7 @@ class FitVerifier:
         leeway: timedelta = LEEWAY,
         staging_jwks: JwksCache | None = None,
     ) -> None:
-        if not _APP_ID.match(app_id):
+        if not _APP_ID.fullmatch(app_id):
             raise ValueError(f"Forge app id {app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
         self.app_id = app_id
         self._jwks = jwks
@@ -298,7 +298,7 @@ class FitVerifier:
         if header.get("alg") != ALGORITHM:
             raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
         kid = header.get("kid")
-        if not isinstance(kid, str) or not _KID.match(kid):
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
         if len(self._kids) >= _HEADER_CACHE_LIMIT:
             self._kids.clear()  # headers are untrusted input: a flood of new ones must not grow this
