@@ -59,7 +59,7 @@ _JUNK_KEY = st.one_of(
     st.fixed_dictionaries(
         {"kty": st.sampled_from(["RSA", "EC", "oct", "rsa"])},
         optional={
-            "kid": st.one_of(st.text(max_size=20), st.integers()),
+            "kid": st.one_of(st.text(max_size=20), st.integers(-(2**63), 2**63 - 1)),
             "use": st.sampled_from(["sig", "enc", 1]),
             "alg": st.sampled_from(["RS256", "RS512", "none", 3]),
             "n": _JUNK_VALUE,
