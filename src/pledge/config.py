@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     forge_jwks_url: str = Field(
         default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json", description="Forge FIT JWKS."
     )
+    forge_staging_jwks_url: str | None = Field(
+        default=None,
+        description="Forge staging JWKS (https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json) for FITs of "
+        "api.stg.atlassian.com installations; unset: those are refused.",
+    )
     atlassian_api_url: str = Field(default="https://api.atlassian.com", description="Atlassian platform API.")
     forge_region: str | None = Field(
         default=None,
@@ -165,9 +170,11 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises a month of backups")
         return value
 
-    @field_validator("connect_install_keys_url", "forge_jwks_url", "atlassian_api_url")
+    @field_validator("connect_install_keys_url", "forge_jwks_url", "forge_staging_jwks_url", "atlassian_api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL")

@@ -57,6 +57,7 @@ class Runtime:
                 settings.connect_install_keys_url,
                 settings.atlassian_api_url,
                 settings.forge_jwks_url,
+                *filter(None, [settings.forge_staging_jwks_url]),
                 *settings.forge_peers.values(),
             ],
             # A key server that cannot be reached is the first thing an operator of `pledge sim` meets: the
