@@ -37,7 +37,7 @@ _RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
         ("secret", "password", "passwd", "token", "api_key", "apikey", "x-forge-oauth-"),
     ),
     # The password of a URL's user info (a database URL): everything up to the authority's last "@".
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*)(:)[^\s/?#]+(?=@[^\s/?#@]*)"), ("://",)),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*)(:)[^\s/?#]+(?=@[^\s/?#@]*)"), ("@",)),
 )
 
 
