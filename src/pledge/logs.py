@@ -1,7 +1,9 @@
 """JSON logs that never carry secrets or personal data (Marketplace requirement; S2, S11).
 
-Tenants appear by internal id. The redaction filter is the last line of defence, not the first: code should not
-log such values at all, but if a token, secret or e-mail address slips into a message, it is masked here.
+Tenants appear by internal id. Redaction is the last line of defence, not the first: code should not log such
+values at all, but if a token, a secret, a password in a URL or personal data slips into a record, it is masked
+here. Personal data is found by the store's own detector (:func:`pledge.store.pii.scan`), so the logs refuse exactly
+what the store refuses, in every spelling it reads (full-width, look-alike letters, percent-encoded, ...).
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from pledge.store.pii import scan
 
 REDACTED = "[redacted]"
 
@@ -30,12 +36,12 @@ _RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
         ),
         ("secret", "password", "passwd", "token", "api_key", "apikey", "x-forge-oauth-"),
     ),
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), ("@",)),
+    # The password of a URL's user info (a database URL): everything up to the authority's last "@".
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*)(:)[^\s/?#]+(?=@[^\s/?#@]*)"), ("@",)),
 )
 
 
-def redact(text: str) -> str:
-    """Mask tokens, secrets and e-mail addresses in ``text``."""
+def _redact_secrets(text: str) -> str:
     # Outside ASCII, case-insensitive matching knows more equivalences than str.lower() ("İ" matches "i"): no shortcut.
     lowered = text.lower() if text.isascii() else None
     for pattern, words in _RULES:
@@ -48,15 +54,61 @@ def redact(text: str) -> str:
     return text
 
 
+def redact(text: str) -> str:
+    """Mask tokens, secrets, URL passwords and personal data (every kind the store's detector finds) in ``text``."""
+    text = _redact_secrets(text)
+    findings = scan(text)
+    if not findings:
+        return text
+    parts: list[str] = []
+    end = 0
+    for finding in findings:
+        parts += (text[end : finding.start], REDACTED)
+        end = finding.end
+    parts.append(text[end:])
+    return "".join(parts)
+
+
+# Nested extra fields deeper than this are logged as their redacted text.
+_MAX_FIELD_DEPTH = 8
+
+
+def _redacted_field(value: object, depth: int = 0) -> object:
+    """An extra field of a record, redacted: strings and numbers (a card number may be an int) are scanned."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value if redact(str(value)) == str(value) else REDACTED
+    if depth < _MAX_FIELD_DEPTH:
+        if isinstance(value, Mapping):
+            return {redact(str(key)): _redacted_field(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [_redacted_field(item, depth + 1) for item in value]
+    return redact(str(value))
+
+
+# What every record has; anything else on a record is an extra field (``extra={...}``). uvicorn's `color_message`
+# repeats the message with terminal escapes and is dropped.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+_DROPPED_ATTRIBUTES = frozenset({"color_message"})
+
+
 class RedactionFilter(logging.Filter):
-    """Rewrites every record's message (arguments included) through :func:`redact`."""
+    """Rewrites every record through :func:`redact`: its final message (arguments included), its traceback and
+    stack, and every extra field."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for key in vars(record).keys() - _STANDARD_ATTRIBUTES - _DROPPED_ATTRIBUTES:
+            setattr(record, key, _redacted_field(getattr(record, key)))
         return True
 
 
@@ -76,9 +128,35 @@ class AccessLogFilter(logging.Filter):
         return True
 
 
+class OutboundRequestFilter(logging.Filter):
+    """httpx's line per outbound request (``HTTP Request: GET <url> "HTTP/1.1 200 OK"``, at INFO) with the URL cut to
+    scheme, host and path.
+
+    Query strings of calls to Atlassian carry JWTs, accountIds and search terms, and a URL's user info a password;
+    none of it is needed to tell which service was called.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name == "httpx"
+            and isinstance(record.msg, str)
+            and record.msg.startswith("HTTP Request:")
+            and isinstance(record.args, tuple)
+            and len(record.args) >= 2
+        ):
+            method, url, *rest = record.args
+            record.args = (method, _scheme_host_and_path(str(url)), *rest)
+        return True
+
+
+def _scheme_host_and_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
 class JsonFormatter(logging.Formatter):
-    # uvicorn's `color_message` repeats the message with terminal escapes.
-    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"color_message"}
+    """One JSON object per record. Expects records that went through :class:`RedactionFilter` (as
+    :func:`configure_logging` arranges): it formats, it does not redact."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -87,19 +165,20 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(
-            {key: value for key, value in vars(record).items() if key not in self._STANDARD and key != "message"}
-        )
+        extra = vars(record).keys() - _STANDARD_ATTRIBUTES - _DROPPED_ATTRIBUTES
+        entry.update({key: getattr(record, key) for key in sorted(extra)})
         if record.exc_text:
             entry["exception"] = record.exc_text
-        return redact(json.dumps(entry, default=str))
+        return json.dumps(entry, default=str)
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route every logger (uvicorn's included) through one redacting JSON handler on stderr."""
+    """Route every logger (uvicorn's and httpx's included) through one redacting JSON handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(AccessLogFilter())  # before redaction, which flattens the arguments it needs
+    # The two filters that cut URLs run before redaction, which flattens the arguments they need.
+    handler.addFilter(AccessLogFilter())
+    handler.addFilter(OutboundRequestFilter())
     handler.addFilter(RedactionFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -108,5 +187,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    # Alembic narrates every connection at INFO; only its warnings matter to an operator.
+    # Alembic narrates every connection at INFO; only its warnings matter to an operator. httpcore's DEBUG trace
+    # holds response headers (cookies, tokens): never wanted in these logs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

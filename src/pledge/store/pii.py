@@ -7,15 +7,24 @@ declaration; a miss puts personal data where the statement says there is none. E
 that cries wolf gets switched off, so every rule below prefers precision: it fires on shapes that
 are hard to produce by accident and leaves ambiguous ones alone.
 
-Kinds and rules (all matching is on ASCII; every rule needs a digit or an ``@``, so text with
-neither never has a finding). Full-width forms (U+FF01 to U+FF5E) and the ideographic space
-(U+3000), which East Asian input methods type for ASCII, are read as the ASCII they stand for, one
-character for one, so an address typed with a full-width at sign is found and spans stay
-positions in the text as given; other scripts' digits are not read as digits.
+Values are folded before the rules run (see "normalisation" below): each character outside ASCII
+through NFKC (full-width forms, mathematical digits), format characters (zero-width spaces, bidi
+marks, soft hyphens) and combining marks dropped, digits of every script read as ASCII digits,
+Unicode spaces, dashes and dots read as " ", "-" and ".", Cyrillic, Greek and Armenian letters that
+look Latin read as the Latin letter; then percent-encoding and HTML character references are
+decoded (two layers deep at most) and the result folded again. Spans are positions in the value as
+given. Every rule needs a digit or an ``@`` in the folded value, so text with neither never has a
+finding.
+
+Not detected, by design: names, postal addresses, IP addresses, dates of birth and other free-text
+personal data (no shape to find them by), e-mail addresses written with words ("alice at example
+dot com"), and numbers spelled in words.
 
 ``EMAIL``
-    ``local@domain.tld``: a dot-atom local part of letters, digits and ``. _ % + -`` (at most 64
-    characters), one or more domain labels, and an alphabetic TLD of at least two letters. Anything
+    ``local@domain.tld``: a dot-atom local part of letters (any script), digits and ``. _ % + - '``
+    (at most 64 characters) or a quoted local part (``"alice smith"@``), then one or more domain
+    labels of letters (any script), digits and hyphens and a TLD of at least two letters or an
+    A-label (``xn--p1ai``), or an address literal (``alice@[192.0.2.1]``, ``[IPv6:...]``). Anything
     address-shaped counts, including ``git@github.com`` and the userinfo of a URL such as
     ``https://user@example.com`` -- we cannot tell a role address from a person's, and the cost of
     a refusal is small. Not addresses: ``@mentions``, ``user@localhost`` (no TLD), ``pkg@1.2.3``
@@ -26,7 +35,7 @@ positions in the text as given; other scripts' digits are not read as digits.
 ``PHONE``
     A run of digits joined by single separators (space, ``-``, ``.``, ``/``, or a parenthesised
     group) that is a whole token, i.e. neither glued to letters nor continuing a longer run of
-    digits and separators. It counts when it is:
+    digits and separators (a URL path segment of its own counts: ``/users/+1 202-555-0143``). It counts when it is:
 
     * E.164: ``+`` (not followed by a space: ``x + 4294967296`` is arithmetic), a non-zero
       country code, and 8 to 15 digits (a ``(0)`` trunk is ignored);
@@ -45,7 +54,7 @@ positions in the text as given; other scripts' digits are not read as digits.
 
 ``PAYMENT_CARD``
     13 to 19 digits, contiguous or in groups (first group of 4) joined by one kind of separator
-    (single spaces or single dashes), with a known issuer prefix and a length valid for that
+    (single spaces, dashes or dots), with a known issuer prefix and a length valid for that
     issuer (Visa 4; Mastercard 51-55, 2221-2720; Amex 34, 37; Discover 6011, 644-649, 65;
     JCB 3528-3589; Diners 300-305, 36, 38; UnionPay 62) and a valid Luhn check digit. A
     contiguous run is never cut out of a longer run of digits; a grouped number may be followed by
@@ -53,22 +62,22 @@ positions in the text as given; other scripts' digits are not read as digits.
 
 ``IBAN``
     Two letters, two check digits, then the BBAN, either contiguous or in groups of four separated
-    by single spaces; the ISO 13616 mod-97 check must hold and the length must be the one
-    registered for the country (``_IBAN_LENGTHS`` covers all SEPA countries and most others);
+    by one kind of single separator (space, dash or dot); the ISO 13616 mod-97 check must hold and
+    the length must be the one registered for the country (``_IBAN_LENGTHS`` covers all SEPA countries and most others);
     for a country not in the table any length from 15 to 34 is accepted. Upper or lower case (a
     form field may lower-case what a customer typed), except that a contiguous lower-case run of
     hex digits with a hex letter after the check digits is a hex digest, not an IBAN: one in 97 of
     those of the right length would pass the checksum.
 
 ``ATLASSIAN_ACCOUNT_ID``
-    * the legacy 24-hex-digit form (``5b10ac8d82e05b22cc7d4ef5``), lower-case, with at least one
-      digit and one letter (24 decimal digits are a number, not an id). These ids are shaped like
+    * the legacy 24-hex-digit form (``5b10ac8d82e05b22cc7d4ef5``), all lower or all upper case,
+      with at least one digit and one letter (24 decimal digits are a number, not an id). These ids are shaped like
       MongoDB ObjectIds, whose first four bytes are a creation time; every published one starts
       with 5 or 6 (2016-2024), so the first digit must be 5-7 (mid-2012 to 2038), which turns
       away most other 24-hex strings, such as abbreviated git hashes;
     * ``<5-6 digit prefix>:<UUID>`` (``557058:...``, ``712020:...``, ``70121:...``), also
       URL-encoded as ``%3A``;
-    * ``qm:<UUID>[:<hex>]``, the Jira Service Management portal-only customer form.
+    * ``qm:<UUID>[:<hex>]``, the Jira Service Management portal-only customer form (or ``QM:``).
 
     A bare UUID is not an accountId: apps use UUIDs as ids everywhere. Underscores count as
     separators here (unlike for the other kinds), because apps build keys like
@@ -83,9 +92,12 @@ put into an error message without leaking what it found.
 from __future__ import annotations
 
 import bisect
+import codecs
 import enum
+import html
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -120,17 +132,20 @@ _DIGIT = re.compile(r"[0-9]", _A)
 
 # Matched from the "@" (a literal first lets the engine jump from one "@" to the next); the local
 # part is then found by walking back from the "@" (``_local_part_start``).
+# Labels and the local part may hold letters of any script (internationalised addresses; by then the value is
+# folded, so what is left outside ASCII is letters and symbols): ``[^\W_]`` is a letter or digit of any script.
 _EMAIL_DOMAIN = re.compile(
     r"""
     @
-    (?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+
-    ([A-Za-z]{2,63})                                   # TLD
-    (?![A-Za-z0-9-]|\.[A-Za-z0-9])
+    (?:(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+
+       ([^\W\d_]{2,63}|xn--[A-Za-z0-9-]{1,59})             # TLD: letters, or an A-label
+       (?![^\W_]|-|\.[^\W_])
+      |\[(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|IPv6:[0-9A-Fa-f:.]{2,45})\]  # address literal
+    )
     """,
-    _AV,
+    re.VERBOSE,
 )
-_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-_LOCAL_CHARS_NOT_DOT = _LOCAL_CHARS - {"."}
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-'")
 _LOCAL_MAX = 64
 
 # Asset and source file extensions that are not delegated TLDs ("logo@2x.png", "chunk@3.js").
@@ -167,9 +182,9 @@ _ACCOUNT_ID = re.compile(
     r"""
     (?<![0-9A-Za-z])
     (?:[0-9]{5,6}(?::|%3[Aa])[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}
-      |qm(?::|%3[Aa])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}
+      |(?:qm|QM)(?::|%3[Aa])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}
          (?:(?::|%3[Aa])[0-9a-fA-F](?:[0-9a-fA-F-]{0,40}[0-9a-fA-F])?)?
-      |(?P<legacy>[5-7][0-9a-f]{23})
+      |(?P<legacy>[5-7][0-9a-f]{23}|[5-7][0-9A-F]{23})
     )
     (?![0-9A-Za-z])
     """,
@@ -182,7 +197,7 @@ _IBAN = re.compile(
     r"""
     [A-Za-z](?<![0-9A-Za-z_][A-Za-z])   # first letter (a set first lets the engine skip ahead)
     [A-Za-z][0-9]{2}
-    (?:(?:\x20[0-9A-Za-z]{4}){2,7}(?:\x20[0-9A-Za-z]{1,3})?    # printed: groups of four
+    (?:([\x20.\-])[0-9A-Za-z]{4}(?:\1[0-9A-Za-z]{4}){1,6}(?:\1[0-9A-Za-z]{1,3})?  # printed: groups of four
       |[0-9A-Za-z]{11,30}                                     # electronic: contiguous
     )
     (?![0-9A-Za-z_])
@@ -213,12 +228,12 @@ _CARD = re.compile(
     r"""
     (?<![0-9A-Za-z_])
     (?<![0-9][.,\x20-])                 # not the tail of a longer number or digit run
-    [0-9](?:[\x20-]?[0-9]){12,}
-    (?![0-9A-Za-z_]|[.,][0-9])
+    [0-9](?:[\x20.\-]?[0-9]){12,}
+    (?![0-9A-Za-z_]|,[0-9])
     """,
     _AV,
 )
-_CARD_SEP = re.compile(r"[ -]", _A)
+_CARD_SEP = re.compile(r"[ .\-]", _A)
 
 # (lowest prefix, highest prefix, valid lengths); prefixes compared as integers of equal width.
 _CARD_ISSUERS: tuple[tuple[str, str, frozenset[int]], ...] = (
@@ -252,7 +267,7 @@ _ZONE_AFTER = 2  # what the precise patterns' lookaheads need to see past a matc
 
 _PHONE = re.compile(
     r"""
-    (?<![0-9A-Za-z_+@.\-/\\])           # not inside a token
+    (?<![0-9A-Za-z_+@.\-\\])            # not inside a token (a "/" may end a path segment before it)
     (?<![0-9][\x20.\-/:])               # nor continuing an earlier run of digits, or a time
     \+?                                # "+ 42" is arithmetic, not a phone
     (?:\([0-9]{1,5}\)[\x20.\-]?)?       # (area code)
@@ -296,7 +311,7 @@ def _card_ok(candidate: str) -> bool:
         return False
     groups = _CARD_SEP.split(candidate)
     if len(groups) > 1:
-        if ("-" in candidate) and (" " in candidate):
+        if len(set(_CARD_SEP.findall(candidate))) > 1:  # one kind of separator throughout
             return False
         if len(groups[0]) != 4 or len(groups[-1]) > 6 or any(not 3 <= len(g) <= 6 for g in groups[1:-1]):
             return False
@@ -320,7 +335,7 @@ def _mod97_ok(compact: str) -> bool:
 def _iban_ok(candidate: str) -> bool:
     if _looks_like_hex_digest(candidate):
         return False
-    compact = candidate.replace(" ", "").upper()
+    compact = candidate.translate(_IBAN_SEPARATORS).upper()
     expected = _IBAN_LENGTHS.get(compact[:2])
     if expected is None:
         if not 15 <= len(compact) <= 34:
@@ -332,7 +347,7 @@ def _iban_ok(candidate: str) -> bool:
 
 def _looks_like_hex_digest(candidate: str) -> bool:
     return (
-        " " not in candidate
+        candidate.isalnum()
         and not candidate.isupper()
         and all(c in _LOWER_HEX for c in candidate)
         and any(c in "abcdef" for c in candidate[4:])
@@ -340,6 +355,7 @@ def _looks_like_hex_digest(candidate: str) -> bool:
 
 
 _LOWER_HEX = frozenset("0123456789abcdef")
+_IBAN_SEPARATORS = str.maketrans("", "", " .-")
 
 
 def _phone_ok(candidate: str) -> bool:
@@ -372,8 +388,206 @@ def _card_ends(candidate: str) -> list[int]:
 
     A card has at most 19 digits and 18 separators, so only the first 37 characters are cut.
     """
-    cuts = [i for i in range(min(len(candidate) - 1, 37), 12, -1) if candidate[i] in " -"]
+    cuts = [i for i in range(min(len(candidate) - 1, 37), 12, -1) if candidate[i] in " .-"]
     return [len(candidate), *cuts]
+
+
+# --- normalisation ----------------------------------------------------------------------------
+#
+# The rules below match ASCII. Before they run, a value is folded to the ASCII its writer meant, so that a
+# spelling a person or a program may produce for the same data is found: each character outside ASCII is read
+# through Unicode NFKC (full-width forms, mathematical digits, ligatures, circled digits), then format characters
+# (category Cf: zero-width spaces and joiners, bidi controls, soft hyphens) and combining marks are dropped, decimal
+# digits of any script become ASCII digits, space separators (Zs) a space, dashes (Pd) and the minus sign "-", dot-
+# and slash-like punctuation "." and "/", and the Cyrillic, Greek and Armenian letters that look like Latin ones
+# (``_LOOKALIKES``) their Latin letter. Then percent-encoding and HTML character references are decoded, and the
+# result folded again; decoding runs twice at most (``%2540`` is found, a third layer of encoding is not). Every
+# step records which characters of its input each output character came from, so a finding's span is a span of the
+# value as given.
+
+_LOOKALIKES = {
+    **dict(zip("аеорсухѕіјԁԛԝӏһүɑɡıȷ", "aeopcyxsijdqwlhyagij", strict=True)),  # Cyrillic and Latin-extended lower case
+    **dict(zip("АВЕКМНОРСТХЅІЈԚԜӀҮ", "ABEKMHOPCTXSIJQWIY", strict=True)),  # Cyrillic upper case
+    **dict(zip("αινορυχκ", "aivopuxk", strict=True)),  # Greek lower case
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),  # Greek upper case
+    **dict(zip("օսոհզց", "ounhqg", strict=True)),  # Armenian
+    **dict.fromkeys("·‧∙⋅・。｡︒۔", "."),  # middle dots and ideographic full stops (IDNA reads the latter as ".")
+    **dict.fromkeys("⁄∕", "/"),
+    "−": "-",
+}
+_LOOKALIKE_LETTERS = {ord(c): latin for c, latin in _LOOKALIKES.items() if c.isalpha()}
+_DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Mc", "Me"})
+# A run of letters already in NFKC folds to itself but for look-alikes (a letter is not a format character, mark,
+# digit, space or dash): most text outside ASCII is such runs, and str.translate folds them far faster than one
+# character at a time. A run outside ASCII that is not all letters (CJK text has no spaces to end runs) is cut into
+# runs of letters and runs of other characters (digits, spaces, marks, punctuation).
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_LETTERS_OR_OTHERS = re.compile(r"[^\W\d_]+|[\W\d_]+")
+# Percent-encoded bytes, or an HTML character reference: numeric, or named and closed by ";" (browsers also read a
+# few legacy names without it, "&nbsp", which are not decoded here; requiring the ";" keeps query strings such as
+# "&page=2" from costing a lookup). A set first lets the engine skip to the next "%" or "&".
+_ENCODED = re.compile(
+    r"""
+    [%&](?:(?<=%)[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*
+          |(?<=&)(?:\#[0-9]{1,7};?|\#[xX][0-9A-Fa-f]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)
+    )
+    """,
+    _AV,
+)
+_DECODING_ROUNDS = 2
+
+
+def _folded_char(char: str) -> str:
+    folded = []
+    for c in unicodedata.normalize("NFKC", char):
+        if c.isascii():
+            folded.append(c)
+        elif c in _LOOKALIKES:
+            folded.append(_LOOKALIKES[c])
+        else:
+            category = unicodedata.category(c)
+            if category == "Nd":
+                folded.append(str(unicodedata.decimal(c)))
+            elif category == "Zs":
+                folded.append(" ")
+            elif category == "Pd":
+                folded.append("-")
+            elif category not in _DROPPED_CATEGORIES:
+                folded.append(c)
+    return "".join(folded)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rewrite:
+    """One normalisation step: which input characters each changed piece of the output came from.
+
+    ``pieces`` are ``(out_start, out_end, in_start, in_end)``, in order; text between pieces is unchanged.
+    """
+
+    pieces: list[tuple[int, int, int, int]]
+    out_starts: list[int]
+
+    def start(self, position: int) -> int:
+        i = bisect.bisect_right(self.out_starts, position) - 1
+        if i < 0:
+            return position
+        _, out_end, in_start, in_end = self.pieces[i]
+        return in_start if position < out_end else position - out_end + in_end
+
+    def end(self, position: int) -> int:
+        last = position - 1
+        i = bisect.bisect_right(self.out_starts, last) - 1
+        if i < 0:
+            return position
+        _, out_end, _, in_end = self.pieces[i]
+        return in_end if last < out_end else position - out_end + in_end
+
+
+class _Rewriter:
+    """Builds the output of one step from ``text`` and replacements of its spans, in order."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parts: list[str] = []
+        self._pieces: list[tuple[int, int, int, int]] = []
+        self._read = 0
+        self._written = 0
+
+    def replace(self, start: int, end: int, new: str) -> None:
+        self._parts.append(self._text[self._read : start])
+        self._written += start - self._read
+        self._parts.append(new)
+        if len(new) != end - start:  # a same-length replacement keeps every position where it was
+            self._pieces.append((self._written, self._written + len(new), start, end))
+        self._written += len(new)
+        self._read = end
+
+    def result(self, steps: list[_Rewrite]) -> str:
+        """The rewritten text; its way back to ``text`` is appended to ``steps`` if positions moved."""
+        if not self._parts:
+            return self._text
+        self._parts.append(self._text[self._read :])
+        if self._pieces:
+            steps.append(_Rewrite(self._pieces, [piece[0] for piece in self._pieces]))
+        return "".join(self._parts)
+
+
+def _fold_characters(text: str, steps: list[_Rewrite]) -> str:
+    rewriter = _Rewriter(text)
+    seen: dict[str, str] = {}  # text in most scripts repeats its characters
+    for run in _NON_ASCII.finditer(text):
+        if run.group().isalpha():
+            _fold_run(run, rewriter, seen)
+        else:
+            for part in _LETTERS_OR_OTHERS.finditer(text, run.start(), run.end()):
+                _fold_run(part, rewriter, seen)
+    return rewriter.result(steps)
+
+
+def _fold_run(run: re.Match[str], rewriter: _Rewriter, seen: dict[str, str]) -> None:
+    chars = run.group()
+    if chars.isalpha() and unicodedata.is_normalized("NFKC", chars):
+        folded = chars.translate(_LOOKALIKE_LETTERS)
+        if folded != chars:
+            rewriter.replace(run.start(), run.end(), folded)
+        return
+    pieces = [seen[c] if c in seen else seen.setdefault(c, _folded_char(c)) for c in chars]
+    if all(len(piece) == 1 for piece in pieces):  # one for one: positions do not move
+        folded = "".join(pieces)
+        if folded != chars:
+            rewriter.replace(run.start(), run.end(), folded)
+        return
+    for i, (char, piece) in enumerate(zip(chars, pieces, strict=True), run.start()):
+        if piece != char:
+            rewriter.replace(i, i + 1, piece)
+
+
+def _decode(text: str, steps: list[_Rewrite]) -> str:
+    """``text`` with percent-encoded UTF-8 and HTML character references decoded, one layer deep."""
+    rewriter = _Rewriter(text)
+    for m in _ENCODED.finditer(text):
+        if m.group()[0] == "&":
+            decoded = html.unescape(m.group())
+            if decoded != m.group():
+                rewriter.replace(m.start(), m.end(), decoded)
+            continue
+        # Character by character, so that each decoded character's span is its own bytes.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        data = bytes.fromhex(m.group().replace("%", ""))
+        first = 0
+        for i in range(len(data)):
+            decoded = decoder.decode(data[i : i + 1], final=i == len(data) - 1)
+            if decoded:
+                rewriter.replace(m.start() + 3 * first, m.start() + 3 * (i + 1), decoded)
+                first = i + 1
+    return rewriter.result(steps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """A value folded for scanning, and the way back from positions in it to positions in the value."""
+
+    text: str
+    steps: tuple[_Rewrite, ...] = ()
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        for step in reversed(self.steps):
+            start, end = step.start(start), step.end(end)
+        return start, end
+
+
+def _fold(text: str) -> _Folded:
+    steps: list[_Rewrite] = []
+    if not text.isascii():
+        text = _fold_characters(text, steps)
+    for _ in range(_DECODING_ROUNDS):
+        if "%" not in text and "&" not in text:
+            break
+        decoded = _decode(text, steps)
+        if decoded == text:
+            break
+        text = decoded if decoded.isascii() else _fold_characters(decoded, steps)
+    return _Folded(text, tuple(steps))
 
 
 # --- scanning ---------------------------------------------------------------------------------
@@ -388,7 +602,7 @@ _CANDIDATE = re.compile(
     r"""
     [0-9](?:
         [0-9\x20.\-/()]{6,}[0-9]              # a zone (as _ZONE)
-      | (?<=[5-7])[0-9a-f]{23}                # a legacy accountId
+      | (?<=[5-7])(?:[0-9a-f]{23}|[0-9A-F]{23})  # a legacy accountId
       | [0-9]{4}(?::|%3[Aa])                  # the prefix of "<5-6 digits>:<UUID>"
       | (?<=[A-Za-z]{2}[0-9])[0-9]            # an IBAN's country code and check digits
     )
@@ -399,7 +613,7 @@ _CANDIDATE = re.compile(
 
 def _may_hold_personal_data(text: str) -> bool:
     """False when no rule can fire on ``text``: a necessary condition of every rule, far cheaper than the scan."""
-    return "@" in text or "qm" in text or (_has_digit(text) and _CANDIDATE.search(text) is not None)
+    return "@" in text or "qm" in text or "QM" in text or (_has_digit(text) and _CANDIDATE.search(text) is not None)
 
 
 def _has_digit(text: str) -> bool:
@@ -419,17 +633,26 @@ def _has_digit(text: str) -> bool:
     )
 
 
+def _is_local_char(char: str) -> bool:
+    return char in _LOCAL_CHARS or (not char.isascii() and char.isalnum())
+
+
 def _local_part_start(text: str, at: int) -> int | None:
     """Where the local part of an address with its "@" at ``at`` begins, or ``None`` if it has none.
 
     Same rule as a regex would give: the longest run of local-part characters of at most 64 before
-    the "@", starting neither with "." nor right after another local-part character, and not
-    ending with ".".
+    the "@", starting neither with "." nor "'" nor right after another local-part character, and not
+    ending with "."; or a quoted local part (``"alice smith"@``) of at most 64 characters on one line.
     """
+    if at > 0 and text[at - 1] == '"':
+        opening = text.rfind('"', max(0, at - 2 - _LOCAL_MAX), at - 1)
+        return None if opening < 0 or opening == at - 2 or "\n" in text[opening:at] else opening
     start = at
-    while start > 0 and at - start < _LOCAL_MAX and text[start - 1] in _LOCAL_CHARS:
+    while start > 0 and at - start < _LOCAL_MAX and _is_local_char(text[start - 1]):
         start -= 1
-    while start < at and (text[start] == "." or (start > 0 and text[start - 1] in _LOCAL_CHARS_NOT_DOT)):
+    while start < at and (
+        text[start] in ".'" or (start > 0 and _is_local_char(text[start - 1]) and text[start - 1] not in ".'")
+    ):
         start += 1
     if start == at or text[at - 1] == ".":
         return None
@@ -445,7 +668,8 @@ def _find_all(text: str) -> list[PiiFinding]:
     found: list[PiiFinding] = []
     for m in _EMAIL_DOMAIN.finditer(text):
         start = _local_part_start(text, m.start())
-        if start is not None and m.group(1).lower() not in _FILE_EXTENSIONS:
+        tld = m.group(1)
+        if start is not None and (tld is None or tld.lower() not in _FILE_EXTENSIONS):
             found.append(PiiFinding(PiiKind.EMAIL, start, m.end()))
     if not _has_digit(text):  # every other kind needs a digit
         return found
@@ -455,7 +679,7 @@ def _find_all(text: str) -> list[PiiFinding]:
             found.append(PiiFinding(PiiKind.ATLASSIAN_ACCOUNT_ID, m.start(), m.end()))
     for m in _IBAN.finditer(text):
         value = m.group()
-        for end in (len(value), *(i for i in range(len(value) - 1, 4, -1) if value[i] == " ")):
+        for end in (len(value), *(i for i in range(len(value) - 1, 4, -1) if value[i] in " .-")):
             if _iban_ok(value[:end]):
                 found.append(PiiFinding(PiiKind.IBAN, m.start(), m.start() + end))
                 break
@@ -476,35 +700,33 @@ def _find_all(text: str) -> list[PiiFinding]:
     return [*found, *cards.values(), *phones.values()]
 
 
-# U+FF01-U+FF5E are the full-width forms of "!" to "~", and U+3000 is the ideographic space.
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-
-
-def _as_ascii(text: str) -> str:
-    """``text`` with full-width forms read as ASCII, one character for one."""
-    return text if text.isascii() else text.translate(_FULL_WIDTH)
+def _all_findings(folded: _Folded) -> list[PiiFinding]:
+    """Every finding in the folded value, as spans of the value as given, in order, none overlapping another."""
+    kept: list[PiiFinding] = []  # sorted by start, pairwise disjoint
+    for found in _find_all(folded.text):
+        start, end = folded.span(found.start, found.end)
+        i = bisect.bisect_left(kept, start, key=lambda f: f.start)
+        if (i > 0 and kept[i - 1].end > start) or (i < len(kept) and kept[i].start < end):
+            continue
+        kept.insert(i, PiiFinding(found.kind, start, end))
+    return kept
 
 
 def scan(text: str) -> list[PiiFinding]:
     """Every finding in ``text``, in order of position, none overlapping another.
 
     Where candidates overlap, the more specific kind wins: e-mail, then accountId, IBAN, payment
-    card, phone (an address whose local part is a phone number is one ``EMAIL`` finding).
+    card, phone (an address whose local part is a phone number is one ``EMAIL`` finding). Spans
+    are positions in ``text`` as given, covering every character the finding was folded from.
     """
-    kept: list[PiiFinding] = []  # sorted by start, pairwise disjoint
-    for finding in _find_all(_as_ascii(text)):
-        i = bisect.bisect_left(kept, finding.start, key=lambda f: f.start)
-        if (i > 0 and kept[i - 1].end > finding.start) or (i < len(kept) and kept[i].start < finding.end):
-            continue
-        kept.insert(i, finding)
-    return kept
+    if text.isascii() and "%" not in text and "&" not in text:  # most values: nothing to fold or decode
+        return _all_findings(_Folded(text)) if _may_hold_personal_data(text) else []
+    folded = _fold(text)
+    return _all_findings(folded) if _may_hold_personal_data(folded.text) else []
 
 
 def first_finding(text: str) -> PiiFinding | None:
     """The earliest finding in ``text``, or ``None`` when it holds no personal data."""
-    text = _as_ascii(text)
-    if not _may_hold_personal_data(text):
-        return None
     findings = scan(text)
     return findings[0] if findings else None
 
