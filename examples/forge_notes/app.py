@@ -53,13 +53,13 @@ def _text(document: object, name: str) -> str:
 @app.route("/notes", auth=Auth.FORGE, methods=("POST",))
 async def add_note(context: RequestContext) -> dict[str, Any]:
     body = await context.json()
-    record = context.store.create("notes", {"issue_key": _text(body, "issueKey"), "text": _text(body, "text")})
+    record = await context.store.create("notes", {"issue_key": _text(body, "issueKey"), "text": _text(body, "text")})
     return {"id": record.id}
 
 
 @app.route("/notes", auth=Auth.FORGE, methods=("GET",))
 async def list_notes(context: RequestContext) -> dict[str, Any]:
-    notes = [{"issueKey": r["issue_key"], "text": r["text"]} for r in context.store.list("notes")]
+    notes = [{"issueKey": r["issue_key"], "text": r["text"]} for r in await context.store.list("notes")]
     return {"notes": sorted(notes, key=lambda note: (note["issueKey"], note["text"]))}
 
 
@@ -79,5 +79,5 @@ async def issue_created(context: RequestContext) -> dict[str, Any]:
     event = await context.json()
     key = _text(event.get("issue") if isinstance(event, dict) else None, "key")
     issue = await forge_call(context).as_app().get_json("/rest/api/3/issue/{key}", key=key)
-    context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})
+    await context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})
     return {"status": "ok"}

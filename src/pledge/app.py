@@ -16,6 +16,7 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from pledge.errors import PledgeError
+from pledge.store.async_store import AsyncTenantStore
 from pledge.store.manifest import DataManifest
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
-    from pledge.store import TenantStore
     from pledge.tenants import Tenant
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
@@ -87,11 +87,15 @@ class RequestContext:
         return request._json
 
     @property
-    def store(self) -> TenantStore:
-        """The verified tenant's records of this app: declared, encrypted, screened for personal data (S2)."""
+    def store(self) -> AsyncTenantStore:
+        """The verified tenant's records of this app: declared, encrypted, screened for personal data (S2).
+
+        Awaited (``await context.store.create(...)``): each call runs on a worker thread, so a call waiting on the
+        database never stalls the other requests of the process.
+        """
         if self.app is None:
             raise PledgeError("this request context was built without its app: pass app= to reach the store")
-        return self.runtime.store_for(self.app, self.tenant)
+        return AsyncTenantStore(self.runtime.store_for(self.app, self.tenant), self.runtime.store_threads)
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]

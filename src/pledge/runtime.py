@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from pledge.db import open_engine
 from pledge.egress import OutboundClient
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import TenantStore
+from pledge.store.async_store import store_threads
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
@@ -36,6 +38,11 @@ class Runtime:
     install_keys: InstallKeys
     connect_tenants: ConnectTenantCache
     closed: bool = field(default=False, init=False)
+    store_threads: ThreadPoolExecutor = field(init=False, repr=False)
+    """Where handlers' store calls run (see :mod:`pledge.store.async_store`)."""
+
+    def __post_init__(self) -> None:
+        self.store_threads = store_threads(self.engine)
 
     @classmethod
     def open(
@@ -86,6 +93,7 @@ class Runtime:
 
     def close(self) -> None:
         if not self.closed:
+            self.store_threads.shutdown()  # calls under way finish on their connections first
             self.engine.dispose()
             self.closed = True
 

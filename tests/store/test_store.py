@@ -279,8 +279,8 @@ def test_handlers_reach_the_verified_tenants_store_through_the_context(
 ) -> None:
     @mailer.route("/rules", auth=Auth.CONNECT_CONTEXT, methods=("POST",))
     async def add_rule(context: RequestContext) -> dict[str, object]:
-        record = context.store.create("rules", await context.request.json())
-        return {"id": record.id, "count": context.store.count("rules")}
+        record = await context.store.create("rules", await context.request.json())
+        return {"id": record.id, "count": await context.store.count("rules")}
 
     async def verifier(_request: Request) -> Identity:
         return Identity(tenant=tenant, account_id=None, claims={})

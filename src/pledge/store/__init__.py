@@ -1,5 +1,6 @@
 """S2: tenant-scoped, declared, encrypted storage for apps."""
 
+from pledge.store.async_store import AsyncTenantStore
 from pledge.store.evidence import (
     AppEvidence,
     CollectionEvidence,
@@ -24,6 +25,7 @@ from pledge.store.tenant_store import (
 
 __all__ = [
     "AppEvidence",
+    "AsyncTenantStore",
     "Category",
     "Collection",
     "CollectionEvidence",

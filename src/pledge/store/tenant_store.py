@@ -83,7 +83,8 @@ class Record:
 
 
 class TenantStore:
-    """One tenant's records of one app. Get it from ``context.store`` or ``runtime.store_for(app, tenant)``."""
+    """One tenant's records of one app, for jobs and the CLI: ``runtime.store_for(app, tenant)``. Handlers await
+    the same calls on ``context.store`` (:class:`~pledge.store.async_store.AsyncTenantStore`)."""
 
     def __init__(
         self, engine: Engine, vault: Vault, clock: Clock, *, app_key: str, manifest: DataManifest, tenant_id: str
