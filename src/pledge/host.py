@@ -53,7 +53,9 @@ The one place they are decided: a store write refused for personal data is a 422
 """
 
 HTTP_ERROR_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
-"""Reason codes of Starlette's ``HTTPException`` (no route, wrong method, a handler's 400); others: ``http_error``."""
+"""Reason codes of Starlette's ``HTTPException``: no route, wrong method, a handler's 400; any other status is
+``OTHER_HTTP_ERROR``."""
+OTHER_HTTP_ERROR: Final = "http_error"
 
 log = logging.getLogger("pledge.host")
 
@@ -172,7 +174,7 @@ async def answer_http_exception(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # registered for HTTPException only
     if exc.status_code < 400:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+    code = HTTP_ERROR_CODES.get(exc.status_code, OTHER_HTTP_ERROR)
     response = refusal(code, exc.detail, status_code=exc.status_code)
     response.headers.update(exc.headers or {})
     return response
