@@ -45,33 +45,37 @@ _REFUSAL: Final = _refusal_bytes()
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, answering 431 and closing once a request's head passes the limits.
 
-    The bytes of a head are counted after the parser has taken them, one read at a time: a read that also holds the
-    end of the previous request is not counted (its share is unknown), so a head is refused at most one read (up to
-    256 KiB) past ``MAX_HEAD_BYTES`` and never before it.
+    A complete head is measured exactly (its URL and fields as parsed). A head still arriving is measured by the
+    reads taken while it is incomplete: a read that also holds the end of the previous request is not counted (its
+    share is unknown), so an endless head is refused at most one read (up to 256 KiB) past ``MAX_HEAD_BYTES``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._heads_begun = 0
         self._in_head = False
-        self._head_bytes = 0
-        self._head_fields = 0
+        self._reads_bytes = 0
+        self._fields = 0
+        self._fields_bytes = 0
+        self._refused = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._heads_begun += 1
         self._in_head = True
-        self._head_bytes = 0
-        self._head_fields = 0
+        self._reads_bytes = self._fields = self._fields_bytes = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_fields += 1
-        if self._head_fields > MAX_HEADER_FIELDS:
-            raise HeadTooLarge
+        self._fields += 1
+        self._fields_bytes += len(name) + len(value)
+        if self._fields > MAX_HEADER_FIELDS or self._fields_bytes > MAX_HEAD_BYTES:
+            self._refuse_in_parser()
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if len(self.url) + self._fields_bytes > MAX_HEAD_BYTES:
+            self._refuse_in_parser()
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
@@ -79,18 +83,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if not (self._in_head and in_head and heads_begun == self._heads_begun) or self.transport.is_closing():
             return
-        self._head_bytes += len(data)  # all of this read belongs to the head still being received
-        if self._head_bytes > MAX_HEAD_BYTES:
-            self._refuse_head()
+        self._reads_bytes += len(data)  # all of this read belongs to the head still being received
+        if self._reads_bytes > MAX_HEAD_BYTES:
+            self._refuse()
 
     def send_400_response(self, msg: str) -> None:
-        # uvicorn answers every parser error with a 400; the one raised by `on_header` above is a 431.
-        if self._head_fields > MAX_HEADER_FIELDS:
-            self._refuse_head()
+        # uvicorn answers every parser error with a 400; the one `_refuse_in_parser` raised is a 431.
+        if self._refused:
+            self._refuse()
         else:
             super().send_400_response(msg)
 
-    def _refuse_head(self) -> None:
+    def _refuse_in_parser(self) -> None:
+        """Stop the parser before the request reaches the app; uvicorn then calls ``send_400_response``."""
+        self._refused = True
+        raise HeadTooLarge
+
+    def _refuse(self) -> None:
         log.warning(
             "refused a request head over %d bytes or %d header fields: headers_too_large",
             MAX_HEAD_BYTES,
