@@ -12,8 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig, forge_call
+from pledge.forge.product import ProductCallFailed
 from pledge.store.manifest import Category, Collection, DataManifest, Field
 
 APP_ID = os.environ.get("FORGE_NOTES_APP_ID", "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90")
@@ -38,10 +42,18 @@ app = App(
 )
 
 
+def _text(document: object, name: str) -> str:
+    """A string member of a JSON object the caller sent, or 400."""
+    value = document.get(name) if isinstance(document, dict) else None
+    if not isinstance(value, str):
+        raise HTTPException(400, f"{name} must be a string")
+    return value
+
+
 @app.route("/notes", auth=Auth.FORGE, methods=("POST",))
 async def add_note(context: RequestContext) -> dict[str, Any]:
     body = await context.json()
-    record = context.store.create("notes", {"issue_key": str(body["issueKey"]), "text": str(body["text"])})
+    record = context.store.create("notes", {"issue_key": _text(body, "issueKey"), "text": _text(body, "text")})
     return {"id": record.id}
 
 
@@ -52,16 +64,20 @@ async def list_notes(context: RequestContext) -> dict[str, Any]:
 
 
 @app.route("/issue-summary", auth=Auth.FORGE, methods=("POST",))
-async def issue_summary(context: RequestContext) -> dict[str, Any]:
-    body = await context.json()
-    issue = await forge_call(context).as_user().get_json(f"/rest/api/3/issue/{body['issueKey']}")
+async def issue_summary(context: RequestContext) -> dict[str, Any] | JSONResponse:
+    key = _text(await context.json(), "issueKey")
+    try:
+        # The key the frontend sent is one encoded segment: it cannot steer the user's token to another API.
+        issue = await forge_call(context).as_user().get_json("/rest/api/3/issue/{key}", key=key)
+    except ProductCallFailed:
+        return JSONResponse({"error": "issue_unreadable", "message": "the issue could not be read"}, status_code=502)
     return {"summary": issue["fields"]["summary"], "status": issue["fields"]["status"]}
 
 
 @app.route("/events/issue-created", auth=Auth.FORGE, methods=("POST",))
 async def issue_created(context: RequestContext) -> dict[str, Any]:
     event = await context.json()
-    key = str(event["issue"]["key"])
-    issue = await forge_call(context).as_app().get_json(f"/rest/api/3/issue/{key}")
+    key = _text(event.get("issue") if isinstance(event, dict) else None, "key")
+    issue = await forge_call(context).as_app().get_json("/rest/api/3/issue/{key}", key=key)
     context.store.create("notes", {"issue_key": key, "text": f"created: {issue['fields']['summary']}"})
     return {"status": "ok"}

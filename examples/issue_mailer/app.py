@@ -31,16 +31,17 @@ app = App(
 )
 
 # An issue key goes into a REST path: only a well-formed one may.
-_ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,30}-[1-9][0-9]{0,9}$")
+_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,30}-[1-9][0-9]{0,9}")
 
 
 def _issue_key(value: object) -> str | None:
-    return value if isinstance(value, str) and _ISSUE_KEY.match(value) else None
+    return value if isinstance(value, str) and _ISSUE_KEY.fullmatch(value) else None
 
 
 async def _fetch_issue(context: RequestContext, key: str) -> dict[str, Any]:
     jira = await product_client(context)
-    issue: dict[str, Any] = await jira.get_json(f"/rest/api/3/issue/{key}")
+    # The key is a segment of the template, encoded as one: whatever it holds, the call stays on this issue path.
+    issue: dict[str, Any] = await jira.get_json("/rest/api/3/issue/{key}", key=key)
     return issue
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pledge.store import TenantStore
     from pledge.tenants import Tenant
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+_KEY = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 
 
 class Product(enum.StrEnum):
@@ -140,7 +140,7 @@ class App:
     pages: list[Page] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        if not _KEY.match(self.key):
+        if not _KEY.fullmatch(self.key):
             raise ValueError(f"app key {self.key!r} must be lower-case letters, digits, '.' and '-'")
 
     def route(self, path: str, *, auth: Auth, methods: tuple[str, ...] = ("GET",)) -> Callable[[Endpoint], Endpoint]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -22,15 +23,21 @@ from pydantic_settings import (
     SettingsError,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from pledge.errors import ConfigurationError
 
 ENV_PREFIX = "PLEDGE_"
 CONFIG_VARIABLE = "PLEDGE_CONFIG"
 # Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
-_NOT_SETTINGS = re.compile(r"^PLEDGE_(CONFIG|TEST_\w+)$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MINIMUM_RETENTION_DAYS = 30
+# A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
+# password=… pairs: whatever echoes a setting or a driver's message masks these first.
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)\S*@")
+_KEY_VALUE_PASSWORD = re.compile(r"(?P<head>password\s*[=:]\s*)[^\s&,;]+", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -67,6 +74,11 @@ class Settings(BaseSettings):
     )
     forge_jwks_url: str = Field(
         default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json", description="Forge FIT JWKS."
+    )
+    forge_staging_jwks_url: str | None = Field(
+        default=None,
+        description="Forge staging JWKS (https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json) for FITs of "
+        "api.stg.atlassian.com installations; unset: those are refused.",
     )
     atlassian_api_url: str = Field(default="https://api.atlassian.com", description="Atlassian platform API.")
     forge_region: str | None = Field(
@@ -131,15 +143,24 @@ class Settings(BaseSettings):
     @field_validator("region")
     @classmethod
     def _region_shape(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError("must be a cloud region name such as us-east-1 or eu-west-1")
         return value
 
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("sqlite://", "sqlite+pysqlite://", "postgresql+psycopg://")):
+        if value is None:
+            return None
+        if not value.startswith(("sqlite://", "sqlite+pysqlite://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            # SQLAlchemy's own message quotes the whole URL, password included.
+            raise ValueError(
+                "is not a database URL SQLAlchemy can read, e.g. postgresql+psycopg://user@host:5432/db"
+            ) from None
         return value
 
     @field_validator("backup_retention_days")
@@ -149,9 +170,11 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises a month of backups")
         return value
 
-    @field_validator("connect_install_keys_url", "forge_jwks_url", "atlassian_api_url")
+    @field_validator("connect_install_keys_url", "forge_jwks_url", "forge_staging_jwks_url", "atlassian_api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL")
@@ -219,9 +242,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment and ``config_file``; raise ConfigurationError naming the bad setting."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigurationError(f"config file {config_file} does not exist")
+    """Read settings from the environment and ``config_file``; raise ConfigurationError naming the bad setting.
+
+    The error is one line and never shows a password: values are echoed with :func:`mask_passwords`, and a
+    secret setting's value not at all.
+    """
+    if config_file is not None:
+        read_config_file(config_file)
     for variable in unknown_variables(os.environ):
         raise ConfigurationError(f"unknown setting {variable}: see `pledge config` for the settings there are")
     settings_cls = type("FileSettings", (Settings,), {"toml_file": config_file}) if config_file else Settings
@@ -229,9 +256,34 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings: Settings = settings_cls(**overrides)
         return settings
     except ValidationError as exc:
-        raise ConfigurationError(_one_line(exc)) from None
+        raise ConfigurationError(one_line(mask_passwords(_one_line(exc)))) from None
     except SettingsError as exc:
-        raise ConfigurationError(f"invalid settings: {exc}") from None
+        raise ConfigurationError(one_line(mask_passwords(f"invalid settings: {exc}"))) from None
+
+
+def read_config_file(config_file: Path) -> dict[str, Any]:
+    """The TOML file's table, or ConfigurationError in one line (where it is malformed, never its content)."""
+    if not config_file.is_file():
+        raise ConfigurationError(f"config file {config_file} does not exist")
+    try:
+        with config_file.open("rb") as file:
+            return tomllib.load(file)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {config_file} is not valid TOML: {one_line(str(exc))}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"config file {config_file} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigurationError(f"config file {config_file} cannot be read: {exc.strerror}") from None
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with the password of any URL in it, and any ``password=…``, replaced by ``***``."""
+    return _KEY_VALUE_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, as every refusal is shown."""
+    return " ".join(text.split("\n")).replace("\r", " ")
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -240,7 +292,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return sorted(
         name
         for name in environ
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not _NOT_SETTINGS.match(name.upper())
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and not _NOT_SETTINGS.fullmatch(name.upper())
     )
 
 
@@ -252,5 +306,8 @@ def _one_line(exc: ValidationError) -> str:
         return f"unknown setting {name!r}: see `pledge config` for the settings there are"
     if not error["loc"]:
         return f"invalid setting {message}"
+    field = Settings.model_fields.get(str(error["loc"][0]))
+    if field is not None and field.annotation in (SecretStr, SecretStr | None):
+        return f"invalid setting {ENV_PREFIX}{name.upper()}: {message}"
     value = error.get("input")
     return f"invalid setting {ENV_PREFIX}{name.upper()}={value!r}: {message}"

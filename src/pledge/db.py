@@ -5,15 +5,22 @@ Every package declares its tables on :data:`metadata`; Alembic migrations (``ple
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from pledge.config import mask_passwords
+from pledge.errors import ConfigurationError
 
 metadata = MetaData(
     naming_convention={
@@ -26,6 +33,8 @@ metadata = MetaData(
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PRIVATE_FILE_MODE: Final = 0o600
+_SQLITE_COMPANIONS: Final = ("", "-wal", "-shm", "-journal")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -55,10 +64,33 @@ def open_engine(url: str, **kwargs: Any) -> Engine:
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _prepare_sqlite_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only, in a directory that must exist already.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are private too. A missing directory is
+    refused rather than created: it is far more often a typo in the URL than a wish for a new tree.
+    """
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"the SQLite database's directory {path.parent} does not exist: create it or correct PLEDGE_DATABASE_URL"
+        )
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+    # Files an earlier version created readable by others (0644) are narrowed when their owner opens them.
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(companion.stat().st_mode) & 0o077:
+                companion.chmod(PRIVATE_FILE_MODE)
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -74,10 +106,10 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionP
 
 def error_reason(exc: BaseException) -> str:
     """What a database error says failed, in one line: the driver's own first line (refused, unknown host, disk
-    full, auth), without the statement or the rest, which may repeat the URL."""
+    full, auth), without the statement or the rest, which may repeat the URL, and with any password masked."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip()
-    return text.splitlines()[0] if text else type(original).__name__
+    return mask_passwords(text.splitlines()[0]) if text else type(original).__name__
 
 
 @contextmanager

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from pledge.clock import Clock, SystemClock
-from pledge.config import Settings
+from pledge.config import ENV_PREFIX, Settings
 from pledge.db import open_engine
 from pledge.egress import OutboundClient
-from pledge.errors import PledgeError
+from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import TenantStore
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.trust.install_keys import InstallKeys
@@ -20,6 +21,8 @@ from pledge.vault import LocalKeyring, Vault
 
 if TYPE_CHECKING:
     from pledge.app import App
+
+DATA_DIR_MODE = 0o700
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Runtime:
         egress: OutboundClient | None = None,
     ) -> Runtime:
         """Wire the parts; nothing here touches the network, and the schema is not migrated (see pledge.schema)."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        create_data_dir(settings.data_dir)
         clock = clock or SystemClock()
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
@@ -54,8 +57,15 @@ class Runtime:
                 settings.connect_install_keys_url,
                 settings.atlassian_api_url,
                 settings.forge_jwks_url,
+                *filter(None, [settings.forge_staging_jwks_url]),
                 *settings.forge_peers.values(),
-            ]
+            ],
+            # A key server that cannot be reached is the first thing an operator of `pledge sim` meets: the
+            # failure's log line names the setting to change.
+            sources={
+                settings.connect_install_keys_url: f"{ENV_PREFIX}CONNECT_INSTALL_KEYS_URL",
+                settings.forge_jwks_url: f"{ENV_PREFIX}FORGE_JWKS_URL",
+            },
         )
         return cls(
             settings=settings,
@@ -64,7 +74,7 @@ class Runtime:
             vault=vault,
             tenants=tenants,
             egress=egress,
-            install_keys=InstallKeys(settings.connect_install_keys_url, egress),
+            install_keys=InstallKeys(settings.connect_install_keys_url, egress, clock),
             connect_tenants=ConnectTenantCache(tenants),
         )
 
@@ -78,3 +88,25 @@ class Runtime:
         if not self.closed:
             self.engine.dispose()
             self.closed = True
+
+
+def create_data_dir(path: Path) -> None:
+    """Create the data directory, private to its owner (it holds the database, the keyring and backups).
+
+    Only the directory itself: a parent that does not exist is more likely a typo than a wish for a new tree.
+    """
+    if path.is_dir():
+        return
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"{ENV_PREFIX}DATA_DIR={str(path)!r}: its parent directory does not exist: create it or correct the path"
+        )
+    try:
+        path.mkdir(mode=DATA_DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise ConfigurationError(f"{ENV_PREFIX}DATA_DIR={str(path)!r} is a file, not a directory") from None
+        return  # another process created it first
+    except OSError as exc:
+        raise ConfigurationError(f"{ENV_PREFIX}DATA_DIR={str(path)!r} cannot be created: {exc.strerror}") from None
+    path.chmod(DATA_DIR_MODE)  # mkdir's mode passes through the umask; the directory is ours, set it exactly

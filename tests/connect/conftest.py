@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -55,7 +56,12 @@ class World:
     acme: ConnectSim
     globex: ConnectSim
     client: httpx.AsyncClient
+    clock: FrozenClock
     sites: dict[str, ConnectSim] = field(default_factory=dict)
+
+    def tick(self, seconds: float = 1) -> None:
+        """Let time pass between two lifecycle events: each token is accepted once, and in order of issue."""
+        self.clock.advance(timedelta(seconds=seconds))
 
     async def install(self, sim: ConnectSim | None = None) -> Installation:
         return await (sim or self.acme).install(DESCRIPTOR_URL)
@@ -84,5 +90,5 @@ async def world(
     router.add(SITE_A, acme.site.asgi())
     router.add(SITE_B, globex.site.asgi())
     async with httpx.AsyncClient(transport=router, base_url=APP_BASE_URL) as client:
-        yield World(runtime, router, acme, globex, client)
+        yield World(runtime, router, acme, globex, client, clock)
     runtime.close()

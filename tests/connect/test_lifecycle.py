@@ -79,6 +79,7 @@ async def test_install_creates_an_enabled_tenant_holding_only_its_identity(world
 async def test_reinstall_rotates_the_secret_and_follows_a_site_rename(world: World) -> None:
     first = await world.install()
     world.acme.site.base_url = "http://acme-renamed.sim.test"
+    world.tick()
     second = await world.install()
     assert second.shared_secret != first.shared_secret
     tenant = world.runtime.tenants.by_client_key("issue-mailer", "acme-client-key")
@@ -145,6 +146,7 @@ async def test_key_server_down_refuses_an_install_but_a_cached_key_still_works(w
     world.acme.key_server_available = True
     await world.install()
     world.acme.key_server_available = False
+    world.tick()
     await world.install()  # a re-install (secret rotation) while the key server is down: the cached key verifies
     assert len(world.acme.site.recorder.received("/connect-install-keys/")) == 2  # the refused fetch + one real
 
@@ -226,13 +228,17 @@ async def test_oversized_lifecycle_body_is_refused(world: World) -> None:
 async def test_disable_enable_and_uninstall_move_the_tenant(world: World) -> None:
     await world.install()
     tenants = world.runtime.tenants
+    world.tick()
     await world.acme.disable("issue-mailer")
     assert tenants.by_client_key("issue-mailer", "acme-client-key").state is TenantState.DISABLED
+    world.tick()
     await world.acme.enable("issue-mailer")
     assert tenants.by_client_key("issue-mailer", "acme-client-key").state is TenantState.ENABLED
+    world.tick()
     await world.acme.uninstall("issue-mailer")
     assert tenants.by_client_key("issue-mailer", "acme-client-key").state is TenantState.UNINSTALLED
     # Enabling an uninstalled app is a conflict, not a crash.
+    world.tick()
     response = await world.acme.send(world.acme.lifecycle_request(world.acme.installation("issue-mailer"), "enabled"))
     assert response.status_code == 409
     assert response.json()["error"] == "tenant_state_conflict"

@@ -74,3 +74,29 @@ async def test_concurrent_misses_share_one_database_load(runtime: Runtime) -> No
     results = await asyncio.gather(*(cache.fetch("app", "ck") for _ in range(20)))
     assert loads == 1
     assert {r.shared_secret for r in results if r is not None} == {"secret-1"}
+
+
+async def test_an_unknown_client_key_is_remembered_for_the_ttl_and_forgotten_on_install(runtime: Runtime) -> None:
+    ticks = Ticks()
+    cache = ConnectTenantCache(runtime.tenants, ttl_seconds=10, monotonic=ticks)
+    assert await cache.fetch("app", "ck") is None
+    assert cache.known_unknown("app", "ck")
+    installed(runtime)
+    ticks.now = 9.9
+    assert await cache.fetch("app", "ck") is None  # another instance's install is seen only after the TTL
+    ticks.now = 10.0
+    found = await cache.fetch("app", "ck")
+    assert found is not None and not cache.known_unknown("app", "ck")
+    assert await cache.fetch("app", "other") is None
+    cache.forget("app", "other")  # what this instance's install handler does
+    assert not cache.known_unknown("app", "other")
+
+
+async def test_a_flood_of_unknown_client_keys_is_bounded_and_does_not_evict_tenants(runtime: Runtime) -> None:
+    installed(runtime)
+    cache = ConnectTenantCache(runtime.tenants, max_entries=8)
+    assert await cache.fetch("app", "ck") is not None
+    for n in range(50):
+        assert await cache.fetch("app", f"unknown-{n}") is None
+    assert cache.get("app", "ck") is not None
+    assert sum(cache.known_unknown("app", f"unknown-{n}") for n in range(50)) == 8

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from tests.forge.conftest import BASE
 
 from pledge.forge.installations import forge_installations_table
+from pledge.forge.lifecycle import INSTALLED_MODULE, UPGRADED_MODULE
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite, Installation
 from pledge.tenants import TenantState, tenants_table
@@ -36,7 +37,9 @@ async def test_a_trigger_delivered_five_times_creates_one_tenant_and_stores_no_i
 ) -> None:
     installation = site.new_installation()
     payload = site.lifecycle_payload(installation, "avi:forge:installed:app")
-    attempts = await site.deliver_trigger(INSTALLED, installation, payload, redeliveries=4)
+    attempts = await site.deliver_trigger(
+        INSTALLED, installation, payload, module_key=INSTALLED_MODULE.endpoint_key, redeliveries=4
+    )
     assert [a.status for a in attempts] == [200] * 5
     assert [a.retry_context["retryCount"] if a.retry_context else 0 for a in attempts] == [0, 1, 2, 3, 4]
     (tenant,) = pledge.tenants.list()
@@ -50,11 +53,15 @@ async def test_a_trigger_delivered_five_times_creates_one_tenant_and_stores_no_i
 async def test_upgraded_is_idempotent_and_a_mismatched_event_is_refused(pledge: Runtime, site: ForgeSite) -> None:
     installation = site.new_installation()
     await site.install(INSTALLED, installation)
-    upgraded = site.lifecycle_payload(installation, "avi:forge:upgraded:app")
-    attempts = await site.deliver_trigger(f"{BASE}/forge/lifecycle/upgraded", installation, upgraded, redeliveries=2)
+    attempts = await site.upgrade(f"{BASE}/forge/lifecycle/upgraded", installation, redeliveries=2)
     assert [a.status for a in attempts] == [200, 200, 200]
     assert len(pledge.tenants.list()) == 1
-    wrong = await site.deliver_trigger(f"{BASE}/forge/lifecycle/upgraded", installation, {"eventType": "avi:x:y:z"})
+    wrong = await site.deliver_trigger(
+        f"{BASE}/forge/lifecycle/upgraded",
+        installation,
+        {"eventType": "avi:x:y:z"},
+        module_key=UPGRADED_MODULE.endpoint_key,
+    )
     assert [a.status for a in wrong] == [400] * 5  # Forge retries what fails: the remote must answer the same
 
 
@@ -63,9 +70,8 @@ async def test_pre_uninstall_starts_the_grace_and_the_tenant_is_no_longer_served
 ) -> None:
     installation = site.new_installation()
     await site.install(INSTALLED, installation)
-    payload = {"context": {"cloudId": installation.cloud_id}, "moduleKey": "pledge-pre-uninstall", "contextToken": "x"}
     for _ in range(2):
-        attempts = await site.deliver_trigger(f"{BASE}/forge/lifecycle/pre-uninstall", installation, payload)
+        attempts = await site.pre_uninstall(f"{BASE}/forge/lifecycle/pre-uninstall", installation)
         assert [a.status for a in attempts] == [200]
     (tenant,) = pledge.tenants.list()
     assert tenant.state is TenantState.UNINSTALLED

@@ -38,13 +38,13 @@ def test_the_manifest_names_every_forge_route_trigger_and_hook(monkeypatch: pyte
         "issue-summary": "/apps/forge-notes/issue-summary",
         "pledge-pre-uninstall": "/apps/forge-notes/forge/lifecycle/pre-uninstall",
     }
-    events = {trigger["endpoint"]: trigger["events"] for trigger in modules["trigger"]}
+    events = {(trigger["key"], trigger["endpoint"]): trigger["events"] for trigger in modules["trigger"]}
     assert events == {
-        "pledge-installed": ["avi:forge:installed:app"],
-        "pledge-upgraded": ["avi:forge:upgraded:app"],
-        "events-issue-created": ["avi:jira:created:issue"],
+        ("pledge-installed-trigger", "pledge-installed"): ["avi:forge:installed:app"],
+        ("pledge-upgraded-trigger", "pledge-upgraded"): ["avi:forge:upgraded:app"],
+        ("events-issue-created-trigger", "events-issue-created"): ["avi:jira:created:issue"],
     }
-    assert modules["preUninstall"] == [{"key": "pledge-pre-uninstall", "endpoint": "pledge-pre-uninstall"}]
+    assert modules["preUninstall"] == [{"key": "pledge-pre-uninstall-hook", "endpoint": "pledge-pre-uninstall"}]
     assert modules["migration:dataResidency"][0]["path"] == "/apps/forge-notes/forge/realm"
     (remote,) = document["remotes"]  # type: ignore[misc]
     assert remote["baseUrl"] == "http://127.0.0.1:8000"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import httpx
+import hypothesis
 import pytest
 from examples.forge_notes.app import app
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.forge.conftest import BASE
 from tests.forge.test_forge_lifecycle import INSTALLED, _dump
 
 from pledge.clock import FrozenClock
-from pledge.egress import EgressRefused, OutboundClient
+from pledge.egress import EgressRefused, OutboundClient, UnsafePath
 from pledge.forge import app_client
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
@@ -96,3 +101,72 @@ async def test_product_calls_only_reach_allowed_hosts(clock: FrozenClock) -> Non
         await ProductClient(egress, "https://evil.example/ex/jira/c", token, clock).get_json("/x")
     assert sent == ["https://api.atlassian.com/ex/jira/c/x"]
     await egress.aclose()
+
+
+@pytest.mark.parametrize(
+    "issue_key", ["SIM-1/../../myself", "SIM-1%2F..%2F..%2Fmyself", "..", "SIM-1?x#/../myself", "SIM-1\\..\\myself"]
+)
+async def test_an_issue_key_from_the_frontend_cannot_steer_the_users_token_to_another_api(
+    pledge: Runtime, site: ForgeSite, issue_key: str
+) -> None:
+    """The example once passed issueKey into an f-string path: ``SIM-1/../../myself`` read /rest/api/3/myself."""
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    response = await site.invoke_remote(
+        f"{BASE}/issue-summary", installation, {"issueKey": issue_key}, principal="user-1"
+    )
+    # A value no segment can hold is refused (400); any other is one segment the product does not know (502 here).
+    assert response.status_code == (400 if issue_key == ".." else 502), response.text
+    prefix = f"/ex/jira/{installation.cloud_id}/rest/api/3/issue/"
+    assert all(call.path.startswith(prefix) and "/" not in call.path[len(prefix) :] for call in site.rest_calls)
+
+
+async def test_a_template_sends_each_value_as_one_segment_and_keeps_a_written_query(clock: FrozenClock) -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
+    egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
+    token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
+    client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock)
+    await client.get_json("/rest/api/3/issue/{key}/comment/{id}", key="A/../B", id=7)
+    await client.request("PUT", "/rest/api/3/issue/{key}?notifyUsers=false", key="SIM-1", json={})
+    await client.request("DELETE", "/rest/api/3/issue/SIM-1/watchers?accountId=a1", params={"x": "1"})
+    assert [request.url.raw_path for request in sent] == [
+        b"/ex/jira/c/rest/api/3/issue/A%2F..%2FB/comment/7",
+        b"/ex/jira/c/rest/api/3/issue/SIM-1?notifyUsers=false",
+        b"/ex/jira/c/rest/api/3/issue/SIM-1/watchers?accountId=a1&x=1",
+    ]
+    with pytest.raises(UnsafePath, match=r"'\.' or '\.\.' segment"):
+        await client.get_json("/rest/api/3/issue/SIM-1/../../myself")
+    with pytest.raises(UnsafePath, match="placeholders"):
+        await client.get_json("/rest/api/3/issue/{key}", id="SIM-1")
+    assert len(sent) == 3
+    await egress.aclose()
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=40) | st.lists(st.sampled_from(["..", "/", "%2e", "%2F", "\\", "?", "#", ";", "x"])).map("".join)
+)
+def test_any_issue_key_reaches_the_issue_path_as_one_segment_or_is_refused(issue_key: str) -> None:
+    """The class: whatever a frontend sends as issueKey, the user's token goes to /rest/api/3/issue/<it> or nowhere."""
+    sent: list[httpx.Request] = []
+
+    async def call() -> None:
+        transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
+        egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
+        token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
+        client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, FrozenClock())
+        try:
+            await client.get_json("/rest/api/3/issue/{key}", key=issue_key)
+        finally:
+            await egress.aclose()
+
+    try:
+        asyncio.run(call())
+    except UnsafePath:
+        assert issue_key in ("", ".", "..") and sent == []
+        return
+    (request,) = sent
+    prefix = b"/ex/jira/c/rest/api/3/issue/"
+    assert request.url.raw_path.startswith(prefix)
+    assert unquote(request.url.raw_path[len(prefix) :].decode("ascii")) == issue_key

@@ -112,7 +112,61 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")
     assert notes.json() == {"notes": [{"issueKey": "SIM-3", "text": "stay"}]}
     again = await site.call_hook(f"{us.app}/forge/realm/commit", installation, {"migrationId": "migration-2"})
-    assert again.status_code == 400 and "ROLLED_BACK" in again.json()["message"]
+    assert (again.status_code, again.json()["error"]) == (409, "migration_state_conflict")
+    assert "ROLLED_BACK" in again.json()["message"]
+
+
+async def test_another_installation_can_neither_see_nor_drive_a_migration(
+    site: ForgeSite, deployments: dict[str, Deployment]
+) -> None:
+    us = deployments["US"]
+    hooks = f"{us.app}/forge/realm"
+    a, b = site.new_installation(), site.new_installation()
+    for installation in (a, b):
+        await site.install(f"{us.app}/forge/lifecycle/installed", installation)
+    await site.call_hook(f"{hooks}/schedule", a, {"migrationId": "migration-3", "targetRealm": "EU"})
+
+    for step, method in (("schedule", "POST"), ("start", "POST"), ("status", "GET"), ("commit", "POST")):
+        body = {"migrationId": "migration-3", "targetRealm": "EU"}
+        theirs = await site.call_hook(f"{hooks}/{step}", b, body, method=method)
+        if step == "schedule":
+            assert (theirs.status_code, theirs.json()["error"]) == (409, "migration_id_taken")
+            continue
+        unknown = await site.call_hook(f"{hooks}/{step}", b, {**body, "migrationId": "migration-x"}, method=method)
+        assert (theirs.status_code, theirs.json()) == (unknown.status_code, unknown.json()) == (404, theirs.json())
+        assert theirs.json()["error"] == "migration_unknown"
+    theirs = await site.call_hook(f"{hooks}/rollback", b, {"migrationId": "migration-3"})
+    assert (theirs.status_code, theirs.json()["error"]) == (404, "migration_unknown")
+
+    assert (await site.invoke_remote(f"{us.app}/notes", a, method="GET", principal="u-3")).status_code == 200
+    status = await site.call_hook(f"{hooks}/status", a, {"migrationId": "migration-3"}, method="GET")
+    assert status.json() == {"migrationId": "migration-3", "status": "SCHEDULED"}
+    assert await _migrate(site, us, a, "EU", "migration-3") == "READY"
+    rolled_back = await site.call_hook(f"{hooks}/rollback", a, {"migrationId": "migration-3"})
+    assert rolled_back.json()["status"] == "ROLLED_BACK"
+
+
+async def test_a_failed_migration_is_rolled_back_and_the_tenant_served_again(
+    site: ForgeSite, deployments: dict[str, Deployment]
+) -> None:
+    us, eu = deployments["US"], deployments["EU"]
+    installation = site.new_installation()
+    await site.install(f"{us.app}/forge/lifecycle/installed", installation)
+    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-4", "text": "kept"}, principal="u-4")
+    await site.install(f"{eu.app}/forge/lifecycle/installed", installation)  # EU already knows this installation
+
+    failed = await _migrate(site, us, installation, "EU", "migration-4")
+    assert failed == "FAILED: the EU deployment refused import: 400"
+    locked = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-4")
+    assert locked.status_code == 409
+
+    for _ in range(2):
+        rolled_back = await site.call_hook(
+            f"{us.app}/forge/realm/rollback", installation, {"migrationId": "migration-4"}
+        )
+        assert (rolled_back.status_code, rolled_back.json()["status"]) == (200, "ROLLED_BACK"), rolled_back.text
+    notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-4")
+    assert (notes.status_code, notes.json()) == (200, {"notes": [{"issueKey": "SIM-4", "text": "kept"}]})
 
 
 async def test_peer_endpoints_refuse_what_is_not_sealed_with_the_transfer_key(

@@ -139,7 +139,12 @@ def test_a_printed_fit_works_by_hand_and_carries_the_principal(sim: RunningSim, 
     assert (by_hand.status_code, by_hand.json()) == (200, {"notes": []})  # an inactive license is no refusal
     claims = jwt.decode(fit, options={"verify_signature": False})
     assert claims["principal"] == "u-42" and claims["app"]["installationId"] == installation
-    assert claims["app"]["license"] == {"isActive": False}
+    assert claims["app"]["license"] == {"active": False, "isActive": False}
+    backend = succeeds(sim, "sim", "forge", "fit", installation, "--without-context").strip()
+    claims = jwt.decode(backend, options={"verify_signature": False})
+    assert "context" not in claims and "principal" not in claims  # a backend function's call (requestRemote)
+    served = httpx.get(f"{app.app}/notes", headers={"authorization": f"Bearer {backend}"})
+    assert served.status_code == 200
 
 
 def test_an_unknown_installation_is_refused_in_one_line(sim: RunningSim) -> None:

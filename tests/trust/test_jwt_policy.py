@@ -12,7 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pledge.trust.jwt_policy import HS256, SharedSecret, TokenRefused, check_times, read_unverified, verify_signature
+from pledge.trust.jwt_policy import (
+    HS256,
+    MAX_LEEWAY_SECONDS,
+    MAX_LIFETIME_SECONDS,
+    SharedSecret,
+    TokenRefused,
+    check_times,
+    read_unverified,
+    verify_signature,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HEADER = b'{"alg":"HS256","typ":"JWT"}'
@@ -73,3 +82,37 @@ def test_times_within_the_leeway_pass() -> None:
     instant = NOW.timestamp()
     check_times({"exp": instant - 30, "nbf": instant + 30, "iat": int(instant) + 30}, instant)
     check_times({"exp": instant + 180, "nbf": True, "iat": "later"}, instant)  # non-numeric optional times are ignored
+
+
+def test_a_token_may_not_claim_to_live_longer_than_the_cap() -> None:
+    """Issue #11 (10c): Connect tokens had no lifetime cap; a token minted to last a year was accepted."""
+    instant = NOW.timestamp()
+    check_times({"exp": instant + MAX_LIFETIME_SECONDS, "iat": instant}, instant)
+    check_times({"exp": instant + MAX_LIFETIME_SECONDS - 10, "nbf": instant - 10}, instant)
+    for claims in (
+        {"exp": instant + MAX_LIFETIME_SECONDS + 1, "iat": instant},
+        {"exp": instant + 60, "iat": instant + 60 - MAX_LIFETIME_SECONDS - 1},  # issued long ago, still valid
+        {"exp": instant + 365 * 86400},  # no iat: the lifetime counts from now
+        {"exp": instant + MAX_LIFETIME_SECONDS + 1, "nbf": instant},
+        {"exp": 2**40, "iat": instant, "nbf": instant},
+    ):
+        with pytest.raises(TokenRefused) as refused:
+            check_times(claims, instant)
+        assert refused.value.code == "token_lifetime_too_long"
+
+
+@given(
+    iat=st.one_of(st.none(), st.integers(min_value=-(2**40), max_value=2**40)),
+    exp=st.integers(min_value=-(2**40), max_value=2**41),
+    offset=st.floats(min_value=-(2**20), max_value=2**20, allow_nan=False),
+)
+def test_an_accepted_token_never_lives_longer_than_the_cap(iat: int | None, exp: int, offset: float) -> None:
+    instant = NOW.timestamp() + offset
+    claims: dict[str, object] = {"exp": exp} if iat is None else {"exp": exp, "iat": iat}
+    try:
+        check_times(claims, instant)
+    except TokenRefused:
+        return
+    start = instant if iat is None else iat
+    assert exp - start <= MAX_LIFETIME_SECONDS
+    assert exp - instant <= MAX_LIFETIME_SECONDS + MAX_LEEWAY_SECONDS

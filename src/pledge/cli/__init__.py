@@ -16,6 +16,7 @@ from pledge.cli.keys import keys
 from pledge.cli.serve import serve
 from pledge.cli.sim import sim
 from pledge.cli.statement import statement
+from pledge.cli.tenants import tenants
 from pledge.cli.token import token
 
 
@@ -42,6 +43,7 @@ cli.add_command(sim)
 cli.add_command(token)
 cli.add_command(keys)
 cli.add_command(forge)
+cli.add_command(tenants)
 
 
 def main(argv: list[str] | None = None) -> Any:

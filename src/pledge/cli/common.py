@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from pledge.config import Settings, load_settings
+from pledge import schema
+from pledge.config import Settings, load_settings, one_line
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.runtime import Runtime
 
@@ -25,10 +26,10 @@ class PledgeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigurationError as exc:
-            click.echo(f"pledge: {exc}", err=True)
+            click.echo(f"pledge: {one_line(str(exc))}", err=True)
             ctx.exit(EXIT_CONFIGURATION)
         except PledgeError as exc:
-            click.echo(f"pledge: {exc}", err=True)
+            click.echo(f"pledge: {one_line(str(exc))}", err=True)
             ctx.exit(EXIT_FAILURE)
 
 
@@ -56,6 +57,13 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
+
+
+def require_schema(runtime: Runtime) -> None:
+    """Refuse, in one line, to work on a database whose schema is not current (`pledge db upgrade` first)."""
+    current = schema.status(runtime.engine)
+    if not current.is_current:
+        raise PledgeError(current.describe())
 
 
 def command_with_settings(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import SecretStr
 
 from pledge.cli.common import EXIT_CONFIGURATION, SettingsLoader
-from pledge.config import ENV_PREFIX, Settings, unknown_variables
+from pledge.config import ENV_PREFIX, Settings, mask_passwords, one_line, read_config_file, unknown_variables
 from pledge.errors import ConfigurationError
-
-_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)[^@/\s]+@")
 
 
 @dataclass(frozen=True)
@@ -75,8 +72,10 @@ def describe(settings: Settings | None, config_file: Path | None, environ: Mappi
         elif name in from_file:
             source, raw = f"config file {config_file}", from_file[name]
         else:
-            source, raw = "default", field.default
+            source, raw = "default", field.get_default(call_default_factory=True)
         value = effective[name] if settings is not None else raw
+        if field.annotation in (SecretStr, SecretStr | None) and value is not None:
+            value = "**********"  # as pydantic shows a SecretStr; a raw one (settings not loaded) must not show
         views.append(SettingView(variable, _mask_passwords(value), source, field.description or ""))
     return views
 
@@ -99,20 +98,21 @@ def _effective_values(settings: Settings) -> dict[str, Any]:
 
 
 def _read_toml(config_file: Path | None) -> dict[str, Any]:
-    if config_file is None or not config_file.is_file():
+    if config_file is None:
         return {}
     try:
-        with config_file.open("rb") as file:
-            return tomllib.load(file)
-    except tomllib.TOMLDecodeError:
+        return read_config_file(config_file)
+    except ConfigurationError:
         return {}  # the load error itself says what is wrong with the file
 
 
 def _mask_passwords(value: Any) -> Any:
     if isinstance(value, str):
-        return _PASSWORD_IN_URL.sub(r"\g<head>***@", value)
+        return mask_passwords(value)
     if isinstance(value, list | tuple):
         return [_mask_passwords(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _mask_passwords(item) for key, item in value.items()}
     return value
 
 
@@ -120,10 +120,12 @@ def _shown(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        return ",".join(str(item) for item in value) or "-"
+        return one_line(",".join(str(item) for item in value)) or "-"
+    if isinstance(value, dict):
+        return one_line(",".join(f"{key}={item}" for key, item in value.items())) or "-"
     if isinstance(value, bool):
         return str(value).lower()
-    return str(value)
+    return one_line(str(value))
 
 
 def _table(views: list[SettingView]) -> str:

@@ -6,11 +6,8 @@ import contextlib
 
 import click
 
-from pledge import schema
-from pledge.cli.common import command_with_settings, open_runtime
+from pledge.cli.common import command_with_settings, open_runtime, require_schema
 from pledge.config import Settings
-from pledge.errors import PledgeError
-from pledge.runtime import Runtime
 from pledge.store import reencrypt_tenant, rotate_tenant_key
 from pledge.tenants import TenantNotFound
 
@@ -25,7 +22,7 @@ def keys() -> None:
 def rotate_kek(settings: Settings) -> None:
     """Make a new key-encryption key current and re-wrap every data key under it (no data is re-encrypted)."""
     with open_runtime(settings) as runtime:
-        _require_schema(runtime)
+        require_schema(runtime)
         rewrapped = runtime.vault.rotate_kek()
     click.echo(f"re-wrapped {rewrapped} data keys under the new key-encryption key")
 
@@ -35,18 +32,15 @@ def rotate_kek(settings: Settings) -> None:
 @click.option("--resume", is_flag=True, help="Only finish an interrupted rotation: no new key version.")
 @command_with_settings
 def rotate(settings: Settings, tenant_id: str, resume: bool) -> None:
-    """Give TENANT_ID a new data key; re-encrypt its records and shared secret under it (resumable, interruptible)."""
+    """Give TENANT_ID a new data key; re-encrypt its records and shared secret under it (resumable, interruptible).
+
+    TENANT_ID is the internal id `pledge tenants list` shows.
+    """
     with open_runtime(settings) as runtime:
-        _require_schema(runtime)
+        require_schema(runtime)
         runtime.tenants.get(tenant_id)
         move = reencrypt_tenant if resume else rotate_tenant_key
         done = move(runtime.engine, runtime.vault, tenant_id)
         with contextlib.suppress(TenantNotFound):  # a Forge-only tenant has no shared secret
             runtime.tenants.set_shared_secret(tenant_id, runtime.tenants.shared_secret(tenant_id))
     click.echo(f"tenant {tenant_id}: data key version {done.key_version}, re-encrypted {done.records} records")
-
-
-def _require_schema(runtime: Runtime) -> None:
-    current = schema.status(runtime.engine)
-    if not current.is_current:
-        raise PledgeError(current.describe())

@@ -84,10 +84,19 @@ def uninstall(installation_id: str, sim_url: str) -> None:
 @forge.command()
 @_installation_argument
 @click.option("--principal", metavar="ACCOUNT_ID", help="A UI call's user; none for a trigger's FIT.")
+@click.option(
+    "--without-context",
+    is_flag=True,
+    help="No context claim (nor principal): a call from a backend function (requestRemote).",
+)
 @sim_option
-def fit(installation_id: str, principal: str | None, sim_url: str) -> None:
+def fit(installation_id: str, principal: str | None, without_context: bool, sim_url: str) -> None:
     """Print a fresh FIT for the installation (valid 25 s), e.g. for `curl -H "Authorization: Bearer ..."`."""
+    if without_context and principal is not None:
+        raise PledgeError("--without-context is a backend call's FIT: it has no --principal")
     body: dict[str, Any] = {"installationId": installation_id, "principal": principal}
+    if without_context:
+        body["context"] = False
     click.echo(control(sim_url, "POST", "/forge/fit", body)["fit"])
 
 

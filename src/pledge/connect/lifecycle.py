@@ -4,10 +4,16 @@ A tenant is created or changed only after its lifecycle request verified: ``inst
 RS256 tokens from Atlassian's install-keys server, ``enabled`` and ``disabled`` with the tenant's current shared
 secret. Of the install payload only what the tenant registry has columns for is kept (S3): no installer, no site
 name, no description; the shared secret is sealed under the tenant's own data key.
+
+A lifecycle token is not bound to its body, so a captured one could otherwise be replayed with another secret or
+after an uninstall. Each is accepted once (``token_replayed``), and per tenant an event older than the last one
+accepted is refused (``lifecycle_out_of_order``); a re-install that changes the secret, the baseUrl or the
+installationId must be newer than every event accepted before it.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -27,17 +33,19 @@ from pledge.serving import refusal
 from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
 from pledge.trust.connect import (
     app_base_url,
+    lifecycle_issued_at,
     read_json_object,
     verify_shared_lifecycle,
     verify_signed_lifecycle,
 )
-from pledge.trust.jwt_policy import TokenRefused
+from pledge.trust.jwt_policy import MAX_LEEWAY_SECONDS, TokenRefused, UnverifiedToken
+from pledge.vault import CiphertextInvalid, KeyShredded
 
 log = logging.getLogger("pledge.connect.lifecycle")
 
 MAX_LIFECYCLE_BODY: Final = 64 * 1024
 MAX_SHARED_SECRET: Final = 128
-_INSTALLATION_ID: Final = re.compile(r"^ari:cloud:ecosystem::installation/[A-Za-z0-9-]{1,64}$")
+_INSTALLATION_ID: Final = re.compile(r"ari:cloud:ecosystem::installation/[A-Za-z0-9-]{1,64}")
 _ICON: Final = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="4" '
     'fill="#0c66e4"/><path d="M6 12l4 4 8-8" stroke="#fff" stroke-width="2.5" fill="none"/></svg>'
@@ -71,7 +79,7 @@ class InstallPayload:
         product_type = _text(body, "productType", 32)
         installation_id = body.get("installationId")
         if installation_id is not None and not (
-            isinstance(installation_id, str) and _INSTALLATION_ID.match(installation_id)
+            isinstance(installation_id, str) and _INSTALLATION_ID.fullmatch(installation_id)
         ):
             raise TokenRefused("body_malformed", "the install payload's installationId is not an installation ARI")
         return cls(client_key, secret, base_url, product_type, installation_id)
@@ -116,25 +124,35 @@ class Lifecycle:
         try:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
             payload = InstallPayload.parse(body, self._app_key, allow_http=self._runtime.settings.dev_mode)
-            await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+            token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+            await run_in_threadpool(self._use_once, token)
         except TokenRefused as exc:
             return refusal(exc.code, str(exc))
-        tenant = await run_in_threadpool(self._record_install, payload)
-        self._runtime.connect_tenants.forget(self._app_key, payload.client_key)
+        try:
+            tenant = await run_in_threadpool(self._record_install, payload, lifecycle_issued_at(token.claims))
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
+        finally:
+            self._runtime.connect_tenants.forget(self._app_key, payload.client_key)
         log.info("installed: tenant %s (%s)", tenant.id, tenant.state.value)
         return Response(status_code=204)
 
     async def uninstalled(self, request: Request) -> Response:
         try:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
-            await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+            token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
+            await run_in_threadpool(self._use_once, token)
         except TokenRefused as exc:
             return refusal(exc.code, str(exc))
         client_key = body["clientKey"]  # verified equal to the token's issuer
         try:
-            tenant = await run_in_threadpool(self._move, client_key, TenantState.UNINSTALLED)
+            tenant = await run_in_threadpool(
+                self._move, client_key, TenantState.UNINSTALLED, lifecycle_issued_at(token.claims)
+            )
         except (TenantNotFound, TenantStateError):
             return Response(status_code=204)  # unknown or already purged: nothing of that site is held
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
         finally:
             self._runtime.connect_tenants.forget(self._app_key, client_key)
         log.info("uninstalled: tenant %s", tenant.id)
@@ -149,11 +167,16 @@ class Lifecycle:
     async def _switch(self, request: Request, state: TenantState) -> Response:
         try:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
-            connect = await verify_shared_lifecycle(request, body, self._app_key, self._runtime)
+            connect, token = await verify_shared_lifecycle(request, body, self._app_key, self._runtime)
+            await run_in_threadpool(self._use_once, token)
         except TokenRefused as exc:
             return refusal(exc.code, str(exc))
         try:
-            tenant = await run_in_threadpool(self._runtime.tenants.transition, connect.tenant.id, state)
+            tenant = await run_in_threadpool(
+                self._move_tenant, connect.tenant, state, lifecycle_issued_at(token.claims)
+            )
+        except TokenRefused as exc:
+            return refusal(exc.code, str(exc))
         except TenantStateError:
             return JSONResponse(
                 {"error": "tenant_state_conflict", "message": f"the app cannot be {state.value}: it is uninstalled"},
@@ -164,9 +187,38 @@ class Lifecycle:
         log.info("%s: tenant %s", state.value, tenant.id)
         return Response(status_code=204)
 
-    def _move(self, client_key: str, state: TenantState) -> Tenant:
-        tenant = self._runtime.tenants.by_client_key(self._app_key, client_key)
+    def _use_once(self, token: UnverifiedToken) -> None:
+        """Accept a verified lifecycle token once: a second sighting within its lifetime is a replay."""
+        expires_at = float(token.claims["exp"]) + MAX_LEEWAY_SECONDS  # checked numeric by check_times
+        if not self._runtime.tenants.use_lifecycle_token(token.raw, expires_at):
+            raise TokenRefused("token_replayed", "this lifecycle token was already used: each is accepted once")
+
+    def _in_order(self, tenant: Tenant, issued_at: float, *, changes_identity: bool = False) -> None:
+        """Refuse an event older than the tenant's last accepted one (as old, if it changes who the tenant is)."""
+        if not self._runtime.tenants.order_lifecycle_event(tenant.id, issued_at, strictly_newer=changes_identity):
+            raise TokenRefused(
+                "lifecycle_out_of_order",
+                "a newer lifecycle event of this installation was already accepted; this one is refused",
+            )
+
+    def _move(self, client_key: str, state: TenantState, issued_at: float) -> Tenant:
+        return self._move_tenant(self._runtime.tenants.by_client_key(self._app_key, client_key), state, issued_at)
+
+    def _move_tenant(self, tenant: Tenant, state: TenantState, issued_at: float) -> Tenant:
+        self._in_order(tenant, issued_at)
         return self._runtime.tenants.transition(tenant.id, state)
+
+    def _changes_identity(self, tenant: Tenant, payload: InstallPayload) -> bool:
+        """Whether a re-install would hand the tenant to a new secret, site URL or Forge installation."""
+        if tenant.base_url != payload.base_url:
+            return True
+        if payload.installation_id is not None and tenant.installation_id not in (None, payload.installation_id):
+            return True
+        try:
+            held = self._runtime.tenants.shared_secret(tenant.id)
+        except (TenantNotFound, KeyShredded, CiphertextInvalid):
+            return True
+        return not hmac.compare_digest(held.encode(), payload.shared_secret.encode())
 
     def _same_site(self, payload: InstallPayload) -> Tenant:
         registry = self._runtime.tenants
@@ -180,11 +232,12 @@ class Lifecycle:
             raise TenantNotFound(f"installation of tenant {tenant.id} already belongs to another clientKey")
         return registry.update_identity(tenant.id, client_key=payload.client_key)
 
-    def _record_install(self, payload: InstallPayload) -> Tenant:
+    def _record_install(self, payload: InstallPayload, issued_at: float) -> Tenant:
         """A new clientKey (first install, or a site import) is a new tenant; a known one is updated in place."""
         registry = self._runtime.tenants
         try:
             tenant = registry.by_client_key(self._app_key, payload.client_key)
+            self._in_order(tenant, issued_at, changes_identity=self._changes_identity(tenant, payload))
         except TenantNotFound:
             try:
                 tenant = registry.create(
@@ -198,6 +251,7 @@ class Lifecycle:
                 # A concurrent delivery of the same install created it first, or (Connect on Forge) Forge's
                 # installed trigger created this installationId's tenant first: update that one.
                 tenant = self._same_site(payload)
+            self._in_order(tenant, issued_at)
         # Re-install: a rotated secret, maybe a new baseUrl after a site rename, maybe the Forge link.
         tenant = registry.update_identity(tenant.id, base_url=payload.base_url, installation_id=payload.installation_id)
         registry.set_shared_secret(tenant.id, payload.shared_secret)

@@ -5,6 +5,12 @@ very request relative to the product's context path, e.g. without ``/wiki``) and
 client, which lets it reach only the tenant's own site. 429 and 5xx are retried with exponential backoff, waiting
 what ``Retry-After`` asks; a request that is not idempotent is retried only on 429, which the product sends before
 doing any work.
+
+A path is a template whose ``{placeholders}`` are filled from keyword arguments, each value percent-encoded as one
+segment: ``await jira.get_json("/rest/api/3/issue/{key}", key=issue_key)``; a literal path that could resolve
+elsewhere (``..``, encoded separators) is refused with :class:`~pledge.egress.UnsafePath` (400). A query written
+into the path is kept and merged with ``params`` (a name in both is refused), and the token's QSH is computed over
+exactly the URL sent.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import jwt
 
 from pledge.app import RequestContext
 from pledge.clock import Clock
-from pledge.egress import OutboundClient
+from pledge.egress import OutboundClient, product_path, request_url
 from pledge.errors import PledgeError
 from pledge.tenants import Tenant
 from pledge.trust.qsh import query_string_hash
@@ -86,13 +92,17 @@ class ProductClient:
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     async def request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        **segments: str | int,
     ) -> httpx.Response:
-        """Send a signed request to ``path`` (e.g. ``/rest/api/3/issue/KEY``) on the tenant's site."""
-        if not path.startswith("/"):
-            raise ValueError("the product path must start with '/'")
+        """Send a signed request to ``path`` (e.g. ``/rest/api/3/issue/{key}`` with ``key=…``) on the tenant's site."""
         method = method.upper()
-        url = str(httpx.URL(self._base_url + path, params=params))
+        url = str(request_url(self._base_url, product_path(path, segments), params))
         attempt = 1
         while True:
             # Signed anew on each attempt: a retry after a long Retry-After must not carry a stale token.
@@ -105,8 +115,8 @@ class ProductClient:
             await self._sleep(wait)
             attempt += 1
 
-    async def get_json(self, path: str, *, params: Mapping[str, str] | None = None) -> Any:
-        response = await self.request("GET", path, params=params)
+    async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, **segments: str | int) -> Any:
+        response = await self.request("GET", path, params=params, **segments)
         if response.status_code >= 400:
             raise ProductRequestFailed("GET", path, response.status_code)
         return response.json()

@@ -1,18 +1,21 @@
 """The one outbound HTTP client. It refuses any host that is not allowed, before a byte is sent.
 
 Allowed are the hosts the deployment names in its settings (Atlassian's API, key servers) plus, per call, the
-tenant's own product host. Later the sub-processor registry adds its declared hosts here.
+tenant's own product host. Later the sub-processor registry adds its declared hosts here. A URL whose path could
+resolve elsewhere than it reads (``..``, encoded separators; see :mod:`pledge.egress.paths`) is refused too: httpx
+would resolve ``/issue/X/../../myself`` to ``/myself`` before sending it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from pledge.egress.paths import UnsafePath, unsafe_reason
 from pledge.errors import PledgeError
 
 log = logging.getLogger("pledge.egress")
@@ -33,11 +36,27 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
+def _path_reason(url: str) -> str | None:
+    if "#" in url or any(ord(character) < 0x20 or character == "\x7f" for character in url):
+        return "contains a '#' or a control character"  # urlsplit would drop both unseen
+    parts = urlsplit(url)
+    # As written, not decoded: a segment the product clients encoded on purpose (%2F inside a value) is fine here.
+    return unsafe_reason((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), decode=False)
+
+
 class OutboundClient:
     """An ``httpx.AsyncClient`` behind an allowlist of origins."""
 
-    def __init__(self, allowed: Iterable[str] = (), *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        """``sources``: URL prefix -> the setting that names it, for the log line of a failed request there."""
         self._allowed = frozenset(origin(url) for url in allowed)
+        self._sources = dict(sources or {})
         self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, follow_redirects=False)
         self.refusals = 0
 
@@ -58,7 +77,28 @@ class OutboundClient:
             target = origin(url)
             log.warning("egress refused: %s", target)
             raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
-        return await self._client.request(method, url, **kwargs)
+        reason = _path_reason(url)
+        if reason is not None:
+            self.refusals += 1
+            log.warning("egress refused: a path to %s %s", origin(url), reason)
+            raise UnsafePath(f"refused outbound request to {origin(url)}: its path {reason}")
+        setting = self._setting_for(url)
+        if setting is None:
+            return await self._client.request(method, url, **kwargs)
+        try:
+            response = await self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            log.warning("%s unreachable (%s): check the setting %s", origin(url), type(exc).__name__, setting)
+            raise
+        if response.status_code >= 400:
+            log.warning("%s answered %d: check the setting %s", origin(url), response.status_code, setting)
+        return response
+
+    def _setting_for(self, url: str) -> str | None:
+        for prefix, setting in self._sources.items():
+            if url == prefix or url.startswith(prefix.rstrip("/") + "/"):
+                return setting
+        return None
 
     @property
     def closed(self) -> bool:

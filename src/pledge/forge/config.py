@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-_APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
-_EVENT = re.compile(r"^avi:[a-z0-9.-]+:[a-z0-9_.-]+:[a-z0-9_.:-]+$")
-_REMOTE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_APP_ID = re.compile(r"ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}")
+_EVENT = re.compile(r"avi:[a-z0-9.-]+:[a-z0-9_.-]+:[a-z0-9_.:-]+")
+_REMOTE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +28,10 @@ class ForgeConfig:
     """``maxMigrationDurationHours`` of the data residency migration module."""
 
     def __post_init__(self) -> None:
-        if not _APP_ID.match(self.app_id):
+        if not _APP_ID.fullmatch(self.app_id):
             raise ValueError(f"Forge app id {self.app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
-        if not _REMOTE_KEY.match(self.remote_key):
+        if not _REMOTE_KEY.fullmatch(self.remote_key):
             raise ValueError(f"remote key {self.remote_key!r} must be lower-case letters, digits and '-'")
         for event in self.events:
-            if not _EVENT.match(event):
+            if not _EVENT.fullmatch(event):
                 raise ValueError(f"{event!r} is not a Forge event name such as avi:jira:created:issue")

@@ -12,9 +12,12 @@ from typing import Any
 from pledge.app import App, Auth
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
-from pledge.forge.lifecycle import INSTALLED, UPGRADED
+from pledge.forge.lifecycle import INSTALLED, INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED, UPGRADED_MODULE
 from pledge.forge.routes import INSTALLED_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH
 from pledge.host import app_base_path
+
+_MAX_KEY = 63
+_TRIGGER_SUFFIX = "-trigger"
 
 
 def _auth(*, user: bool) -> dict[str, Any]:
@@ -37,11 +40,12 @@ def manifest_sections(app: App, settings: Settings) -> dict[str, Any]:
         endpoints.append({"key": key, "remote": config.remote_key, "route": {"path": base + path}, "auth": auth})
         return key
 
-    for key, path, event in (
-        ("pledge-installed", INSTALLED_PATH, INSTALLED),
-        ("pledge-upgraded", UPGRADED_PATH, UPGRADED),
+    for module, path, event in (
+        (INSTALLED_MODULE, INSTALLED_PATH, INSTALLED),
+        (UPGRADED_MODULE, UPGRADED_PATH, UPGRADED),
     ):
-        triggers.append({"key": key, "endpoint": endpoint(key, path, _auth(user=False)), "events": [event]})
+        target = endpoint(module.endpoint_key, path, _auth(user=False))
+        triggers.append({"key": module.module_key, "endpoint": target, "events": [event]})
     forge_routes = {route.path: route for route in app.routes if route.auth is Auth.FORGE}
     by_path: dict[str, list[str]] = {}
     for event, path in config.events.items():
@@ -51,25 +55,27 @@ def manifest_sections(app: App, settings: Settings) -> dict[str, Any]:
         by_path.setdefault(path, []).append(event)
     for path, events in by_path.items():
         key = endpoint(_key(path), path, _auth(user=False))
-        triggers.append({"key": key, "endpoint": key, "events": events})
+        triggers.append({"key": f"{key}{_TRIGGER_SUFFIX}", "endpoint": key, "events": events})
     for path in forge_routes:
         if path not in by_path:
             endpoint(_key(path), path, _auth(user=True))
-    pre_uninstall = endpoint("pledge-pre-uninstall", PRE_UNINSTALL_PATH, _auth(user=False))
+    pre_uninstall = endpoint(PRE_UNINSTALL_MODULE.endpoint_key, PRE_UNINSTALL_PATH, _auth(user=False))
+    modules: dict[str, list[dict[str, Any]]] = {
+        "endpoint": endpoints,
+        "trigger": triggers,
+        "preUninstall": [{"key": PRE_UNINSTALL_MODULE.module_key, "endpoint": pre_uninstall}],
+        "migration:dataResidency": [
+            {
+                "key": "pledge-realm-migration",
+                "remote": config.remote_key,
+                "path": base + REALM_PATH,
+                "maxMigrationDurationHours": config.max_migration_hours,
+            }
+        ],
+    }
+    _check_unique_keys(app, modules)
     return {
-        "modules": {
-            "endpoint": endpoints,
-            "trigger": triggers,
-            "preUninstall": [{"key": pre_uninstall, "endpoint": pre_uninstall}],
-            "migration:dataResidency": [
-                {
-                    "key": "pledge-realm-migration",
-                    "remote": config.remote_key,
-                    "path": base + REALM_PATH,
-                    "maxMigrationDurationHours": config.max_migration_hours,
-                }
-            ],
-        },
+        "modules": modules,
         "remotes": [
             {
                 "key": config.remote_key,
@@ -91,4 +97,17 @@ def _base_urls(settings: Settings) -> str | dict[str, str]:
 
 
 def _key(path: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:63]
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[: _MAX_KEY - len(_TRIGGER_SUFFIX)] or "root"
+
+
+def _check_unique_keys(app: App, modules: dict[str, list[dict[str, Any]]]) -> None:
+    """Forge refuses a manifest in which two modules, of any types, share a key."""
+    seen: set[str] = set()
+    for entries in modules.values():
+        for entry in entries:
+            key = entry["key"]
+            if key in seen:
+                raise ConfigurationError(
+                    f"two Forge modules of {app.key!r} would share the key {key!r}: rename one of the routes"
+                )
+            seen.add(key)

@@ -10,7 +10,8 @@ Until ``/commit`` the destination holds an inert copy (pinned to the source regi
 source refuses the tenant's requests (409), so no write can be lost. ``/commit`` activates the copy, then deletes
 the tenant's rows and shreds its keys at the source; the source keeps one line — migration id, installationId,
 target realm — so a misrouted request is answered "pinned to EU" (421) instead of "unknown". ``/rollback`` deletes
-the destination's copy and lifts the source's lock.
+the destination's copy and lifts the source's lock; a failed transfer is always rolled back, the source still
+holding everything.
 
 Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps; the store's records and blind
 indexes are registered here, its digests staying valid because the data keys keep their versions.
@@ -278,31 +279,42 @@ class MigrationLog:
             return None
         return Migration(**{name: row[name] for name in _MIGRATION_FIELDS})
 
-    def add(self, migration: Migration) -> None:
+    def add(self, migration: Migration) -> bool:
+        """Record a new migration; False when its id is already recorded here (by whichever tenant)."""
         now = self._runtime.clock.now()
-        with self._runtime.engine.begin() as connection:
-            connection.execute(
-                insert(realm_migrations_table).values(
-                    id=migration.id,
-                    role=migration.role,
-                    app_key=self._app_key,
-                    installation_id=migration.installation_id,
-                    tenant_id=migration.tenant_id,
-                    source_realm=migration.source_realm,
-                    target_realm=migration.target_realm,
-                    state=migration.state,
-                    detail=migration.detail,
-                    created_at=now,
-                    updated_at=now,
+        try:
+            with self._runtime.engine.begin() as connection:
+                connection.execute(
+                    insert(realm_migrations_table).values(
+                        id=migration.id,
+                        role=migration.role,
+                        app_key=self._app_key,
+                        installation_id=migration.installation_id,
+                        tenant_id=migration.tenant_id,
+                        source_realm=migration.source_realm,
+                        target_realm=migration.target_realm,
+                        state=migration.state,
+                        detail=migration.detail,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
+        except IntegrityError:
+            return False
+        return True
 
-    def set_state(self, migration: Migration, state: str, detail: str | None = None) -> Migration:
+    def transition(self, migration: Migration, state: str, detail: str | None = None) -> Migration | None:
+        """``migration`` moved from the state it was read in to ``state``; None when another call moved it first.
+
+        Hooks, retries and the background transfer may act on one migration at once: each step happens once.
+        """
         with self._runtime.engine.begin() as connection:
-            connection.execute(
+            result = connection.execute(
                 update(realm_migrations_table)
                 .where(realm_migrations_table.c.id == migration.id)
                 .where(realm_migrations_table.c.role == migration.role)
+                .where(realm_migrations_table.c.app_key == self._app_key)
+                .where(realm_migrations_table.c.state == migration.state)
                 .values(state=state, detail=detail, updated_at=self._runtime.clock.now())
             )
-        return replace(migration, state=state, detail=detail)
+        return replace(migration, state=state, detail=detail) if result.rowcount == 1 else None

@@ -3,12 +3,15 @@
 Forge hands the tokens over in ``x-forge-oauth-system`` and ``x-forge-oauth-user`` on each invocation. They are held
 in memory only — never written to the database, a log line or an error message — and dropped at their ``exp``.
 Requests go to the FIT's ``app.apiBaseUrl``; the egress allowlist must contain its origin (Atlassian's API host,
-the setting ``PLEDGE_ATLASSIAN_API_URL``), so a forged apiBaseUrl could not send a token anywhere else.
+the setting ``PLEDGE_ATLASSIAN_API_URL``), so a forged apiBaseUrl could not send a token anywhere else. Paths are
+templates, ``get_json("/rest/api/3/issue/{key}", key=issue_key)``, each value encoded as one segment, so an issue key
+from the app's frontend cannot steer a token to another API (see :mod:`pledge.egress.paths`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -18,7 +21,7 @@ import httpx
 import jwt
 
 from pledge.clock import Clock
-from pledge.egress import OutboundClient
+from pledge.egress import OutboundClient, product_path, request_url
 from pledge.errors import PledgeError
 
 # Forge app tokens live up to 4 hours; an opaque token whose expiry cannot be read lives as long as its invocation.
@@ -86,7 +89,8 @@ class TokenCache:
 
 
 class ProductClient:
-    """``await client.get_json("/rest/api/3/issue/KEY")``: ``Authorization: Bearer <token>`` to ``app.apiBaseUrl``."""
+    """``await client.get_json("/rest/api/3/issue/{key}", key=k)``: ``Authorization: Bearer <token>`` to
+    ``app.apiBaseUrl``."""
 
     def __init__(self, egress: OutboundClient, api_base_url: str, token: Token, clock: Clock) -> None:
         self._egress = egress
@@ -94,17 +98,27 @@ class ProductClient:
         self._token = token
         self._clock = clock
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        if not path.startswith("/") or "//" in path:
-            raise ValueError(f"{path!r}: give a path under app.apiBaseUrl, starting with one '/'")
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        **segments: str | int,
+    ) -> httpx.Response:
+        """Send ``method`` to ``path`` (a template filled from ``segments``) under ``app.apiBaseUrl``."""
+        url = str(request_url(self._base, product_path(path, segments), params))
         if not self._token.live(self._clock.now()):
             raise TokenUnavailable("the Forge token of this call has expired: Forge sends a new one with each call")
-        headers = {**kwargs.pop("headers", {}), "authorization": f"Bearer {self._token.value}"}
-        headers.setdefault("accept", "application/json")
-        return await self._egress.request(method, self._base + path, headers=headers, **kwargs)
+        sent = {**(headers or {}), "authorization": f"Bearer {self._token.value}"}
+        sent.setdefault("accept", "application/json")
+        return await self._egress.request(method, url, headers=sent, json=json, content=content)
 
-    async def get_json(self, path: str, **kwargs: Any) -> Any:
-        response = await self.request("GET", path, **kwargs)
+    async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, **segments: str | int) -> Any:
+        response = await self.request("GET", path, params=params, json=None, content=None, headers=None, **segments)
         if response.status_code >= 400:
             raise ProductCallFailed(f"GET {path} answered {response.status_code}")
         return response.json()

@@ -3,8 +3,9 @@
 Hooks (FIT-authenticated, at the deployment that holds the tenant): ``POST /schedule`` with
 ``{"migrationId", "targetRealm"}``; ``POST /start``, ``/commit``, ``/rollback`` with ``{"migrationId"}``;
 ``GET /status?migrationId=…`` answering ``{"status": SCHEDULED|IN_PROGRESS|READY|COMMITTED|ROLLED_BACK|FAILED}``.
-Peer endpoints (``/peer/import|commit|rollback``) take bodies sealed with the shared transfer key; nothing else
-authenticates them, and nothing unsealed is accepted.
+A hook acts only on a migration of the installation its FIT names: another installation's migrationId is answered
+exactly like one never scheduled. Peer endpoints (``/peer/import|commit|rollback``) take bodies sealed with the
+shared transfer key; nothing else authenticates them, and nothing unsealed is accepted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from starlette.background import BackgroundTask
@@ -21,19 +22,45 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.egress import EgressRefused
+from pledge.errors import PledgeError
 from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, TransferSeal
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
 from pledge.host import app_base_path
 from pledge.serving import AuthenticationFailed
 from pledge.tenants import Tenant
+from pledge.trust.connect import read_json_object
+from pledge.trust.jwt_policy import TokenRefused
 
 log = logging.getLogger("pledge.forge.realm")
 
-_MIGRATION_ID = re.compile(r"^[A-Za-z0-9:._/-]{1,128}$")
+MAX_HOOK_BODY_BYTES: Final = 16 * 1024
+"""A hook body is a migration id and a realm name; a larger one is refused before it is parsed."""
+
+_MIGRATION_ID = re.compile(r"[A-Za-z0-9:._/-]{1,128}")
 _MIGRATION_HEADER = "x-pledge-migration"
 SOURCE, DESTINATION = "source", "destination"
+# While a migration is in these states the tenant is locked at the source (its calls are answered 409).
+_LOCKED = frozenset({"IN_PROGRESS", "READY", "FAILED"})
+# What telling the peer deployment something can fail with: it refused, is not configured, or did not answer.
+_PEER_FAILURES = (PledgeError, httpx.HTTPError)
+
+
+class HookRefused(AuthenticationFailed):
+    """A hook call from an authentic caller that cannot be done; answered with its status and reason code."""
+
+    def __init__(self, code: str, message: str, *, status_code: int = 400) -> None:
+        super().__init__(code, message, status_code=status_code)
+
+
+def _unknown_migration() -> HookRefused:
+    # The one answer for a migrationId this installation never scheduled here, whoever else may have: it names
+    # no state, realm or tenant.
+    return HookRefused(
+        "migration_unknown",
+        "this installation has no migration with that migrationId here: call /schedule first",
+        status_code=404,
+    )
 
 
 class RealmHooks:
@@ -60,45 +87,67 @@ class RealmHooks:
 
     async def schedule(self, request: Request) -> Response:
         tenant, payload = await self._verified(request)
-        migration_id, target = _migration_id(payload.get("migrationId")), payload.get("targetRealm")
+        migration_id = _migration_id(payload.get("migrationId"))
+        target = self._target_realm(payload.get("targetRealm"))
         here = self._runtime.settings.resolved_forge_region
-        if not isinstance(target, str) or target == here:
-            raise MigrationError(f"targetRealm must name another realm than this deployment's ({here})")
-        self._peer_url(target)
+        scheduled = Migration(
+            migration_id, SOURCE, tenant.id, tenant.installation_id or "", here, target, "SCHEDULED", None
+        )
+        if await run_in_threadpool(self._log.add, scheduled):
+            return _status(scheduled)
         existing = await run_in_threadpool(self._log.get, migration_id, SOURCE)
-        if existing is None:
-            migration = Migration(
-                migration_id, SOURCE, tenant.id, tenant.installation_id or "", here, target, "SCHEDULED", None
+        if existing is None or existing.tenant_id != tenant.id:
+            # Forge mints a new id per migration: one that another installation holds is refused without a word
+            # about that installation or its migration.
+            raise HookRefused(
+                "migration_id_taken",
+                "this migrationId is already used at this deployment: schedule with a new one",
+                status_code=409,
             )
-            await run_in_threadpool(self._log.add, migration)
-            existing = migration
-        return _status(existing)
+        return _status(existing)  # a retried /schedule: the same answer again
 
     async def start(self, request: Request) -> Response:
-        _tenant, payload = await self._verified(request)
-        migration = await self._source_migration(payload.get("migrationId"))
+        tenant, payload = await self._verified(request)
+        migration = await self._own_migration(tenant, payload.get("migrationId"))
         if migration.state != "SCHEDULED":
             return _status(migration)
-        await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, migration.id)
+        installations = self._verifier.installations
+        held = await run_in_threadpool(installations.state, tenant.id)
+        if held is not None and held.migration_id not in (None, migration.id):
+            raise HookRefused(
+                "migration_in_progress",
+                "another migration of this installation is under way: commit or roll it back first",
+                status_code=409,
+            )
+        await run_in_threadpool(installations.set_migration, tenant.id, migration.id)
         self._verifier.forget(migration.installation_id)
-        migration = await run_in_threadpool(self._log.set_state, migration, "IN_PROGRESS")
-        return _status(migration, background=BackgroundTask(self._transfer, migration))
+        started = await run_in_threadpool(self._log.transition, migration, "IN_PROGRESS")
+        if started is None:  # a concurrent call moved it first
+            current = await self._own_migration(tenant, migration.id)
+            if current.state not in _LOCKED:
+                await run_in_threadpool(installations.set_migration, tenant.id, None)
+            return _status(current)
+        return _status(started, background=BackgroundTask(self._transfer, started))
 
     async def status(self, request: Request) -> Response:
-        await self._verified(request, with_body=False)
-        return _status(await self._source_migration(request.query_params.get("migrationId")))
+        tenant, _payload = await self._verified(request, with_body=False)
+        return _status(await self._own_migration(tenant, request.query_params.get("migrationId")))
 
     async def commit(self, request: Request) -> Response:
-        _tenant, payload = await self._verified(request)
-        migration = await self._source_migration(payload.get("migrationId"))
+        tenant, payload = await self._verified(request)
+        migration = await self._own_migration(tenant, payload.get("migrationId"))
         if migration.state == "COMMITTED":
             return _status(migration)
         if migration.state != "READY":
-            raise MigrationError(f"migration {migration.id} is {migration.state}, not READY: poll /status first")
-        await self._tell_peer(migration, "commit")
+            raise _wrong_state(migration, f"is {migration.state}, not READY: poll /status first")
+        try:
+            await self._tell_peer(migration, "commit")
+        except _PEER_FAILURES as exc:
+            log.warning("realm migration %s: commit not confirmed by %s: %s", migration.id, migration.target_realm, exc)
+            raise _peer_unavailable(migration, "commit") from None
         self._verifier.forget(migration.installation_id)
         await run_in_threadpool(self._mover.delete, migration.tenant_id)
-        migration = await run_in_threadpool(self._log.set_state, migration, "COMMITTED")
+        migration = await self._moved(migration, "COMMITTED")
         log.info(
             "realm migration %s committed: tenant %s left for %s",
             migration.id,
@@ -108,53 +157,97 @@ class RealmHooks:
         return _status(migration)
 
     async def rollback(self, request: Request) -> Response:
-        _tenant, payload = await self._verified(request)
-        migration = await self._source_migration(payload.get("migrationId"))
+        tenant, payload = await self._verified(request)
+        migration = await self._own_migration(tenant, payload.get("migrationId"))
         if migration.state == "COMMITTED":
-            raise MigrationError(
-                f"migration {migration.id} is committed: its data now lives in {migration.target_realm}"
-            )
+            raise _wrong_state(migration, f"is committed: its data now lives in {migration.target_realm}")
         if migration.state == "ROLLED_BACK":
             return _status(migration)
-        if migration.state != "SCHEDULED":
-            await self._tell_peer(migration, "rollback")
-        await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, None)
-        self._verifier.forget(migration.installation_id)
-        migration = await run_in_threadpool(self._log.set_state, migration, "ROLLED_BACK")
-        return _status(migration)
+        detail = None
+        if migration.state in _LOCKED:
+            try:
+                await self._tell_peer(migration, "rollback")
+            except _PEER_FAILURES as exc:
+                if migration.state == "READY":
+                    # The peer holds a whole copy: it must drop it before the source takes the tenant back.
+                    log.warning("realm migration %s: rollback not confirmed: %s", migration.id, exc)
+                    raise _peer_unavailable(migration, "rollback") from None
+                # A failed or unfinished transfer: the source still holds everything, so the tenant comes back now;
+                # a copy the peer may have taken is inert there (pinned to this region) and is named for the operator.
+                log.warning(
+                    "realm migration %s: %s not told to drop a copy: %s", migration.id, migration.target_realm, exc
+                )
+                detail = f"the {migration.target_realm} deployment did not confirm that it holds no copy"
+        rolled_back = await run_in_threadpool(self._log.transition, migration, "ROLLED_BACK", detail)
+        if rolled_back is None:  # a concurrent step moved it first: the lock stays as that step left it
+            return _status(await self._own_migration(tenant, migration.id))
+        if migration.state in _LOCKED:  # a scheduled one never held the lock, which may be another migration's
+            await run_in_threadpool(self._verifier.installations.set_migration, migration.tenant_id, None)
+            self._verifier.forget(migration.installation_id)
+        return _status(rolled_back)
 
     async def _verified(self, request: Request, *, with_body: bool = True) -> tuple[Tenant, dict[str, Any]]:
         invocation = await self._verifier.fit.verify(request.headers.get("authorization"))
         if invocation.module_type not in (None, "migration:dataResidency"):
             raise AuthenticationFailed("wrong_module", "this FIT was minted for another module", status_code=403)
         tenant = await run_in_threadpool(self._verifier.resolve, invocation, during_migration=True)
+        if not with_body:
+            return tenant, {}
         try:
-            payload = await request.json() if with_body else {}
-        except ValueError:
-            raise MigrationError("the hook body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise MigrationError("the hook body is not a JSON object")
-        return tenant, payload
+            # Bounded before parsing; orjson refuses nesting deeper than 1024 levels instead of recursing.
+            return tenant, await read_json_object(request, MAX_HOOK_BODY_BYTES)
+        except TokenRefused as exc:
+            status_code = 413 if exc.code == "body_too_large" else 400
+            raise HookRefused(exc.code, str(exc), status_code=status_code) from None
 
-    async def _source_migration(self, value: object) -> Migration:
+    async def _own_migration(self, tenant: Tenant, value: object) -> Migration:
         migration = await run_in_threadpool(self._log.get, _migration_id(value), SOURCE)
-        if migration is None:
-            raise MigrationError("no such migration here: call /schedule first")
+        if migration is None or migration.tenant_id != tenant.id:
+            raise _unknown_migration()
         return migration
+
+    async def _moved(self, migration: Migration, state: str, detail: str | None = None) -> Migration:
+        """``migration`` in ``state``, or as a concurrent call left it when that call moved it first."""
+        moved = await run_in_threadpool(self._log.transition, migration, state, detail)
+        if moved is not None:
+            return moved
+        current = await run_in_threadpool(self._log.get, migration.id, migration.role)
+        return current or migration
+
+    def _target_realm(self, value: object) -> str:
+        here = self._runtime.settings.resolved_forge_region
+        peers = sorted(realm for realm in self._runtime.settings.forge_peers if realm != here)
+        if not isinstance(value, str) or value not in peers:
+            raise HookRefused(
+                "target_realm_invalid",
+                f"targetRealm must be a realm another deployment serves ({', '.join(peers) or 'none configured'}); "
+                f"this one serves {here}: list the others in PLEDGE_FORGE_PEERS",
+            )
+        return value
 
     async def _transfer(self, migration: Migration) -> None:
         # Every instance must see the lock before the export: their cached resolutions expire within
         # RESOLUTION_TTL, and a request admitted just before it gets as long again to finish its write.
         await asyncio.sleep(2 * RESOLUTION_TTL.total_seconds())
+        current = await run_in_threadpool(self._log.get, migration.id, SOURCE)
+        if current is None or current.state != "IN_PROGRESS":
+            return  # rolled back while it waited
         try:
             bundle = await run_in_threadpool(self._mover.export, migration.tenant_id)
             bundle["sourceRegion"] = self._runtime.settings.region
             await self._tell_peer(migration, "import", bundle)
-        except (MigrationError, EgressRefused, httpx.HTTPError) as exc:
-            log.warning("realm migration %s failed: %s", migration.id, exc)
-            await run_in_threadpool(self._log.set_state, migration, "FAILED", str(exc)[:255])
+        except Exception as exc:  # whatever failed, the migration must end FAILED, never stay IN_PROGRESS
+            log.warning("realm migration %s failed: %s", migration.id, _failure(exc))
+            await run_in_threadpool(self._log.transition, migration, "FAILED", _failure(exc))
             return
-        await run_in_threadpool(self._log.set_state, migration, "READY")
+        if await run_in_threadpool(self._log.transition, migration, "READY") is None:
+            # Rolled back while the bundle travelled: the copy just made must not stay at the peer.
+            try:
+                await self._tell_peer(migration, "rollback")
+            except _PEER_FAILURES as exc:
+                log.warning(
+                    "realm migration %s: %s not told to drop a copy: %s", migration.id, migration.target_realm, exc
+                )
 
     async def _tell_peer(self, migration: Migration, step: str, document: dict[str, Any] | None = None) -> None:
         seal = TransferSeal.from_runtime(self._runtime)
@@ -187,24 +280,29 @@ class RealmHooks:
         migration = Migration(
             migration_id, DESTINATION, tenant_id, tenant.installation_id or "", "", here, "READY", None
         )
-        await run_in_threadpool(self._log.add, migration)
+        if not await run_in_threadpool(self._log.add, migration):
+            raise MigrationError(f"migration {migration_id} was already imported here")
         return JSONResponse({"status": "READY"})
 
     async def peer_commit(self, request: Request) -> Response:
+        # Answered 200 only when the copy is committed here: on that answer the source deletes the tenant.
         migration = await self._destination_migration(request, "commit")
         if migration.state == "READY":
-            await run_in_threadpool(self._activate, migration)
-            migration = await run_in_threadpool(self._log.set_state, migration, "COMMITTED")
+            migration = await self._moved(migration, "COMMITTED")
+        if migration.state != "COMMITTED":
+            raise MigrationError(f"migration {migration.id} is {migration.state} here: it cannot be committed")
+        await run_in_threadpool(self._activate, migration)  # idempotent: a retried commit finishes a crashed one
         return _status(migration)
 
     async def peer_rollback(self, request: Request) -> Response:
         migration = await self._destination_migration(request, "rollback")
+        if migration.state == "READY":
+            migration = await self._moved(migration, "ROLLED_BACK")
+            if migration.state == "ROLLED_BACK":
+                self._verifier.forget(migration.installation_id)
+                await run_in_threadpool(self._mover.delete, migration.tenant_id)
         if migration.state == "COMMITTED":
             raise MigrationError(f"migration {migration.id} was committed here: it cannot be rolled back")
-        if migration.state == "READY":
-            self._verifier.forget(migration.installation_id)
-            await run_in_threadpool(self._mover.delete, migration.tenant_id)
-            migration = await run_in_threadpool(self._log.set_state, migration, "ROLLED_BACK")
         return _status(migration)
 
     def _activate(self, migration: Migration) -> None:
@@ -238,9 +336,29 @@ class RealmHooks:
 
 
 def _migration_id(value: object) -> str:
-    if not isinstance(value, str) or not _MIGRATION_ID.match(value):
-        raise MigrationError("migrationId is missing or malformed")
+    if not isinstance(value, str) or not _MIGRATION_ID.fullmatch(value):
+        raise HookRefused("migration_id_malformed", "migrationId must be 1 to 128 of A-Z a-z 0-9 : . _ / -")
     return value
+
+
+def _wrong_state(migration: Migration, why: str) -> HookRefused:
+    return HookRefused("migration_state_conflict", f"migration {migration.id} {why}", status_code=409)
+
+
+def _peer_unavailable(migration: Migration, step: str) -> HookRefused:
+    return HookRefused(
+        "peer_unavailable",
+        f"the {migration.target_realm} deployment did not confirm the {step}: nothing changed here, call again",
+        status_code=503,
+    )
+
+
+def _failure(exc: Exception) -> str:
+    """What /status and the log say about a failed transfer: our own errors' messages, otherwise only the kind
+    (a database error's text may quote the tenant's data)."""
+    if isinstance(exc, _PEER_FAILURES):
+        return str(exc)[:255]
+    return f"the transfer failed ({type(exc).__name__})"
 
 
 def _status(migration: Migration, background: BackgroundTask | None = None) -> Response:

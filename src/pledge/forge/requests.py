@@ -3,7 +3,8 @@
 A request is served only when its FIT verifies, its installation is a tenant of this deployment that is pinned to
 this deployment's region, and no realm migration of that tenant is under way. Everything else is refused with a
 reason code: 401 (not authentic), 403 (tenant cannot be served), 421 (tenant pinned to another region), 409
-(migration under way).
+(migration under way). A body is bounded before the handler sees it (413 ``body_too_large``), and a product event's
+body must be a strict JSON object (400 ``body_malformed``), as on Connect.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from pledge.errors import PledgeError
 from pledge.forge.config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
+from pledge.forge.routes import body_within, json_object_within
 from pledge.serving import AuthenticationFailed, raw_header
 from pledge.tenants import Tenant, TenantNotFound
+from pledge.trust.connect import MAX_BODY_BYTES
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ _serving: dict[tuple[int, str], ForgeRequestVerifier] = {}
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
 _SYSTEM_TOKEN_NAME, _USER_TOKEN_NAME = SYSTEM_TOKEN_HEADER.encode(), USER_TOKEN_HEADER.encode()
+# ``app.module.type`` of a FIT Forge mints for anything but a frontend (UI module) invocation.
+TRIGGER_MODULE_TYPE = "core:endpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +100,16 @@ class ForgeRequestVerifier:
         self.app = app
         self.config = config
         self.runtime = runtime
-        jwks = JwksCache(runtime.settings.forge_jwks_url, runtime.egress, runtime.clock)
-        self.fit = FitVerifier(config.app_id, jwks, runtime.clock)
+        settings = runtime.settings
+        jwks = JwksCache(settings.forge_jwks_url, runtime.egress, runtime.clock)
+        staging = settings.forge_staging_jwks_url
+        staging_jwks = None if staging is None else JwksCache(staging, runtime.egress, runtime.clock)
+        self.fit = FitVerifier(config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks)
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = TokenCache(runtime.clock)
         self._resolved: dict[str, _Resolution] = {}
         self._pending: dict[str, asyncio.Future[_Resolution]] = {}
+        self._event_paths = frozenset(config.events.values())
         _serving[(id(runtime), app.key)] = self
 
     def app_client(self, tenant_id: str) -> ProductClient:
@@ -116,8 +125,25 @@ class ForgeRequestVerifier:
         if self._license_changed(resolution, invocation):
             await run_in_threadpool(self._observe, resolution, invocation)
         system, user = self.hold_tokens(request, tenant, invocation)
+        await self._read_body(request, invocation)
         request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
         return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
+
+    async def _read_body(self, request: Request, invocation: Invocation) -> None:
+        """Bound the body the handler will read (``RequestContext.json()`` answers from it).
+
+        A product event comes from a trigger, whose FIT names an endpoint module (``core:endpoint``): a FIT minted for
+        a UI module is refused there, so a user's own frontend code cannot make up product events. Its body is JSON.
+        """
+        scope = request.scope
+        path, root = scope["path"], scope.get("root_path", "")
+        if scope["method"] == "POST" and path.removeprefix(root) in self._event_paths:
+            if invocation.module_type != TRIGGER_MODULE_TYPE:
+                message = "product events come from a trigger, not from a UI module"
+                raise AuthenticationFailed("wrong_module", message, status_code=403)
+            await json_object_within(request, MAX_BODY_BYTES)
+        else:
+            await body_within(request, MAX_BODY_BYTES)
 
     def resolve(self, invocation: Invocation, *, during_migration: bool = False) -> Tenant:
         """The tenant an invocation is for, read from the database, refused unless this deployment may serve it now."""

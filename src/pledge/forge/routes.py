@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 from pledge.errors import PledgeError
 from pledge.serving import AuthenticationFailed
+from pledge.trust.connect import read_body, read_json_object
+from pledge.trust.jwt_policy import TokenRefused
 
 if TYPE_CHECKING:
     from pledge.app import App
@@ -30,6 +32,27 @@ REALM_PATH = "/forge/realm"
 PEER_PATH = "/forge/realm/peer"
 
 Handler = Callable[[Request], Awaitable[Response]]
+_BODY_REFUSAL_STATUS: Final = {"body_too_large": 413}
+
+
+async def body_within(request: Request, limit: int) -> bytes:
+    """The body, refused unread past ``limit`` (413 ``body_too_large``); the handler reads it again for free."""
+    try:
+        return await read_body(request, limit)
+    except TokenRefused as exc:
+        raise _refused(exc) from None
+
+
+async def json_object_within(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a strict JSON object (400 ``body_malformed``), bounded as :func:`body_within`."""
+    try:
+        return await read_json_object(request, limit)
+    except TokenRefused as exc:
+        raise _refused(exc) from None
+
+
+def _refused(exc: TokenRefused) -> AuthenticationFailed:
+    return AuthenticationFailed(exc.code, str(exc), status_code=_BODY_REFUSAL_STATUS.get(exc.code, 400))
 
 
 def answering_json(handler: Handler) -> Handler:

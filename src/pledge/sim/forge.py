@@ -4,8 +4,10 @@
 
 - serves a JWKS with its RSA signing key (counting requests, and able to go down);
 - mints FITs with every claim Forge sets (``iss``, ``aud``, ``iat``, ``nbf``, ``exp`` 25 s after ``iat``, ``jti``,
-  ``app.{id, installationId, apiBaseUrl, appVersion, environment, module, license, installation}``,
-  ``context.{cloudId, siteUrl, localId, moduleKey, extension}``, ``principal`` on UI calls);
+  ``app.{id, installationId, apiBaseUrl, appVersion, environment, module, license.{active, isActive},
+  installation}``, ``context.{cloudId, siteUrl, localId, moduleKey, extension}`` and ``principal`` on UI calls;
+  without ``principal`` and ``context``, as Forge calls a remote from a backend function (``requestRemote``);
+  ``app.module`` names the endpoint module called (type ``core:endpoint``) except on UI calls;
 - calls remote endpoints as ``invokeRemote`` does (25 s timeout, no retry) with ``x-forge-oauth-system`` and
   ``x-forge-oauth-user`` tokens;
 - delivers triggers as Forge does (5 s timeout, up to 4 redeliveries carrying ``retryContext``);
@@ -34,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from pledge.clock import Clock, SystemClock
+from pledge.forge.lifecycle import INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED_MODULE
 from pledge.sim.loopback import serve_on_loopback
 from pledge.sim.site import Exchange, RestCaller, RestRefused, SimSite
 
@@ -95,6 +98,8 @@ class ForgeSite:
         self._asgi: ASGIApp | None = None
         self.jwks_requests = 0
         self.jwks_available = True
+        self.jwks_extra_keys: list[Any] = []
+        """Entries served before the site's own key: other keys, or malformed ones, as a JWKS host might publish."""
         self.site.add_route("/.well-known/jwks.json", self._jwks)
         self.site.serve_rest_under("/ex/jira/{cloud_id}")
         self.site.add_authenticator(self._authenticate)
@@ -163,11 +168,16 @@ class ForgeSite:
         module_type: str = "core:endpoint",
         module_key: str = "pledge",
         principal: str | None = None,
+        with_context: bool = True,
         kid: str | None = None,
         key: rsa.RSAPrivateKey | None = None,
         **overrides: Any,
     ) -> str:
-        """A FIT as Forge mints it; ``overrides`` replace or (with value None) remove top-level claims."""
+        """A FIT as Forge mints it; ``overrides`` replace or (with value None) remove top-level claims.
+
+        ``with_context=False`` (and no ``principal``) is the FIT of a call from a backend function (``requestRemote``):
+        Forge sends no ``context`` then.
+        """
         now = int(self.clock.now().timestamp())
         claims: dict[str, Any] = {
             "iss": FIT_ISSUER,
@@ -183,7 +193,8 @@ class ForgeSite:
                 "appVersion": "1.0.0",
                 "environment": {"type": "DEVELOPMENT", "id": installation.environment_id},
                 "module": {"type": module_type, "key": module_key},
-                "license": {"isActive": installation.license_active},
+                # ``active`` is the documented field; ``isActive`` its deprecated name, still sent.
+                "license": {"active": installation.license_active, "isActive": installation.license_active},
                 "installation": {
                     "id": installation.installation_id,
                     "contexts": [f"ari:cloud:jira::site/{installation.cloud_id}"],
@@ -199,6 +210,8 @@ class ForgeSite:
         }
         if principal is not None:
             claims["principal"] = principal
+        if not with_context:
+            del claims["context"]
         for name, value in overrides.items():
             if value is None:
                 claims.pop(name, None)
@@ -263,11 +276,13 @@ class ForgeSite:
         installation: Installation,
         payload: dict[str, Any],
         *,
-        module_type: str = "core:trigger",
+        module_type: str = "core:endpoint",
         module_key: str = "pledge-trigger",
         redeliveries: int = 0,
     ) -> list[Attempt]:
         """Deliver an event as Forge does: 5 s timeout, retried up to 4 times until a 2xx answer.
+
+        ``module_key`` is the key of the ``endpoint`` module the trigger calls, as the FIT's ``app.module.key``.
 
         ``redeliveries`` sends that many more deliveries after a success, as Forge does when it lost the
         acknowledgement: each carries ``retryContext`` like a retry.
@@ -301,8 +316,29 @@ class ForgeSite:
             remote_url,
             installation,
             self.lifecycle_payload(installation, "avi:forge:installed:app"),
-            module_key="pledge-installed",
+            module_key=INSTALLED_MODULE.endpoint_key,
             redeliveries=redeliveries,
+        )
+
+    async def upgrade(self, remote_url: str, installation: Installation, *, redeliveries: int = 0) -> list[Attempt]:
+        """Deliver ``avi:forge:upgraded:app`` to the remote's lifecycle endpoint."""
+        return await self.deliver_trigger(
+            remote_url,
+            installation,
+            self.lifecycle_payload(installation, "avi:forge:upgraded:app"),
+            module_key=UPGRADED_MODULE.endpoint_key,
+            redeliveries=redeliveries,
+        )
+
+    async def pre_uninstall(self, remote_url: str, installation: Installation) -> list[Attempt]:
+        """Tell the remote's ``preUninstall`` endpoint the app is being uninstalled (Forge uninstalls regardless)."""
+        payload = {
+            "context": {"cloudId": installation.cloud_id},
+            "moduleKey": PRE_UNINSTALL_MODULE.module_key,
+            "contextToken": secrets.token_urlsafe(16),
+        }
+        return await self.deliver_trigger(
+            remote_url, installation, payload, module_key=PRE_UNINSTALL_MODULE.endpoint_key
         )
 
     def lifecycle_payload(self, installation: Installation, event: str) -> dict[str, Any]:
@@ -360,7 +396,7 @@ class ForgeSite:
         self.jwks_requests += 1
         if not self.jwks_available:
             return JSONResponse({"error": "unavailable"}, status_code=503)
-        return JSONResponse({"keys": [self.public_jwk()]})
+        return JSONResponse({"keys": [*self.jwks_extra_keys, self.public_jwk()]})
 
     async def _authenticate(self, request: Request) -> RestCaller | None:
         """Bearer tokens this site issued, for the cloudId in the path; other schemes are another simulator's."""

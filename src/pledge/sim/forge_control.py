@@ -106,15 +106,7 @@ class _ForgeControl:
     async def uninstall(self, _request: Request, body: dict[str, Any]) -> Any:
         installed = self.find(body)
         installation = installed.installation
-        # What Forge sends to a preUninstall endpoint; Pledge reads none of it but the FIT.
-        payload = {"context": {"cloudId": installation.cloud_id}, "moduleKey": "pledge-pre-uninstall"}
-        attempts = await self.forge.deliver_trigger(
-            installed.endpoint(PRE_UNINSTALL_PATH),
-            installation,
-            payload,
-            module_type="core:preUninstall",
-            module_key="pledge-pre-uninstall",
-        )
+        attempts = await self.forge.pre_uninstall(installed.endpoint(PRE_UNINSTALL_PATH), installation)
         # Forge uninstalls whatever the remote answered: preUninstall tells the app, it does not ask it.
         del self._installed[installation.installation_id]
         self._uninstalled.add(installation.installation_id)
@@ -124,7 +116,8 @@ class _ForgeControl:
         installed = self.find(body)
         principal = body.get("principal")
         if principal is None:
-            return {"fit": self.forge.mint_fit(installed.installation)}
+            with_context = body.get("context", True) is not False
+            return {"fit": self.forge.mint_fit(installed.installation, with_context=with_context)}
         fit = self.forge.mint_fit(
             installed.installation, module_type="jira:issuePanel", module_key="pledge-ui", principal=str(principal)
         )

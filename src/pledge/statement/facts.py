@@ -117,6 +117,7 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
                     origin(settings.atlassian_api_url),
                     origin(settings.connect_install_keys_url),
                     origin(settings.forge_jwks_url),
+                    *(origin(url) for url in filter(None, [settings.forge_staging_jwks_url])),
                 }
             )
         ),

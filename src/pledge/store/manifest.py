@@ -10,7 +10,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 MAX_INDEXED_FIELDS = 4
 """Indexed fields per collection: each has a blind-index column, and a database index, in the records table."""
@@ -94,5 +94,5 @@ class DataManifest:
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"{kind} name {name!r} must be lower_snake_case, at most 63 characters")

@@ -2,19 +2,41 @@
 
 No installer accountId, site name or e-mail address is ever stored (S3). The Connect shared secret is kept only
 sealed by the vault under the tenant's own data key, so purging the tenant's key shreds it too.
+
+Signed lifecycle events (install, uninstall, enable, disable) change who can act for a tenant, and their tokens are
+not bound to the body they arrive with. So each token is accepted once (its SHA-256 digest is kept until it expires,
+in the database, so the rule holds across instances) and, per tenant, an event older than the last one accepted is
+refused: a captured ``installed`` can neither be replayed nor follow a later ``uninstalled``.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Column, Engine, LargeBinary, String, Table, UniqueConstraint, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
@@ -58,6 +80,22 @@ tenants_table = Table(
     Column("state_changed_at", UtcDateTime, nullable=False),
     UniqueConstraint("app_key", "client_key"),
     UniqueConstraint("app_key", "installation_id"),
+)
+
+
+lifecycle_tokens_table = Table(
+    "lifecycle_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the token, hex: never the token itself
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_lifecycle_tokens_expires_at", "expires_at"),
+)
+
+lifecycle_order_table = Table(
+    "lifecycle_order",
+    metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("issued_at", Float, nullable=False),  # the iat (epoch seconds) of the last lifecycle event accepted
 )
 
 
@@ -209,6 +247,43 @@ class TenantRegistry:
         if sealed is None:
             raise TenantNotFound(f"tenant {tenant_id} has no shared secret")
         return self._sealer.unseal(tenant_id, _SHARED_SECRET, sealed).decode()
+
+    def use_lifecycle_token(self, token: str, expires_at: float) -> bool:
+        """Record a verified lifecycle token as used until ``expires_at`` (epoch seconds); False if it was already.
+
+        Records of expired tokens are deleted on the way: an expired token is refused for its time anyway.
+        """
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        table = lifecycle_tokens_table
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(delete(table).where(table.c.expires_at < self._clock.now()))
+                connection.execute(
+                    insert(table).values(digest=digest, expires_at=datetime.fromtimestamp(expires_at, UTC))
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def order_lifecycle_event(self, tenant_id: str, issued_at: float, *, strictly_newer: bool) -> bool:
+        """Make ``issued_at`` the tenant's latest lifecycle event, unless a later one (with ``strictly_newer``: one
+        as recent) was accepted already; then False and nothing changes. Atomic across instances."""
+        table = lifecycle_order_table
+        recorded = table.c.issued_at
+        allowed = recorded < issued_at if strictly_newer else recorded <= issued_at
+        try:
+            with self._engine.begin() as connection:
+                moved = connection.execute(
+                    update(table).where((table.c.tenant_id == tenant_id) & allowed).values(issued_at=issued_at)
+                )
+                if moved.rowcount == 1:
+                    return True
+                if connection.execute(select(recorded).where(table.c.tenant_id == tenant_id)).first() is not None:
+                    return False
+                connection.execute(insert(table).values(tenant_id=tenant_id, issued_at=issued_at))
+        except IntegrityError:
+            return False  # a concurrent first event for this tenant won
+        return True
 
     def _one(self, condition: object) -> Tenant:
         with self._engine.connect() as connection:

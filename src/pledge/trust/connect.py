@@ -2,12 +2,14 @@
 
 Every refusal is an :class:`~pledge.serving.AuthenticationFailed` with a reason code, whatever bytes arrived:
 parsing happens only after size limits, and a tenant's state is revealed only to a caller whose signature
-verified. Context JWTs (``qsh = "context-qsh"``) pass only where the route says its own frontend calls it —
-accepting them elsewhere was CVE-2021-26073 / CVE-2021-26074.
+verified: a clientKey that is not installed is refused exactly as a wrong signature is (``signature_invalid``,
+after the same HMAC), so probing clientKeys tells nothing. Context JWTs (``qsh = "context-qsh"``) pass only where
+the route says its own frontend calls it — accepting them elsewhere was CVE-2021-26073 / CVE-2021-26074.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from pledge.serving import AuthenticationFailed, raw_header
 from pledge.trust.jwt_policy import (
     HS256,
     RS256,
+    SharedSecret,
     TokenRefused,
     UnverifiedToken,
     check_algorithm,
@@ -38,6 +41,9 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 """Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
 
 _MAX_CLIENT_KEY: Final = 255
+_NO_TENANT_KEY: Final = SharedSecret(secrets.token_bytes(32))
+"""The key a token naming no installed tenant is checked with: a key nobody holds, so the work and the refusal are
+those of a wrong signature."""
 _PATH_QSH: dict[tuple[str, bytes, str], str] = {}
 _MAX_PATH_QSH: Final = 1024
 
@@ -119,10 +125,11 @@ class ConnectVerifier:
             token = read_unverified(
                 token_from(None if authorization is None else authorization.decode("latin-1"), query_token)
             )
-            connect = self._runtime.connect_tenants.get(self._app_key, token.issuer) or await connect_tenant(
-                self._runtime, self._app_key, token
+            connect, claims = verify_tenant_signature(
+                token,
+                self._runtime.connect_tenants.get(self._app_key, token.issuer)
+                or await connect_tenant(self._runtime, self._app_key, token),
             )
-            claims = verify_signature(token, connect.key, HS256)
             check_times(claims, self._runtime.clock.timestamp())
             check_qsh(claims, request_qsh(request, self._base_path), accept_context=self._accept_context)
             if not connect.tenant.is_active:
@@ -144,19 +151,26 @@ _METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 
 async def connect_tenant(
     runtime: Runtime, app_key: str, token: UnverifiedToken, *, fresh: bool = False
-) -> ConnectTenant:
-    """The tenant the token's (unverified) issuer names, with its secret; ``tenant_unknown`` otherwise."""
+) -> ConnectTenant | None:
+    """The tenant the token's (unverified) issuer names, with its secret; None when there is no such installation."""
     client_key = token.issuer
     if len(client_key) > _MAX_CLIENT_KEY:
-        raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
+        return None
     cache = runtime.connect_tenants
     # Fresh: read past the cache (without dropping its entry, which an unverified request must not be able to do).
-    found = (
-        await run_in_threadpool(cache.load, app_key, client_key) if fresh else await cache.fetch(app_key, client_key)
-    )
-    if found is None:
-        raise TokenRefused("tenant_unknown", "no installation of this app has that clientKey")
-    return found
+    if fresh:
+        return await run_in_threadpool(cache.load, app_key, client_key)
+    return await cache.fetch(app_key, client_key)
+
+
+def verify_tenant_signature(
+    token: UnverifiedToken, connect: ConnectTenant | None
+) -> tuple[ConnectTenant, dict[str, Any]]:
+    """Verify the HS256 signature with the tenant's secret; no tenant is refused as a wrong signature is."""
+    claims = verify_signature(token, _NO_TENANT_KEY if connect is None else connect.key, HS256)
+    if connect is None:  # a token that verified with a key nobody holds (2^-256): still no tenant
+        raise TokenRefused("signature_invalid", "the token's signature does not verify with the expected key")
+    return connect, claims
 
 
 def _check_issuer(token: UnverifiedToken, body: Mapping[str, Any]) -> None:
@@ -171,8 +185,13 @@ def _check_audience(claims: Mapping[str, Any], base_url: str) -> None:
         raise TokenRefused("audience_mismatch", "the token's 'aud' does not contain this app's baseUrl")
 
 
-async def verify_signed_lifecycle(request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime) -> None:
-    """``installed`` / ``uninstalled``: an RS256 token from Atlassian's install-keys server, for this very request."""
+async def verify_signed_lifecycle(
+    request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime
+) -> UnverifiedToken:
+    """``installed`` / ``uninstalled``: an RS256 token from Atlassian's install-keys server, for this very request.
+
+    Returns the token, now verified; the caller still has to check it was not used before (:func:`lifecycle_issued_at`).
+    """
     token = read_unverified(token_from(request.headers.get("authorization"), None))
     check_algorithm(token, RS256)
     _check_issuer(token, body)
@@ -182,17 +201,29 @@ async def verify_signed_lifecycle(request: Request, body: Mapping[str, Any], app
     _check_audience(claims, base_url)
     check_times(claims, runtime.clock.timestamp())
     check_qsh(claims, request_qsh(request, urlsplit(base_url).path), accept_context=False)
+    lifecycle_issued_at(claims)
+    return token
 
 
 async def verify_shared_lifecycle(
     request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime
-) -> ConnectTenant:
-    """``enabled`` / ``disabled``: HS256 with the tenant's current shared secret, read fresh from the database."""
+) -> tuple[ConnectTenant, UnverifiedToken]:
+    """``enabled`` / ``disabled``: HS256 with the tenant's current shared secret, read fresh from the database.
+
+    Returns the tenant and the token, now verified (still to be checked for reuse, as a signed one)."""
     token = read_unverified(token_from(request.headers.get("authorization"), None))
     check_algorithm(token, HS256)
     _check_issuer(token, body)
-    connect = await connect_tenant(runtime, app_key, token, fresh=True)
-    claims = verify_signature(token, connect.key, HS256)
+    connect, claims = verify_tenant_signature(token, await connect_tenant(runtime, app_key, token, fresh=True))
     check_times(claims, runtime.clock.timestamp())
     check_qsh(claims, request_qsh(request, urlsplit(app_base_url(runtime, app_key)).path), accept_context=False)
-    return connect
+    lifecycle_issued_at(claims)
+    return connect, token
+
+
+def lifecycle_issued_at(claims: Mapping[str, Any]) -> float:
+    """A lifecycle token's ``iat``: required, since lifecycle events are ordered by it (``claims_invalid``)."""
+    issued: Any = claims.get("iat")
+    if type(issued) not in (int, float):
+        raise TokenRefused("claims_invalid", "a lifecycle token needs a numeric 'iat' claim: events are ordered by it")
+    return float(issued)

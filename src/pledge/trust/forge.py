@@ -5,10 +5,18 @@ JWKS is cached; an unknown ``kid`` triggers a refresh, at most once per ``refres
 kids cannot make Pledge hammer the JWKS host. JWKS unreachable and no cached key for the ``kid``: refuse (fail
 closed). A cached key stays usable while the JWKS host is down (Forge rotates by publishing new keys beside old ones).
 
-Replay: a FIT lives about 25 seconds; each ``jti`` is accepted once per process within its lifetime. Forge mints a
-new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a retry. The
-memory is per process: two instances behind a load balancer each accept a replayed token once, within 25 s. It
-holds each ``jti`` until its token expires, no longer: its size is bounded by the call rate times the lifetime.
+Claims follow Atlassian's Forge Remote contract: ``iss``, ``aud``, ``exp`` and ``app`` (``installationId``,
+``apiBaseUrl``) are required; ``context`` (absent on calls from a backend function, ``requestRemote``), ``principal``
+(UI calls only), ``nbf``, ``iat`` and ``jti`` are used when present. Times are JSON integers, nothing else.
+
+Staging: a FIT whose ``app.apiBaseUrl`` is on ``api.stg.atlassian.com`` is checked against the staging JWKS only, and
+only when the deployment configured one; production FITs never against staging keys.
+
+Replay: a FIT lives about 25 seconds; each ``jti`` (when present) is accepted once per process within its lifetime.
+Forge mints a new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a
+retry. The memory is per process: two instances behind a load balancer each accept a replayed token once, within
+25 s. It holds each ``jti`` until its token expires, no longer: its size is bounded by the call rate times the
+lifetime.
 
 Every Forge call pays for this module, so it does the work once: the token is split once, a header already seen
 (Forge signs every FIT with the same few headers) is not decoded again, times are compared as numbers.
@@ -19,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
-import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,11 +34,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from pledge.clock import Clock
@@ -45,10 +51,16 @@ ALGORITHM = "RS256"
 LEEWAY = timedelta(seconds=5)
 # Forge sets exp about 25 s after iat; a token claiming to live much longer was not minted by Forge's rules.
 MAX_LIFETIME = timedelta(minutes=5)
-_REQUIRED = ("iss", "aud", "iat", "nbf", "exp", "jti", "app", "context")
-_KID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,200}$")
+_REQUIRED = ("iss", "aud", "exp", "app")
+STAGING_API_PREFIX = "https://api.stg.atlassian.com/"
+# Epoch seconds Forge could send: beyond this (year 2286) a time is junk, and datetime could not represent all of it.
+_MAX_TIME = 10_000_000_000
+_MIN_RSA_BITS = 2048
+_MAX_MODULUS_CHARS = 16384 // 6 + 1  # base64url of a 16384-bit modulus
+_MAX_JWKS_KEYS = 100
+_KID = re.compile(r"[A-Za-z0-9._:/+=-]{1,200}")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}$")
+_APP_ID = re.compile(r"ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}")
 _MAX_LIFETIME_SECONDS = MAX_LIFETIME.total_seconds()
 _HEADER_CACHE_LIMIT = 32
 _PKCS1V15 = PKCS1v15()
@@ -68,34 +80,35 @@ class Invocation:
     module_type: str | None
     module_key: str | None
     license_active: bool | None
-    """``app.license.isActive`` when the FIT carries a license (paid apps); None otherwise."""
-    jti: str
+    """``app.license.active`` (or the deprecated ``isActive``) when the FIT carries a license (paid apps); else None."""
+    jti: str | None
     expires_at: datetime
     claims: dict[str, Any]
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Invocation:
-        app, context = claims.get("app"), claims.get("context")
+        app, context = claims.get("app"), claims.get("context", {})
         if not isinstance(app, dict) or not isinstance(context, dict):
             raise AuthenticationFailed("claims_malformed", "the FIT's app or context claim is not an object")
         installation_id, api_base_url = app.get("installationId"), app.get("apiBaseUrl")
         if not isinstance(installation_id, str) or not isinstance(api_base_url, str):
             raise AuthenticationFailed("claims_malformed", "the FIT lacks app.installationId or app.apiBaseUrl")
         module = app["module"] if isinstance(app.get("module"), dict) else {}
-        license_ = app.get("license")
-        active = license_.get("isActive") if isinstance(license_, dict) else None
-        principal = claims.get("principal")
+        jti = claims.get("jti")
+        if jti is not None and not _text(jti):
+            # A present jti that is no string would silently lose the replay check: refused instead.
+            raise AuthenticationFailed("claims_malformed", "the FIT's jti is not a string")
         return cls(
             app_id=str(claims["aud"]),
             installation_id=installation_id,
             api_base_url=api_base_url.rstrip("/"),
             cloud_id=_text(context.get("cloudId")),
             site_url=_text(context.get("siteUrl")),
-            principal=_text(principal),
+            principal=_text(claims.get("principal")),
             module_type=_text(module.get("type")),
             module_key=_text(module.get("key")),
-            license_active=active if isinstance(active, bool) else None,
-            jti=str(claims["jti"]),
+            license_active=_license_active(app.get("license")),
+            jti=jti,
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             claims=claims,
         )
@@ -103,6 +116,24 @@ class Invocation:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _license_active(license_: object) -> bool | None:
+    """``active`` is the field Atlassian documents; ``isActive`` is its deprecated name, read when ``active`` is not."""
+    if not isinstance(license_, dict):
+        return None
+    for name in ("active", "isActive"):
+        value = license_.get(name)
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def _is_staging(claims: dict[str, Any]) -> bool:
+    """Whether the (not yet verified) FIT is for an installation in Atlassian's staging environment."""
+    app = claims.get("app")
+    api_base_url = app.get("apiBaseUrl") if isinstance(app, dict) else None
+    return isinstance(api_base_url, str) and api_base_url.startswith(STAGING_API_PREFIX)
 
 
 class JwksCache:
@@ -126,6 +157,7 @@ class JwksCache:
         self._fetched_at: datetime | None = None
         self._attempted_at: datetime | None = None
         self._reachable = True
+        self._skipped = 0
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> RSAPublicKey:
@@ -155,39 +187,70 @@ class JwksCache:
         try:
             response = await self._egress.request("GET", self._url, headers={"accept": "application/json"})
             response.raise_for_status()
-            keys = _parse_jwks(response.json())
+            # orjson: any body, however nested, is a JSONDecodeError (a ValueError), never a RecursionError.
+            keys, skipped = _parse_jwks(orjson.loads(response.content))
         except (httpx.HTTPError, ValueError, EgressRefused) as exc:
             self._reachable = False
             log.warning("Forge JWKS fetch failed (%s); keeping %d cached key(s)", type(exc).__name__, len(self._keys))
             return
+        if skipped and skipped != self._skipped:
+            log.warning("Forge JWKS: skipped %d unusable key(s); using the other %d", skipped, len(keys))
+        self._skipped = skipped
         self._keys, self._fetched_at, self._reachable = keys, self._attempted_at, True
 
 
-def _parse_jwks(document: object) -> dict[str, RSAPublicKey]:
+def _parse_jwks(document: object) -> tuple[dict[str, RSAPublicKey], int]:
+    """The usable RS256 signing keys by kid, and how many entries were skipped as unusable.
+
+    One malformed key must not take the others down: Forge publishes new keys beside old ones, and a key this parser
+    cannot read is skipped, never an error for every FIT.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document")
     keys: dict[str, RSAPublicKey] = {}
-    for entry in document["keys"]:
+    skipped = 0
+    for entry in document["keys"][:_MAX_JWKS_KEYS]:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
+            continue  # another kind of key: not for FITs, not an error
+        kid = entry.get("kid")
+        key = _rsa_public_key(entry)
+        if key is None or entry.get("alg", ALGORITHM) != ALGORITHM or not isinstance(kid, str):
+            skipped += 1
             continue
-        if entry.get("alg", ALGORITHM) != ALGORITHM or not isinstance(entry.get("kid"), str):
-            continue
-        key = jwt.PyJWK(entry, algorithm=ALGORITHM).key
-        if isinstance(key, RSAPrivateKey):
-            key = key.public_key()
-        if isinstance(key, RSAPublicKey):
-            keys[entry["kid"]] = key
-    return keys
+        keys[kid] = key
+    return keys, skipped
+
+
+def _rsa_public_key(entry: dict[str, Any]) -> RSAPublicKey | None:
+    """The public key of an RSA JWK (``n``, ``e``), or None when they do not make a usable one."""
+    n, e = entry.get("n"), entry.get("e")
+    if not isinstance(n, str) or not isinstance(e, str) or len(n) > _MAX_MODULUS_CHARS or len(e) > 16:
+        return None
+    try:
+        modulus, exponent = (int.from_bytes(_b64decode(part), "big") for part in (n, e))
+        key = RSAPublicNumbers(exponent, modulus).public_key()
+    except (AuthenticationFailed, ValueError):
+        return None
+    return key if key.key_size >= _MIN_RSA_BITS else None
 
 
 class FitVerifier:
     """Verifies ``Authorization: Bearer <FIT>`` for one app (its ``aud``) and returns the :class:`Invocation`."""
 
-    def __init__(self, app_id: str, jwks: JwksCache, clock: Clock, *, leeway: timedelta = LEEWAY) -> None:
-        if not _APP_ID.match(app_id):
+    def __init__(
+        self,
+        app_id: str,
+        jwks: JwksCache,
+        clock: Clock,
+        *,
+        leeway: timedelta = LEEWAY,
+        staging_jwks: JwksCache | None = None,
+    ) -> None:
+        if not _APP_ID.fullmatch(app_id):
             raise ValueError(f"Forge app id {app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
         self.app_id = app_id
         self._jwks = jwks
+        self._staging_jwks = staging_jwks
         self._clock = clock
         self._leeway = leeway.total_seconds()
         # jti -> until when it is remembered (epoch seconds), oldest sighting first, so expired ones leave in order.
@@ -203,18 +266,29 @@ class FitVerifier:
             raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
         signing_input, _, signature = token.rpartition(".")
         header_segment, _, payload_segment = signing_input.partition(".")
-        key = await self._jwks.key(self._kid(header_segment))
+        kid = self._kid(header_segment)
+        claims = _json_segment(payload_segment, "payload")  # read before the signature only to pick the JWKS
+        key = await self._jwks_for(claims).key(kid)
         try:
             key.verify(_b64decode(signature), signing_input.encode(), _PKCS1V15, _SHA256)
         except InvalidSignature:
             raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
-        claims = _json_segment(payload_segment, "payload")
         self._check_claims(claims)
         now = self._clock.timestamp()
         expires = self._check_time(claims, now)
         invocation = Invocation.from_claims(claims)
-        self._remember(invocation.jti, expires + self._leeway, now)
+        if invocation.jti is not None:
+            self._remember(invocation.jti, expires + self._leeway, now)
         return invocation
+
+    def _jwks_for(self, claims: dict[str, Any]) -> JwksCache:
+        if not _is_staging(claims):
+            return self._jwks
+        if self._staging_jwks is None:
+            raise AuthenticationFailed(
+                "staging_not_accepted", "the FIT is for an Atlassian staging installation: this deployment takes none"
+            )
+        return self._staging_jwks
 
     def _kid(self, header_segment: str) -> str:
         kid = self._kids.get(header_segment)
@@ -224,7 +298,7 @@ class FitVerifier:
         if header.get("alg") != ALGORITHM:
             raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
         kid = header.get("kid")
-        if not isinstance(kid, str) or not _KID.match(kid):
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
         if len(self._kids) >= _HEADER_CACHE_LIMIT:
             self._kids.clear()  # headers are untrusted input: a flood of new ones must not grow this
@@ -242,20 +316,19 @@ class FitVerifier:
             raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app")
         claims["aud"] = self.app_id
 
-    def _check_time(self, claims: dict[str, Any], now: float) -> float:
+    def _check_time(self, claims: dict[str, Any], now: float) -> int:
         """Refuse a FIT outside its lifetime (or claiming too long a one); return its ``exp``."""
-        try:
-            exp, nbf = float(claims["exp"]), float(claims["nbf"])
-        except (TypeError, ValueError):
-            raise AuthenticationFailed("claims_malformed", "the FIT's exp or nbf is not a number") from None
-        if not (math.isfinite(exp) and math.isfinite(nbf)):  # NaN compares false both ways: it would never expire
-            raise AuthenticationFailed("claims_malformed", "the FIT's exp or nbf is not a finite number")
+        exp = _time(claims, "exp")
+        nbf, iat = _time(claims, "nbf"), _time(claims, "iat")
+        if exp is None:
+            raise AuthenticationFailed("missing_claim", "the FIT lacks the 'exp' claim")
         leeway = self._leeway
         if now > exp + leeway:
             raise AuthenticationFailed("expired", "the FIT has expired")
-        if now < nbf - leeway:
+        if nbf is not None and now < nbf - leeway:
             raise AuthenticationFailed("not_yet_valid", "the FIT is not valid yet: check this server's clock")
-        if exp - nbf > _MAX_LIFETIME_SECONDS:
+        start = nbf if nbf is not None else iat if iat is not None else now
+        if exp - start > _MAX_LIFETIME_SECONDS:
             raise AuthenticationFailed("lifetime_too_long", "the FIT claims a lifetime no Forge token has")
         return exp
 
@@ -274,6 +347,16 @@ class FitVerifier:
                 raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
             del seen[jti]  # remembered past its expiry, now seen again: remembered anew, in arrival order
         seen[jti] = until
+
+
+def _time(claims: dict[str, Any], name: str) -> int | None:
+    """A time claim: a JSON integer of epoch seconds (not a string, a bool, a fraction or a number past year 2286)."""
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    if type(value) is not int or not 0 <= value <= _MAX_TIME:
+        raise AuthenticationFailed("time_malformed", f"the FIT's {name!r} is not an integer number of seconds")
+    return value
 
 
 def _b64decode(segment: str) -> bytes:

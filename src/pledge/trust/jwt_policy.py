@@ -30,6 +30,11 @@ MAX_TOKEN_LENGTH: Final = 8 * 1024
 MAX_LEEWAY_SECONDS: Final = 30
 """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
 
+MAX_LIFETIME_SECONDS: Final = 60 * 60
+"""The longest ``exp - iat`` accepted. Atlassian's longest-lived Connect token is the context JWT (15 minutes);
+webhooks, page loads and lifecycle calls carry 1 to 3 minutes. An hour leaves room for a change of those defaults
+while a token minted to outlive a leak (a year, say) is refused: a captured token is worth at most an hour."""
+
 HS256: Final = "HS256"
 RS256: Final = "RS256"
 _AUTHORIZATION_SCHEME: Final = "jwt "
@@ -178,7 +183,8 @@ def verify_signature(
 
 
 def check_times(claims: Mapping[str, Any], instant: float, *, leeway: int = MAX_LEEWAY_SECONDS) -> None:
-    """``exp`` is required and must not have passed; ``nbf`` and ``iat`` must not be in the future.
+    """``exp`` is required and must not have passed; ``nbf`` and ``iat`` must not be in the future; the token must
+    not claim to live longer than :data:`MAX_LIFETIME_SECONDS` from its ``iat`` (else ``nbf``, else now).
 
     ``instant`` is the current time in epoch seconds (``Clock.timestamp()``), as the claims are.
     """
@@ -190,10 +196,19 @@ def check_times(claims: Mapping[str, Any], instant: float, *, leeway: int = MAX_
         raise TokenRefused("claims_invalid", "the token has no numeric 'exp' claim")
     if instant > expires + leeway:
         raise TokenRefused("token_expired", f"the token expired {int(instant - expires)} s ago")
-    for name in _START_CLAIMS:
+    issued: Any = instant
+    for name in _START_CLAIMS:  # iat, when present, is the start that counts
         start: Any = claims.get(name)
-        if type(start) in _NUMBERS and start > instant + leeway:
-            raise TokenRefused("token_not_yet_valid", f"the token's '{name}' is {int(start - instant)} s in the future")
+        if type(start) in _NUMBERS:
+            if start > instant + leeway:
+                raise TokenRefused(
+                    "token_not_yet_valid", f"the token's '{name}' is {int(start - instant)} s in the future"
+                )
+            issued = start
+    if expires - issued > MAX_LIFETIME_SECONDS:
+        raise TokenRefused(
+            "token_lifetime_too_long", f"the token claims to live longer than {MAX_LIFETIME_SECONDS} s from its 'iat'"
+        )
 
 
 def check_qsh(claims: Mapping[str, Any], expected: str, *, accept_context: bool) -> None:

@@ -6,6 +6,10 @@ open; the cache removes them from the hot path. Lifecycle events handled by this
 Several instances: an ``enabled``/``disabled``/``uninstalled``/secret rotation handled by *another* instance is
 seen here only when the entry expires, so the TTL bounds how long a stale state or an old secret is honoured. It
 is deliberately short (10 s by default): Atlassian itself keeps accepting an old secret for a while after rotating.
+
+A clientKey that is not installed is remembered as unknown for the same TTL (bounded separately, so a flood of
+made-up keys cannot push out real tenants): an unauthenticated caller repeating one cannot reach the database with
+it, and its refusal takes the time of a cached lookup, as a known tenant's does.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +29,7 @@ from pledge.trust.jwt_policy import SharedSecret
 from pledge.vault import CiphertextInvalid, KeyShredded
 
 DEFAULT_TTL_SECONDS = 10.0
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class ConnectTenantCache:
         self._max_entries = max_entries
         self._monotonic = monotonic
         self._entries: OrderedDict[tuple[str, str], tuple[float, ConnectTenant]] = OrderedDict()
+        # (app key, clientKey) -> until when (monotonic) it is known not to be installed.
+        self._unknown: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._loading: dict[tuple[str, str], asyncio.Task[ConnectTenant | None]] = {}
         self._forgets = 0
 
@@ -77,14 +85,34 @@ class ConnectTenantCache:
             tenant = self._registry.by_client_key(app_key, client_key)
             secret = self._registry.shared_secret(tenant.id)
         except (TenantNotFound, KeyShredded, CiphertextInvalid):
-            return None
-        value = ConnectTenant(tenant, secret)
+            value = None
+        else:
+            value = ConnectTenant(tenant, secret)
         if forgets != self._forgets:
             return value  # a lifecycle change landed while this was read: it may predate it, so do not keep it
-        self._entries[(app_key, client_key)] = (self._monotonic() + self._ttl, value)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        expires = self._monotonic() + self._ttl
+        if value is None:
+            self._remember(self._unknown, (app_key, client_key), expires)
+        else:
+            self._unknown.pop((app_key, client_key), None)
+            self._remember(self._entries, (app_key, client_key), (expires, value))
         return value
+
+    def _remember(self, entries: OrderedDict[tuple[str, str], _T], key: tuple[str, str], value: _T) -> None:
+        entries[key] = value
+        entries.move_to_end(key)
+        while len(entries) > self._max_entries:
+            entries.popitem(last=False)
+
+    def known_unknown(self, app_key: str, client_key: str) -> bool:
+        """True while ``client_key`` is remembered as not installed (then :meth:`fetch` answers None at once)."""
+        until = self._unknown.get((app_key, client_key))
+        if until is None:
+            return False
+        if self._monotonic() < until:
+            return True
+        self._unknown.pop((app_key, client_key), None)
+        return False
 
     async def fetch(self, app_key: str, client_key: str) -> ConnectTenant | None:
         """The entry from memory, else loaded off the event loop; concurrent misses for one key share one load.
@@ -92,7 +120,7 @@ class ConnectTenantCache:
         Without that, an entry expiring under load sends every in-flight request to the database at once.
         """
         found = self.get(app_key, client_key)
-        if found is not None:
+        if found is not None or self.known_unknown(app_key, client_key):
             return found
         key = (app_key, client_key)
         loop = asyncio.get_running_loop()
@@ -109,4 +137,5 @@ class ConnectTenantCache:
         """Drop an entry after a lifecycle change, so the next request reads the new state and secret."""
         self._forgets += 1
         self._entries.pop((app_key, client_key), None)
+        self._unknown.pop((app_key, client_key), None)
         self._loading.pop((app_key, client_key), None)
