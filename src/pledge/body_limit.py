@@ -7,6 +7,7 @@ the limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import anyio
@@ -23,9 +24,11 @@ send a reset, which can reach the client before the answer does: a refusal must 
 class BodyLimitMiddleware:
     """Bounds every request body to ``limit`` bytes and reads what is left of it (bounded) before an answer starts."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None) -> None:
+        """``larger``: the few paths that take more than ``limit`` (a realm migration's tenant bundle), by path."""
         self.app = app
         self.limit = limit
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,11 +38,12 @@ class BodyLimitMiddleware:
         if declared is None and not chunked:
             await self.app(scope, receive, send)  # no body: nothing to bound or drain
             return
-        if declared is not None and declared > self.limit:
+        limit = self.larger.get(scope["path"], self.limit) if self.larger else self.limit
+        if declared is not None and declared > limit:
             # Refused unread: the connection closes rather than take in what was refused.
-            await refused(scope, too_large(self.limit))(scope, receive, send)
+            await refused(scope, too_large(limit))(scope, receive, send)
             return
-        body = _BoundedBody(receive, send, self.limit)
+        body = _BoundedBody(receive, send, limit)
         await self.app(scope, body.receive, body.send)
 
 

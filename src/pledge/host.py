@@ -20,9 +20,10 @@ from pledge import schema
 from pledge.body_limit import BodyLimitMiddleware
 from pledge.connect.product import ProductRequestFailed
 from pledge.db import error_reason
-from pledge.egress import EgressRefused
+from pledge.egress import EgressRefused, UnsafePath
 from pledge.errors import PledgeError, Refused
 from pledge.forge.product import ProductCallFailed, TokenUnavailable
+from pledge.forge.routes import PEER_PATH
 from pledge.metrics import Metrics, MetricsMiddleware
 from pledge.runtime import Runtime
 from pledge.serving import refusal, refused
@@ -32,6 +33,11 @@ from pledge.vault import KeyShredded
 
 APPS_PREFIX = "/apps"
 STORAGE_RETRY_AFTER_SECONDS = 30
+MAX_TENANT_BUNDLE_BYTES: Final = 256 * 1024 * 1024
+"""A realm migration hands a tenant's whole sealed data to the peer deployment in one request: the one body the
+host takes beyond 1 MiB (it opens only with the shared transfer key)."""
+
+PEER_IMPORT_PATH: Final = PEER_PATH + "/import"
 
 REFUSALS: Final[dict[type[PledgeError], tuple[int, str]]] = {
     PersonalDataRefused: (422, "personal_data_refused"),
@@ -42,6 +48,7 @@ REFUSALS: Final[dict[type[PledgeError], tuple[int, str]]] = {
     TenantStateError: (409, "tenant_state_conflict"),
     KeyShredded: (410, "tenant_data_shredded"),
     EgressRefused: (403, "egress_refused"),
+    UnsafePath: (400, "unsafe_path"),
     TokenUnavailable: (403, "token_unavailable"),
     ProductRequestFailed: (502, "product_call_failed"),
     ProductCallFailed: (502, "product_call_failed"),
@@ -124,7 +131,8 @@ def create_host(
     # A slash redirect would be answered before authentication and repeat the query (a page load's `jwt`) in its
     # Location: a path that differs by its slash is a 404 like any other.
     host.router.redirect_slashes = False
-    host.add_middleware(BodyLimitMiddleware)
+    bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
+    host.add_middleware(BodyLimitMiddleware, larger=bundles)
     host.add_middleware(MetricsMiddleware, metrics=metrics)
     host.state.runtime = runtime
     return host
@@ -169,8 +177,10 @@ async def answer_refusal(request: Request, exc: Exception) -> Response:
     raise exc  # not a refusal: a fault of this server, answered by `internal_error`
 
 
-async def answer_http_exception(_request: Request, exc: Exception) -> Response:
+async def answer_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's 404 and 405 (and a handler's ``HTTPException``) in the shape of every other refusal."""
+    if isinstance(exc, PledgeError):  # both (egress's UnsafePath): Pledge's own reason code
+        return await answer_refusal(request, exc)
     assert isinstance(exc, HTTPException)  # registered for HTTPException only
     if exc.status_code < 400:
         return Response(status_code=exc.status_code, headers=exc.headers)

@@ -7,10 +7,13 @@ times, each refused the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from tests.forge.conftest import BASE
 
+from pledge.bodies import MAX_BODY_BYTES
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite
 
@@ -51,3 +54,18 @@ async def test_an_event_whose_issue_holds_an_email_is_refused_with_its_reason_no
     )
     assert attempts[0].status == 422
     assert {attempt.status for attempt in attempts} == {422}  # the simulator retries what is not 2xx; never a 500
+
+
+async def test_a_chunked_trigger_body_past_the_bound_is_a_413_not_a_400(pledge: Runtime, site: ForgeSite) -> None:
+    """The host's body bound reaches the Forge platform endpoints too, with its own reason code."""
+    installation = site.new_installation()
+    fit = site.mint_fit(installation, module_type="core:trigger", module_key="pledge-installed")
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: the bound applies as the bytes arrive
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b" " * 65536
+
+    assert site._transport is not None
+    async with httpx.AsyncClient(transport=site._transport) as client:
+        response = await client.post(INSTALLED, content=chunked(), headers={"authorization": f"Bearer {fit}"})
+    assert (response.status_code, response.json()["error"]) == (413, "body_too_large")
