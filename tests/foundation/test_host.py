@@ -163,8 +163,5 @@ def test_no_route_and_wrong_method_answer_in_the_reason_code_shape(runtime: Runt
     missing = client.get("/nowhere")
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     wrong = client.post("/healthz")
-    assert (wrong.status_code, wrong.json()["error"], wrong.headers["allow"]) == (
-        405,
-        "method_not_allowed",
-        "GET, HEAD",
-    )
+    assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD"}
