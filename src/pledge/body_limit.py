@@ -7,14 +7,14 @@ the limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pledge.bodies import MAX_BODY_BYTES, BodyRefused, too_large
-from pledge.serving import refused
+from pledge.errors import Refused
 
 DRAIN_SECONDS: Final = 5.0
 """How long an answer waits for the rest of a body nobody read. Closing a socket with unread bytes makes the kernel
@@ -24,9 +24,17 @@ send a reset, which can reach the client before the answer does: a refusal must 
 class BodyLimitMiddleware:
     """Bounds every request body to ``limit`` bytes and reads what is left of it (bounded) before an answer starts."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None) -> None:
-        """``larger``: the few paths that take more than ``limit`` (a realm migration's tenant bundle), by path."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        refused: Callable[[Scope, Refused], ASGIApp],
+        limit: int = MAX_BODY_BYTES,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
+        """``refused`` answers a refusal (the host's encoder); ``larger``: the few paths that take more than ``limit``
+        (a realm migration's tenant bundle)."""
         self.app = app
+        self.refused = refused
         self.limit = limit
         self.larger = dict(larger or {})
 
@@ -41,7 +49,7 @@ class BodyLimitMiddleware:
         limit = self.larger.get(scope["path"], self.limit) if self.larger else self.limit
         if declared is not None and declared > limit:
             # Refused unread: the connection closes rather than take in what was refused.
-            await refused(scope, too_large(limit))(scope, receive, send)
+            await self.refused(scope, too_large(limit))(scope, receive, send)
             return
         body = _BoundedBody(receive, send, limit)
         await self.app(scope, body.receive, body.send)

@@ -132,7 +132,7 @@ def create_host(
     # Location: a path that differs by its slash is a 404 like any other.
     host.router.redirect_slashes = False
     bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
-    host.add_middleware(BodyLimitMiddleware, larger=bundles)
+    host.add_middleware(BodyLimitMiddleware, refused=refused, larger=bundles)
     host.add_middleware(MetricsMiddleware, metrics=metrics)
     host.state.runtime = runtime
     return host
