@@ -7,3 +7,16 @@ class PledgeError(Exception):
 
 class ConfigurationError(PledgeError):
     """A setting is missing, malformed, or weaker than a promise the statement makes."""
+
+
+class Refused(PledgeError):
+    """A request refused for what it is or carries: answered ``status_code`` with ``{"error": code, "message": …}``.
+
+    ``code`` is one of the reason codes of docs/reason-codes.md; the message says what to fix and holds no value
+    the caller sent (it is logged).
+    """
+
+    def __init__(self, code: str, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = status_code

@@ -5,23 +5,64 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Final, Protocol
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from pledge import schema
+from pledge.body_limit import BodyLimitMiddleware
+from pledge.connect.product import ProductRequestFailed
 from pledge.db import error_reason
+from pledge.egress import EgressRefused, UnsafePath
+from pledge.errors import PledgeError, Refused
+from pledge.forge.product import ProductCallFailed, TokenUnavailable
+from pledge.forge.routes import PEER_PATH
 from pledge.metrics import Metrics, MetricsMiddleware
 from pledge.runtime import Runtime
+from pledge.serving import refusal, refused
+from pledge.store import ConcurrentUpdate, InvalidValue, PersonalDataRefused, RecordNotFound, UndeclaredData
+from pledge.tenants import TenantStateError
+from pledge.vault import KeyShredded
 
 APPS_PREFIX = "/apps"
 STORAGE_RETRY_AFTER_SECONDS = 30
+MAX_TENANT_BUNDLE_BYTES: Final = 256 * 1024 * 1024
+"""A realm migration hands a tenant's whole sealed data to the peer deployment in one request: the one body the
+host takes beyond 1 MiB (it opens only with the shared transfer key)."""
+
+PEER_IMPORT_PATH: Final = PEER_PATH + "/import"
+
+REFUSALS: Final[dict[type[PledgeError], tuple[int, str]]] = {
+    PersonalDataRefused: (422, "personal_data_refused"),
+    UndeclaredData: (422, "undeclared_data"),
+    InvalidValue: (422, "invalid_value"),
+    RecordNotFound: (404, "record_not_found"),
+    ConcurrentUpdate: (409, "concurrent_update"),
+    TenantStateError: (409, "tenant_state_conflict"),
+    KeyShredded: (410, "tenant_data_shredded"),
+    EgressRefused: (403, "egress_refused"),
+    UnsafePath: (400, "unsafe_path"),
+    TokenUnavailable: (403, "token_unavailable"),
+    ProductRequestFailed: (502, "product_call_failed"),
+    ProductCallFailed: (502, "product_call_failed"),
+}
+"""What each error a handler lets through means to the caller (the reasons a :class:`Refused` carries itself).
+
+The one place they are decided: a store write refused for personal data is a 422 the client can act on, not a
+500 that a Forge trigger would deliver four more times. The product failing a call is the one 5xx: it may pass.
+"""
+
+HTTP_ERROR_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+"""Reason codes of Starlette's ``HTTPException``: no route, wrong method, a handler's 400; any other status is
+``OTHER_HTTP_ERROR``."""
+OTHER_HTTP_ERROR: Final = "http_error"
 
 log = logging.getLogger("pledge.host")
 
@@ -70,13 +111,28 @@ def create_host(
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [
+        Route("/", front_page, methods=["GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
         *extra_routes,
         *(Mount(app_base_path(app.key), app.asgi(runtime)) for app in apps),
     ]
-    host = Starlette(routes=routes, lifespan=lifespan, exception_handlers={OperationalError: storage_unavailable})
+    host = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            OperationalError: storage_unavailable,
+            PledgeError: answer_refusal,
+            HTTPException: answer_http_exception,
+            Exception: internal_error,
+        },
+    )
+    # A slash redirect would be answered before authentication and repeat the query (a page load's `jwt`) in its
+    # Location: a path that differs by its slash is a 404 like any other.
+    host.router.redirect_slashes = False
+    bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
+    host.add_middleware(BodyLimitMiddleware, refused=refused, larger=bundles)
     host.add_middleware(MetricsMiddleware, metrics=metrics)
     host.state.runtime = runtime
     return host
@@ -94,3 +150,46 @@ async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
     )
+
+
+async def front_page(_request: Request) -> JSONResponse:
+    """``/``: where to read what this server is, rather than a bare 404."""
+    return JSONResponse(
+        {
+            "service": "Pledge",
+            "privacy": "/privacy",
+            "privacy_json": "/privacy.json",
+            "health": "/healthz",
+            "docs": "docs/operations.md and docs/reason-codes.md in the Pledge distribution",
+        }
+    )
+
+
+async def answer_refusal(request: Request, exc: Exception) -> Response:
+    """Every refusal a route lets through, answered with its reason code and logged in one line."""
+    if isinstance(exc, Refused):
+        return refused(request.scope, exc)
+    for kind in type(exc).__mro__:
+        known = REFUSALS.get(kind)
+        if known is not None:
+            status, code = known
+            return refused(request.scope, Refused(code, str(exc), status_code=status))
+    raise exc  # not a refusal: a fault of this server, answered by `internal_error`
+
+
+async def answer_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (and a handler's ``HTTPException``) in the shape of every other refusal."""
+    if isinstance(exc, PledgeError):  # both (egress's UnsafePath): Pledge's own reason code
+        return await answer_refusal(request, exc)
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only
+    if exc.status_code < 400:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code = HTTP_ERROR_CODES.get(exc.status_code, OTHER_HTTP_ERROR)
+    response = refusal(code, exc.detail, status_code=exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def internal_error(_request: Request, _exc: Exception) -> Response:
+    """A fault of this server: JSON like every other answer; the server logs the traceback, the client gets none."""
+    return refusal("internal_error", "the server failed to answer this request", status_code=500)

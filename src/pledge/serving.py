@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from pledge.app import App, Auth, Endpoint, Identity, RequestContext
-from pledge.errors import ConfigurationError, PledgeError
+from pledge.errors import ConfigurationError, Refused
 from pledge.runtime import Runtime
 
 log = logging.getLogger("pledge.serving")
 
 
-class AuthenticationFailed(PledgeError):
+class AuthenticationFailed(Refused):
     """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body.
 
     ``status_code`` is 401 unless the caller is authentic but sent to the wrong place (421: tenant pinned to another
@@ -31,9 +31,7 @@ class AuthenticationFailed(PledgeError):
     """
 
     def __init__(self, code: str, message: str, *, status_code: int = 401) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status_code = status_code
+        super().__init__(code, message, status_code=status_code)
 
 
 class Verifier(Protocol):
@@ -67,8 +65,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
 
         routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
     # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
-    # and a second error and exception layer per request bought nothing.
-    return Router(routes=routes)
+    # and a second error and exception layer per request bought nothing. No slash redirects: one would be answered
+    # before authentication, and would repeat the query (a page load's `jwt`) in its Location.
+    return Router(routes=routes, redirect_slashes=False)
 
 
 def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
@@ -82,8 +81,7 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
             try:
                 identity = await verifier(request)
             except AuthenticationFailed as exc:
-                log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
-                return refusal(exc.code, str(exc), status_code=exc.status_code)
+                return refused(request.scope, exc)
         return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
@@ -102,8 +100,21 @@ def raw_header(request: Request, name: bytes) -> bytes | None:
 
 
 def refusal(code: str, message: str, *, status_code: int = 401) -> JSONResponse:
-    """The 401 (or 403/409/421) every refusal becomes: a reason code and one line, never a stack trace."""
-    return JSONResponse({"error": code, "message": message}, status_code=status_code)
+    """The 4xx every refusal becomes: a reason code of docs/reason-codes.md and one line, never a stack trace.
+
+    A 413 also closes the connection: the rest of a body too large to take is not read.
+    """
+    headers = _CLOSE if status_code == 413 else None
+    return JSONResponse({"error": code, "message": message}, status_code=status_code, headers=headers)
+
+
+_CLOSE: Final = {"Connection": "close"}
+
+
+def refused(scope: Scope, exc: Refused) -> JSONResponse:
+    """Log a refusal in one line (method, path, reason code, message: never a value the caller sent) and answer it."""
+    log.info("refused %s %s: %s: %s", scope["method"], scope["path"], exc.code, exc)
+    return refusal(exc.code, str(exc), status_code=exc.status_code)
 
 
 def as_response(result: object) -> Response:

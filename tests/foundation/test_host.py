@@ -148,3 +148,20 @@ def test_a_full_disk_is_a_503_in_one_line_and_what_was_stored_stays(
     ]
     assert runtime.tenants.get(kept.id) == kept  # the failed write took nothing with it
     runtime.close()
+
+
+def test_the_root_points_to_the_statement_and_the_docs(runtime: Runtime) -> None:
+    """Before, `/` answered a bare 404."""
+    response = TestClient(create_host(runtime)).get("/")
+    assert response.status_code == 200
+    assert response.json()["privacy"] == "/privacy"
+    assert "docs/reason-codes.md" in response.json()["docs"]
+
+
+def test_no_route_and_wrong_method_answer_in_the_reason_code_shape(runtime: Runtime) -> None:
+    client = TestClient(create_host(runtime))
+    missing = client.get("/nowhere")
+    assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+    wrong = client.post("/healthz")
+    assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD"}

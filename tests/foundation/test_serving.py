@@ -1,8 +1,11 @@
+from collections.abc import Iterator
+
 import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from pledge.app import App, Auth, Identity, RequestContext
+from pledge.bodies import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from pledge.errors import ConfigurationError
 from pledge.host import create_host
 from pledge.runtime import Runtime
@@ -32,9 +35,45 @@ def test_a_handler_reads_the_json_body_and_a_malformed_one_is_a_400(runtime: Run
     client = TestClient(create_host(runtime, [app]))
     sent = {"issue": "SIM-1", "labels": ["é", 1.5, None]}
     assert client.post("/apps/hello/echo", json=sent).json() == {"received": sent}
-    for body in (b"{", b"NaN", b"\xff"):
+    for body in (b"{", b"NaN", b"\xff", b'"\\ud800"', b"[1] [2]"):
         response = client.post("/apps/hello/echo", content=body)
-        assert (response.status_code, response.text) == (400, "the request body is not JSON")
+        assert (response.status_code, response.json()) == (
+            400,
+            {"error": "body_malformed", "message": "the request body is not JSON"},
+        )
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1000, 1024, 5000])
+def test_a_body_nested_deeper_than_the_bound_is_a_400_not_a_recursion_error(runtime: Runtime, depth: int) -> None:
+    """Before, a 1000-level array parsed, and echoing it back raised RecursionError: a 500."""
+    client = TestClient(create_host(runtime, [app]), raise_server_exceptions=False)
+    response = client.post("/apps/hello/echo", content=b"[" * depth + b"]" * depth)
+    assert (response.status_code, response.json()["error"]) == (400, "body_malformed")
+    assert f"deeper than {MAX_JSON_DEPTH} levels" in response.json()["message"] or depth > 1024
+    assert client.post("/apps/hello/echo", content=b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH).status_code == 200
+
+
+def test_every_body_is_bounded_chunked_or_not(runtime: Runtime) -> None:
+    """Before, a route read any body whole into memory, however large, with or without Content-Length."""
+    client = TestClient(create_host(runtime, [app]))
+    oversized = b'"' + b"x" * MAX_BODY_BYTES + b'"'
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for start in range(0, len(oversized), 64 * 1024):
+            yield oversized[start : start + 64 * 1024]
+
+    for response in (
+        client.post("/apps/hello/echo", content=oversized),
+        client.post("/apps/hello/echo", content=chunks()),
+    ):
+        assert response.status_code == 413
+        assert response.json() == {
+            "error": "body_too_large",
+            "message": f"the request body is larger than {MAX_BODY_BYTES} bytes",
+        }
+        assert response.headers["connection"] == "close"
+    within = b'"' + b"x" * (MAX_BODY_BYTES - 2) + b'"'
+    assert len(client.post("/apps/hello/echo", content=within).json()["received"]) == MAX_BODY_BYTES - 2
 
 
 def test_a_route_whose_auth_has_no_verifier_cannot_be_served(runtime: Runtime) -> None:

@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import Any
@@ -19,6 +20,7 @@ from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.host import Mountable, create_host
 from pledge.logs import configure_logging
+from pledge.request_head import BoundedHttpToolsProtocol
 from pledge.statement.pages import serve_statement
 
 log = logging.getLogger("pledge.serve")
@@ -43,7 +45,10 @@ def run(settings: Settings) -> None:
         signal.signal(stop, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
-    with open_runtime(settings) as runtime:
+    # Bound before anything else happens: a busy port is one line and status 2, not a statement published by a
+    # server that then cannot start.
+    listening = bind(settings.host, settings.port)
+    with listening, open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
         host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded), owns_runtime=True)
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
@@ -51,12 +56,28 @@ def run(settings: Settings) -> None:
             host,
             host=settings.host,
             port=settings.port,
+            http=BoundedHttpToolsProtocol,
             log_config=None,
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listening])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket of ``host:port`` (uvicorn listens on it), or the one line saying why it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror}: stop what uses it or set PLEDGE_PORT / --port"
+        ) from None
+    return sock
 
 
 def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:

@@ -154,7 +154,7 @@ async def connect_tenant(
 ) -> ConnectTenant | None:
     """The tenant the token's (unverified) issuer names, with its secret; None when there is no such installation."""
     client_key = token.issuer
-    if len(client_key) > _MAX_CLIENT_KEY:
+    if len(client_key) > _MAX_CLIENT_KEY or "\x00" in client_key:  # PostgreSQL text cannot hold NUL: no such key
         return None
     cache = runtime.connect_tenants
     # Fresh: read past the cache (without dropping its entry, which an unverified request must not be able to do).

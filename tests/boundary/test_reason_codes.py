@@ -1,0 +1,100 @@
+"""docs/reason-codes.md lists every reason code Pledge answers with, and every refusal is answered as a 4xx."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.testclient import TestClient
+from tests.boundary.reason_codes import all_pledge_errors, codes_in_source, documented_codes
+
+from pledge.app import App, Auth, RequestContext
+from pledge.errors import ConfigurationError, PledgeError, Refused
+from pledge.host import REFUSALS, create_host
+from pledge.runtime import Runtime
+
+# Errors that are faults of the server or of what it depends on, not of the request: answered 500/503 and logged
+# with their traceback. Every other PledgeError a handler can let through is a refusal and must be in REFUSALS.
+FAULTS = frozenset(
+    {
+        "pledge.errors.ConfigurationError",
+        "pledge.vault.envelope.CiphertextInvalid",
+        "pledge.vault.keyring.KeyringError",
+        "pledge.schema.DatabaseUnavailable",
+        "pledge.forge.migration.MigrationError",  # the realm hooks answer it themselves (`refused`)
+        "pledge.tenants.registry.TenantNotFound",  # handlers never look tenants up; the verifiers refuse first
+        "pledge.statement.facts.EvidenceUnavailable",
+        "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
+        "pledge.statement.pages._PageError",
+        "pledge.sim.connect.SimError",
+        "pledge.trust.jwt_policy.TokenRefused",  # the verifiers turn it into AuthenticationFailed
+    }
+)
+
+
+def test_every_code_the_source_answers_with_is_documented() -> None:
+    undocumented = {code: files for code, files in codes_in_source().items() if code not in documented_codes()}
+    assert not undocumented, f"add these reason codes to docs/reason-codes.md: {undocumented}"
+
+
+def test_the_document_lists_no_code_nothing_answers_with() -> None:
+    assert set(documented_codes()) - set(codes_in_source()) == set()
+
+
+def test_every_documented_status_is_the_one_the_host_answers() -> None:
+    documented = documented_codes()
+    for status, code in REFUSALS.values():
+        assert documented[code] == str(status), code
+
+
+def test_every_pledge_error_is_either_a_refusal_or_a_named_fault() -> None:
+    """A new exception class must be decided on: refused with a reason code (REFUSALS, or a Refused subclass that
+    carries its code), or a fault of the server."""
+    undecided = [
+        f"{kind.__module__}.{kind.__qualname__}"
+        for kind in all_pledge_errors()
+        if not issubclass(kind, Refused)
+        and not any(base in REFUSALS for base in kind.__mro__)
+        and f"{kind.__module__}.{kind.__qualname__}" not in FAULTS
+    ]
+    assert undecided == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("kind", "status", "code"), [(kind, *answer) for kind, answer in REFUSALS.items()])
+def test_each_refusal_a_handler_lets_through_is_its_4xx_and_one_log_line(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, kind: type[PledgeError], status: int, code: str
+) -> None:
+    app = App(key="refuser", name="Refuser")
+
+    @app.route("/refuse", auth=Auth.PUBLIC, methods=("POST",))
+    async def refuse(_context: RequestContext) -> None:
+        try:
+            error = kind("what to fix, without the value")
+        except TypeError:  # ProductRequestFailed is built from its parts
+            error = kind.__new__(kind)
+            PledgeError.__init__(error, "what to fix, without the value")
+        raise error
+
+    with caplog.at_level(logging.INFO, logger="pledge"):
+        response = TestClient(create_host(runtime, [app])).post("/apps/refuser/refuse", json={"mail": "a@b.example"})
+    assert (response.status_code, response.json()) == (
+        status,
+        {"error": code, "message": "what to fix, without the value"},
+    )
+    assert [r.getMessage() for r in caplog.records] == [
+        f"refused POST /apps/refuser/refuse: {code}: what to fix, without the value"
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_fault_is_a_json_500_without_a_traceback_in_the_answer(runtime: Runtime) -> None:
+    app = App(key="faulty", name="Faulty")
+
+    @app.route("/fault", auth=Auth.PUBLIC)
+    async def fault(_context: RequestContext) -> None:
+        raise ConfigurationError("the keyring file is unreadable")
+
+    response = TestClient(create_host(runtime, [app]), raise_server_exceptions=False).get("/apps/faulty/fault")
+    assert (response.status_code, response.json()["error"]) == (500, "internal_error")
+    assert "keyring" not in response.text
