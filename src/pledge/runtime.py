@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from pledge.app_state import AppStates
 from pledge.clock import Clock, SystemClock
 from pledge.config import ENV_PREFIX, Settings
 from pledge.db import open_engine
@@ -40,6 +41,8 @@ class Runtime:
     closed: bool = field(default=False, init=False)
     store_threads: ThreadPoolExecutor = field(init=False, repr=False)
     """Where handlers' store calls run (see :mod:`pledge.store.async_store`)."""
+    app_states: AppStates = field(default_factory=AppStates, init=False, repr=False)
+    """What the runtime keeps for each app between requests (see :mod:`pledge.app_state`)."""
 
     def __post_init__(self) -> None:
         self.store_threads = store_threads(self.engine)
