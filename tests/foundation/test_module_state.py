@@ -18,7 +18,6 @@ _MUTATORS = frozenset(
 PENDING = {
     "trust/connect.py": {"_PATH_QSH"},
     "trust/jwt_policy.py": {"_HEADERS"},
-    "forge/migration.py": {"_tenant_data"},  # becomes the runtime's set of tenant data (#12 item 4)
 }
 
 
