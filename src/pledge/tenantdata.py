@@ -110,14 +110,15 @@ class TenantDataSet:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self._parts)
+        return tuple(part.name for part in self._snapshot())
 
     def without(self, *names: str) -> TenantDataSet:
         """A set of the same parts but ``names``, for a caller that carries those itself."""
-        unknown = set(names) - set(self._parts)
+        parts = self._snapshot()
+        unknown = set(names) - {part.name for part in parts}
         if unknown:
             raise KeyError(f"no parts named {sorted(unknown)}")
-        return TenantDataSet(self._engine, [part for name, part in self._parts.items() if name not in names])
+        return TenantDataSet(self._engine, [part for part in parts if part.name not in names])
 
     def export(self, tenant_id: str) -> dict[str, Any]:
         """The tenant's rows in every part, read in one transaction (one snapshot on PostgreSQL too)."""

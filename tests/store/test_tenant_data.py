@@ -18,10 +18,12 @@ from sqlalchemy import Engine, Table, func, select
 
 import pledge
 from pledge.db import metadata
+from pledge.errors import ConfigurationError
 from pledge.forge.installations import forge_installations_table
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.tenantdata import FORMAT, TenantDataConflict, TenantDataError
+from pledge.store.tables import RECORD_ROWS, records_table
+from pledge.tenantdata import FORMAT, TableRows, TenantDataConflict, TenantDataError
 
 KEPT = {
     "forge_realm_migrations": "where a tenant went: the source keeps it after the move, to answer 421 not 'unknown'",
@@ -65,6 +67,15 @@ def test_every_table_that_holds_tenants_rows_is_in_the_tenant_data_or_kept_on_pu
     create_host(runtime, [app])  # a Forge app bound to the runtime: Forge's tables join its tenant data
     assert set(runtime.tenant_data.names) == set(tenant_tables()) - set(KEPT)
     assert set(KEPT) <= set(tenant_tables())
+
+
+def test_a_part_is_registered_once_and_no_other_part_takes_its_name(runtime: Runtime) -> None:
+    names = runtime.tenant_data.names
+    runtime.tenant_data.register(RECORD_ROWS)
+    assert runtime.tenant_data.names == names
+    with pytest.raises(ConfigurationError, match="store_records"):
+        runtime.tenant_data.register(TableRows(records_table, "app_key"))
+    assert runtime.tenant_data.without("store_records").names == tuple(n for n in names if n != "store_records")
 
 
 @dataclass(frozen=True)
