@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Engine, Table, TypeDecorator, delete, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from pledge.errors import ConfigurationError, PledgeError
@@ -75,12 +75,17 @@ class TableRows:
         return [dict(row) for row in connection.execute(query).mappings()]
 
     def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
-        columns = set(self.table.columns.keys())
+        columns = self.table.columns
         for row in rows:
             if row.get(self.tenant_column) != tenant_id:
                 raise TenantDataError(f"a row of {self.name} belongs to another tenant: nothing was imported")
-            if not row.keys() <= columns:
+            if not row.keys() <= set(columns.keys()):
                 raise TenantDataError(f"a row of {self.name} has columns the table does not: nothing was imported")
+            unfit = sorted(name for name, value in row.items() if not _fits(columns[name], value))
+            if unfit:
+                raise TenantDataError(
+                    f"the values of {self.name}.{unfit} do not fit their columns: nothing was imported"
+                )
         if rows:
             connection.execute(insert(self.table), list(rows))
 
@@ -154,6 +159,17 @@ class TenantDataSet:
         if connection.dialect.name == "postgresql":
             connection.execution_options(isolation_level="REPEATABLE READ")
         return connection
+
+
+def _fits(column: Column[Any], value: object) -> bool:
+    """Whether ``value`` is of the column's type: checked here, as drivers differ in what they accept or coerce."""
+    if value is None:
+        return bool(column.nullable)
+    kind = column.type
+    expected = (kind.impl_instance if isinstance(kind, TypeDecorator) else kind).python_type
+    if expected is float:
+        return type(value) in (int, float)
+    return type(value) is expected  # a bool is no integer here, an integer no bool
 
 
 def _read(document: object, known: set[str]) -> tuple[str, dict[str, list[Row]]]:
