@@ -58,6 +58,8 @@ def run(settings: Settings) -> None:
             port=settings.port,
             http=BoundedHttpToolsProtocol,
             log_config=None,
+            # The host writes the access line itself, by route template (pledge.metrics).
+            access_log=False,
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
