@@ -3,6 +3,7 @@ residency realm, and a site moved to another realm leaves nothing behind; each f
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -31,7 +32,7 @@ def _forge_mailer() -> App:
 
 
 def _outcome(deployment: Deployment, claim_id: str) -> tuple[Outcome, str]:
-    verification = verify(deployment, gather(deployment.settings, deployment.apps), version_id=None)
+    verification = asyncio.run(verify(deployment, gather(deployment.settings, deployment.apps), version_id=None))
     result = next(result for result in verification.results if result.claim_id == claim_id)
     return result.outcome, result.evidence
 

@@ -204,40 +204,10 @@ class TenantStore:
     # --- checks ---------------------------------------------------------------------------------
 
     def _collection(self, name: str) -> Collection:
-        declared = self._manifest.collection(name)
-        if declared is None:
-            raise UndeclaredData(
-                f"collection {name!r} is not declared in the data manifest of app {self._app_key!r}:"
-                f" add Collection({name!r}, ...) to App(data=DataManifest(...))"
-            )
-        return declared
+        return declared_collection(self._manifest, self._app_key, name)
 
     def _checked(self, declared: Collection, values: Mapping[str, Any]) -> dict[str, bytes]:
-        encoded: dict[str, bytes] = {}
-        for name, raw in values.items():
-            declared_field = declared.field(name)
-            if declared_field is None:
-                raise UndeclaredData(
-                    f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
-                    f" {self._app_key!r}: add Field({name!r}, ...) to it"
-                )
-            value = _revealed(raw)
-            if declared_field.category is not Category.PERSONAL:
-                finding = scan_value(value)
-                if finding is not None:
-                    raise PersonalDataRefused(
-                        f"field {declared.name}.{name} holds what looks like {_KIND_NAMES[finding.kind]},"
-                        f" but it is declared {declared_field.category.value}: declare it Category.PERSONAL in the"
-                        " data manifest, or do not store it"
-                    )
-            try:
-                encoded[name] = codec.canonical_json(value)
-            except (TypeError, ValueError):
-                raise InvalidValue(
-                    f"field {declared.name}.{name}: a {type(value).__name__} is not storable;"
-                    " store JSON values (str, int, float, bool, None, lists and dicts of them)"
-                ) from None
-        return encoded
+        return checked_values(declared, self._app_key, values)
 
     def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], int, dict[str, bytes]]:
         """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters."""
@@ -292,6 +262,53 @@ class TenantStore:
             Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
             for (record_id, _, revision, created_at, updated_at), values in zip(rows, opened, strict=True)
         ]
+
+
+# --- the write guard: pure functions of the manifest and the values, run before anything is encrypted or written ---
+
+
+def declared_collection(manifest: DataManifest, app_key: str, name: str) -> Collection:
+    """The collection ``name`` as ``manifest`` declares it; :class:`UndeclaredData` when it does not."""
+    declared = manifest.collection(name)
+    if declared is None:
+        raise UndeclaredData(
+            f"collection {name!r} is not declared in the data manifest of app {app_key!r}:"
+            f" add Collection({name!r}, ...) to App(data=DataManifest(...))"
+        )
+    return declared
+
+
+def checked_values(declared: Collection, app_key: str, values: Mapping[str, Any]) -> dict[str, bytes]:
+    """The values of a write, each checked against its declared field and encoded as canonical JSON.
+
+    Refuses an undeclared field (:class:`UndeclaredData`), a value that looks like personal data in a field not
+    declared personal data (:class:`PersonalDataRefused`, found by the PII guard) and a value that is not JSON.
+    """
+    encoded: dict[str, bytes] = {}
+    for name, raw in values.items():
+        declared_field = declared.field(name)
+        if declared_field is None:
+            raise UndeclaredData(
+                f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
+                f" {app_key!r}: add Field({name!r}, ...) to it"
+            )
+        value = _revealed(raw)
+        if declared_field.category is not Category.PERSONAL:
+            finding = scan_value(value)
+            if finding is not None:
+                raise PersonalDataRefused(
+                    f"field {declared.name}.{name} holds what looks like {_KIND_NAMES[finding.kind]},"
+                    f" but it is declared {declared_field.category.value}: declare it Category.PERSONAL in the"
+                    " data manifest, or do not store it"
+                )
+        try:
+            encoded[name] = codec.canonical_json(value)
+        except (TypeError, ValueError):
+            raise InvalidValue(
+                f"field {declared.name}.{name}: a {type(value).__name__} is not storable;"
+                " store JSON values (str, int, float, bool, None, lists and dicts of them)"
+            ) from None
+    return encoded
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
