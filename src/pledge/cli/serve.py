@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
@@ -50,7 +51,9 @@ def run(settings: Settings) -> None:
     listening = bind(settings.host, settings.port)
     with listening, open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded), owns_runtime=True)
+        host = create_host(
+            runtime, loaded, extra_routes=asyncio.run(serve_statement(runtime, loaded)), owns_runtime=True
+        )
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
             host,
