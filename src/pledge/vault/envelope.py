@@ -259,6 +259,20 @@ class Vault:
             self._remember(tenant_id, version)
         return version
 
+    def existing_key_version(self, tenant_id: str) -> int | None:
+        """:meth:`key_version` for readers: ``None`` when the tenant has no key yet, which is never created here (a
+        read must not make keys). ``KeyShredded`` when its keys were destroyed, as any read of its data is."""
+        cached = self._current.get(tenant_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        version = self._latest_version(tenant_id)
+        if version is None:
+            if self.is_shredded(tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: its data can never be read again")
+            return None
+        self._remember(tenant_id, version)
+        return version
+
     def rotate_data_key(self, tenant_id: str) -> int:
         """Start a new data key version; older versions still decrypt what they wrote."""
         with self._lock:
