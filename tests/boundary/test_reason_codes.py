@@ -18,7 +18,7 @@ from pledge.runtime import Runtime
 FAULTS = frozenset(
     {
         "pledge.errors.ConfigurationError",
-        "pledge.vault.envelope.CiphertextInvalid",
+        "pledge.vault.aead.CiphertextInvalid",
         "pledge.vault.keyring.KeyringError",
         "pledge.schema.DatabaseUnavailable",
         "pledge.forge.migration.MigrationError",  # the realm hooks answer it themselves (`refused`)

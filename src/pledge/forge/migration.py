@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Connection, Engine, PrimaryKeyConstraint, String, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -40,11 +36,11 @@ from pledge.forge.installations import forge_installations_table
 from pledge.runtime import Runtime
 from pledge.store.tables import records_table
 from pledge.tenants import tenants_table
+from pledge.vault import TransferSeal
 
 log = logging.getLogger("pledge.forge.migration")
 
 _FORMAT = "pledge-realm-transfer/1"
-_NONCE_BYTES = 12
 
 realm_migrations_table = Table(
     "forge_realm_migrations",
@@ -140,41 +136,19 @@ def departed_to(engine: Engine, app_key: str, installation_id: str) -> str | Non
     return realm
 
 
-class TransferSeal:
-    """AES-256-GCM under the key the regional deployments share; the AAD names the migration and the step."""
-
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> TransferSeal:
-        secret = runtime.settings.forge_transfer_key
-        try:
-            key = base64.b64decode(secret.get_secret_value(), validate=True) if secret else b""
-        except binascii.Error:
-            key = b""
-        if len(key) != 32:
-            raise ConfigurationError(
-                "realm migration needs PLEDGE_FORGE_TRANSFER_KEY: the same base64 32-byte key in every region "
-                "(make one with `openssl rand -base64 32`)"
-            )
-        return cls(key)
-
-    def seal(self, migration_id: str, step: str, document: dict[str, Any]) -> bytes:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, json.dumps(document).encode(), _aad(migration_id, step))
-
-    def open(self, migration_id: str, step: str, sealed: bytes) -> dict[str, Any]:
-        try:
-            plaintext = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _aad(migration_id, step))
-        except (InvalidTag, ValueError):
-            raise MigrationError("the transfer is not sealed with this deployment's transfer key") from None
-        document: dict[str, Any] = json.loads(plaintext)
-        return document
-
-
-def _aad(migration_id: str, step: str) -> bytes:
-    return f"{_FORMAT}|{migration_id}|{step}".encode()
+def transfer_seal(runtime: Runtime) -> TransferSeal:
+    """The vault's seal under ``PLEDGE_FORGE_TRANSFER_KEY``, the key the regional deployments share."""
+    secret = runtime.settings.forge_transfer_key
+    try:
+        key = base64.b64decode(secret.get_secret_value(), validate=True) if secret else b""
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(
+            "realm migration needs PLEDGE_FORGE_TRANSFER_KEY: the same base64 32-byte key in every region "
+            "(make one with `openssl rand -base64 32`)"
+        )
+    return TransferSeal(key)
 
 
 class TenantMover:

@@ -185,7 +185,10 @@ class TenantStore:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         declared = declared_collection(self._manifest, self._app_key, collection)
-        slots, versions, digests = self._filters(declared, where or {})
+        filters = self._filters(declared, where or {})
+        if filters is None:
+            return []
+        slots, versions, digests = filters
         parameters = {**self._key(collection), **digests, "limit": limit}
         if after is not None:
             parameters["after"] = after
@@ -196,21 +199,26 @@ class TenantStore:
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
         declared = declared_collection(self._manifest, self._app_key, collection)
-        slots, versions, digests = self._filters(declared, where or {})
+        filters = self._filters(declared, where or {})
+        if filters is None:
+            return 0
+        slots, versions, digests = filters
         with self._engine.connect() as connection:
             query = tables.count_records(slots, versions)
             return int(connection.execute(query, {**self._key(collection), **digests}).scalar_one())
 
     # --- checks ---------------------------------------------------------------------------------
 
-    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], int, dict[str, bytes]]:
-        """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters."""
+    def _filters(
+        self, declared: Collection, where: Mapping[str, Any]
+    ) -> tuple[tuple[int, ...], int, dict[str, bytes]] | None:
+        """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters;
+        ``None`` when nothing can match: a tenant without a data key has no records, and a read makes no key."""
         parameters: dict[str, bytes] = {}
         if not where:
             return (), 0, parameters
         indexed = declared.indexed_fields
-        latest = self._vault.key_version(self._tenant_id)
-        scope = self._scope(declared.name)
+        checked: list[tuple[str, bytes]] = []
         for name, raw in where.items():
             declared_field = declared.field(name)
             if declared_field is None:
@@ -227,6 +235,12 @@ class TenantStore:
                 plaintext = codec.canonical_json(value)
             except (TypeError, ValueError):
                 raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
+            checked.append((name, plaintext))
+        latest = self._vault.existing_key_version(self._tenant_id)
+        if latest is None:
+            return None
+        scope = self._scope(declared.name)
+        for name, plaintext in checked:
             # Records written before a key rotation finished carry digests under older key versions.
             for version, parameter in enumerate(tables.digest_parameters(indexed.index(name), latest), start=1):
                 parameters[parameter] = self._vault.blind_index(self._tenant_id, version, scope, name, plaintext)
