@@ -24,7 +24,7 @@ from pledge.egress import EgressRefused, UnsafePath
 from pledge.errors import PledgeError, Refused
 from pledge.forge.product import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
-from pledge.metrics import Metrics, MetricsMiddleware
+from pledge.metrics import Metrics, MetricsMiddleware, route_template
 from pledge.runtime import Runtime
 from pledge.serving import refusal, refused
 from pledge.store import ConcurrentUpdate, InvalidValue, PersonalDataRefused, RecordNotFound, UndeclaredData
@@ -144,7 +144,7 @@ async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
     The transaction that failed was rolled back, so nothing is half-written; the client may retry.
     """
     reason = error_reason(exc)
-    log.error("storage unavailable: %s %s: %s", request.method, request.url.path, reason)
+    log.error("storage unavailable: %s %s: %s", request.method, route_template(request.scope), reason)
     return JSONResponse(
         {"error": "storage_unavailable", "message": f"the database refused the operation: {reason}"},
         status_code=503,

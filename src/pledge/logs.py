@@ -112,22 +112,6 @@ class RedactionFilter(logging.Filter):
         return True
 
 
-class AccessLogFilter(logging.Filter):
-    """Uvicorn's access line reduced to method, path and status.
-
-    The query string goes: Connect page loads carry the JWT and the site's URL (``xdm_e``) there, and redacting
-    known names cannot anticipate every parameter an app adds. The client address goes too: on a page load it is
-    the end user's browser, and an IP address is personal data the statement does not declare (S2).
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
-            _client, method, path_and_query, http_version, status = record.args
-            record.msg = '"%s %s HTTP/%s" %d'
-            record.args = (method, str(path_and_query).partition("?")[0], http_version, status)
-        return True
-
-
 class OutboundRequestFilter(logging.Filter):
     """httpx's line per outbound request (``HTTP Request: GET <url> "HTTP/1.1 200 OK"``, at INFO) with the URL cut to
     scheme, host and path.
@@ -176,8 +160,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Route every logger (uvicorn's and httpx's included) through one redacting JSON handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    # The two filters that cut URLs run before redaction, which flattens the arguments they need.
-    handler.addFilter(AccessLogFilter())
+    # The filter that cuts outbound URLs runs before redaction, which flattens the arguments it needs.
     handler.addFilter(OutboundRequestFilter())
     handler.addFilter(RedactionFilter())
     root = logging.getLogger()

@@ -1,7 +1,9 @@
-"""Prometheus metrics for health and Cloud Fortified reliability signals; labels never name a tenant."""
+"""Prometheus metrics for health and Cloud Fortified reliability signals, and the access log; both name a request by
+its route template, never by its concrete path, so neither a tenant nor a value a caller put in a path leaks."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -40,9 +42,16 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+access_log = logging.getLogger("pledge.access")
+
+
 class MetricsMiddleware:
     """Counts requests by route template (``/apps/<key>/items/{item_id}``), never by concrete path, so no id leaks
-    into labels."""
+    into labels, and writes the access line by the same template (method, template, status, milliseconds).
+
+    The access line is written here rather than by uvicorn: uvicorn knows only the raw path, which can carry issue
+    keys, accountIds or e-mail addresses, and its line holds the client address and query string.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -65,16 +74,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self.metrics.observe(
-                _route_template(scope, root_path), scope["method"], status, time.perf_counter() - started
-            )
+            seconds = time.perf_counter() - started
+            template = route_template(scope, root_path)
+            self.metrics.observe(template, scope["method"], status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %d %.1fms", scope["method"], template, status, seconds * 1000)
 
 
-def _route_template(scope: Scope, root_path: str) -> str:
+def route_template(scope: Scope, root_path: str = "") -> str:
     """The template of the route that handled the request, read from the scope Starlette's routers filled in.
 
     Routers share one scope down through mounts: ``route`` ends as the innermost route that matched and
-    ``root_path`` has grown by each mount's path, so mount prefix + route path is the full template.
+    ``root_path`` has grown by each mount's path, so mount prefix + route path is the full template. ``root_path``
+    is the host's own (empty unless Pledge is itself mounted); a request no route matched is ``unmatched``.
     """
     route = scope.get("route")
     if route is None:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Scope
 
 from pledge.app import App, Auth, Endpoint, Identity, RequestContext
 from pledge.errors import ConfigurationError, Refused
+from pledge.metrics import route_template
 from pledge.runtime import Runtime
 
 log = logging.getLogger("pledge.serving")
@@ -112,8 +113,9 @@ _CLOSE: Final = {"Connection": "close"}
 
 
 def refused(scope: Scope, exc: Refused) -> JSONResponse:
-    """Log a refusal in one line (method, path, reason code, message: never a value the caller sent) and answer it."""
-    log.info("refused %s %s: %s: %s", scope["method"], scope["path"], exc.code, exc)
+    """Log a refusal in one line (method, route template, reason code, message: never a value the caller sent, so
+    never the concrete path) and answer it."""
+    log.info("refused %s %s: %s: %s", scope["method"], route_template(scope), exc.code, exc)
     return refusal(exc.code, str(exc), status_code=exc.status_code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,5 +37,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def served_host(settings: Settings, engine: Engine, clock: FrozenClock) -> Iterator[Starlette]:
     runtime = Runtime.open(settings, clock=clock, engine=engine)
     apps = [issue_mailer, forge_notes]
-    yield create_host(runtime, apps, extra_routes=serve_statement(runtime, apps))
+    yield create_host(runtime, apps, extra_routes=asyncio.run(serve_statement(runtime, apps)))
     runtime.close()

@@ -18,7 +18,7 @@ from pledge.runtime import Runtime
 FAULTS = frozenset(
     {
         "pledge.errors.ConfigurationError",
-        "pledge.vault.envelope.CiphertextInvalid",
+        "pledge.vault.aead.CiphertextInvalid",
         "pledge.vault.keyring.KeyringError",
         "pledge.schema.DatabaseUnavailable",
         "pledge.forge.migration.MigrationError",  # the realm hooks answer it themselves (`refused`)
@@ -84,7 +84,7 @@ def test_each_refusal_a_handler_lets_through_is_its_4xx_and_one_log_line(
         status,
         {"error": code, "message": "what to fix, without the value"},
     )
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in caplog.records if r.name != "pledge.access"] == [
         f"refused POST /apps/refuser/refuse: {code}: what to fix, without the value"
     ]
 
@@ -100,3 +100,25 @@ def test_a_fault_is_a_json_500_without_a_traceback_in_the_answer(runtime: Runtim
     response = TestClient(create_host(runtime, [app]), raise_server_exceptions=False).get("/apps/faulty/fault")
     assert (response.status_code, response.json()["error"]) == (500, "internal_error")
     assert "keyring" not in response.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_refusal_and_access_lines_name_the_route_template_not_the_path(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A path carries what the caller typed (an issue key, an e-mail address): the logs name the route instead."""
+    app = App(key="refuser", name="Refuser")
+
+    @app.route("/people/{who}", auth=Auth.PUBLIC, methods=("POST",))
+    async def refuse(_context: RequestContext) -> None:
+        raise Refused("personal_data_refused", "what to fix, without the value", status_code=422)
+
+    with caplog.at_level(logging.INFO, logger="pledge"):
+        response = TestClient(create_host(runtime, [app])).post("/apps/refuser/people/alice.smith@example.com")
+    assert response.status_code == 422
+    messages = [record.getMessage() for record in caplog.records]
+    assert (
+        messages[0] == "refused POST /apps/refuser/people/{who}: personal_data_refused: what to fix, without the value"
+    )
+    assert messages[1].startswith("POST /apps/refuser/people/{who} 422 ")
+    assert not any("alice" in message for message in messages)

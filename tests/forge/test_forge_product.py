@@ -185,6 +185,6 @@ async def test_a_statement_verification_in_the_serving_process_leaves_jobs_the_a
     await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
     for _ in range(2):
         deployment = Deployment.of(pledge, [app])
-        verify_published(deployment, publish(deployment))
+        await verify_published(deployment, publish(deployment))
         issue = await app_client(pledge, app, tenant.id).get_json("/rest/api/3/issue/SIM-1")
         assert issue["key"] == "SIM-1" and site.rest_calls[-1].token_kind == "app"

@@ -27,7 +27,7 @@ from pledge.config import Settings, load_settings
 from pledge.egress import OutboundClient
 from pledge.forge import realm
 from pledge.forge.installations import forge_installations_table
-from pledge.forge.migration import TransferSeal, realm_migrations_table
+from pledge.forge.migration import realm_migrations_table, transfer_seal
 from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite, Installation
@@ -351,7 +351,7 @@ async def test_no_call_by_another_installation_fails_or_touches_its_migrations(
 
 async def test_the_destination_confirms_a_commit_only_for_a_copy_it_holds(hooks: Hooks, runtime: Runtime) -> None:
     # On a 200 the source deletes the tenant: a copy rolled back or never imported must not be confirmed.
-    sealed = TransferSeal.from_runtime(runtime).seal("m-9", "commit", {"migrationId": "m-9"})
+    sealed = transfer_seal(runtime).seal("m-9", "commit", {"migrationId": "m-9"})
     async with httpx.AsyncClient(transport=hooks.host, base_url=HOOKS) as client:
         answer = await client.post("/peer/commit", content=sealed, headers={"x-pledge-migration": "m-9"})
     assert (answer.status_code, answer.json()["error"]) == (400, "refused")

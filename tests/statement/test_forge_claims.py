@@ -3,6 +3,7 @@ residency realm, and a site moved to another realm leaves nothing behind; each f
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -30,7 +31,7 @@ def _forge_mailer() -> App:
 
 
 def _outcome(deployment: Deployment, claim_id: str) -> tuple[Outcome, str]:
-    verification = verify(deployment, gather(deployment.settings, deployment.apps), version_id=None)
+    verification = asyncio.run(verify(deployment, gather(deployment.settings, deployment.apps), version_id=None))
     result = next(result for result in verification.results if result.claim_id == claim_id)
     return result.outcome, result.evidence
 
@@ -167,4 +168,24 @@ def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypa
     assert _outcome(deployment, "signed-requests") == (
         Outcome.FAILED,
         "issue-mailer: forge routes are not verified as the statement says",
+    )
+
+
+def test_an_uninstall_probe_put_to_another_verifier_than_fits_proves_nothing(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pledge.trust
+
+    app = _forge_mailer()
+    runtime.tenants.transition(_forge_site(runtime).id, TenantState.UNINSTALLED)
+    real = pledge.trust.verifiers_for
+
+    def connect_for_forge(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
+        verifiers = real(app, runtime)
+        return verifiers | {Auth.FORGE: verifiers[Auth.CONNECT]}
+
+    monkeypatch.setattr(pledge.trust, "verifiers_for", connect_for_forge)
+    assert _outcome(Deployment.of(runtime, [app]), "uninstall-ends-account") == (
+        Outcome.FAILED,
+        "issue-mailer: the probe was refused for another reason (not_forge), proving nothing",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator, Sequence
 
@@ -22,7 +23,7 @@ CHANGE = re.compile(r'<(?:ins|del|span) class="(added|removed|format-changed)">(
 
 
 def _client(runtime: Runtime, apps: Sequence[object] = ()) -> TestClient:
-    return TestClient(create_host(runtime, extra_routes=serve_statement(runtime, apps)))
+    return TestClient(create_host(runtime, extra_routes=asyncio.run(serve_statement(runtime, apps))))
 
 
 def _compared(html: str) -> list[tuple[str, str]]:

@@ -3,10 +3,12 @@ screen needs no sideways scrolling. Screenshots are kept under test-artifacts/st
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,7 +69,10 @@ def site(tmp_path: Path) -> Iterator[str]:
         west.replace("**Not yet provided.** Backups", "_Not yet provided._ Backups", 1)
     )
     clock.advance(timedelta(days=1))
-    host = create_host(runtime, extra_routes=serve_statement(runtime, apps))
+    # Playwright's sync API runs an event loop in this thread; the start-up runs outside it, as under pledge serve.
+    with ThreadPoolExecutor(max_workers=1) as start_up:
+        routes = start_up.submit(asyncio.run, serve_statement(runtime, apps)).result()
+    host = create_host(runtime, extra_routes=routes)
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

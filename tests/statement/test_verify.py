@@ -3,6 +3,7 @@ checks fails the statement."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import pytest
@@ -15,11 +16,11 @@ from pledge.clock import FrozenClock
 from pledge.config import Settings
 from pledge.runtime import Runtime
 from pledge.serving import Verifier
-from pledge.statement import claims as claims_module
 from pledge.statement.claims import CLAIMS, Claim, Evidence, Section
 from pledge.statement.facts import Deployment, gather
 from pledge.statement.publish import publish, verify_published
 from pledge.statement.verify import ClaimResult, Outcome, Verification, VerificationLog, verify
+from pledge.tenants import claims as tenants_claims
 
 
 def _result(verification: Verification, claim_id: str) -> ClaimResult:
@@ -27,7 +28,7 @@ def _result(verification: Verification, claim_id: str) -> ClaimResult:
 
 
 def _verify(deployment: Deployment) -> Verification:
-    return verify(deployment, gather(deployment.settings, deployment.apps), version_id=None)
+    return asyncio.run(verify(deployment, gather(deployment.settings, deployment.apps), version_id=None))
 
 
 def test_a_keyring_readable_by_others_fails_its_claim(runtime: Runtime) -> None:
@@ -66,7 +67,7 @@ def test_a_new_column_about_a_site_breaks_the_site_identity_claim(
 ) -> None:
     deployment = Deployment.of(runtime, [])
     assert _result(_verify(deployment), "site-identity-only").outcome is Outcome.PASSED
-    monkeypatch.setattr(claims_module, "stored_fields", lambda: ("id", "client_key", "installer_account_id"))
+    monkeypatch.setattr(tenants_claims, "stored_fields", lambda: ("id", "client_key", "installer_account_id"))
     result = _result(_verify(deployment), "site-identity-only")
     assert (result.outcome, result.evidence) == (
         Outcome.FAILED,
@@ -134,11 +135,11 @@ def test_a_claim_without_a_check_or_whose_check_breaks_fails_the_run(runtime: Ru
     deployment = Deployment.of(runtime, [])
     facts = gather(runtime.settings, [])
     good = Claim("good", "S1", Section.STORAGE, "Good.", holds)
-    assert verify(deployment, facts, version_id=None, claims=(good,)).passed
+    assert asyncio.run(verify(deployment, facts, version_id=None, claims=(good,))).passed
 
     unchecked = Claim("unchecked", "S5", Section.BACKUP, "Backups.")
     broken = Claim("broken", "S1", Section.STORAGE, "Broken.", breaks)
-    verification = verify(deployment, facts, version_id=None, claims=(good, unchecked, broken))
+    verification = asyncio.run(verify(deployment, facts, version_id=None, claims=(good, unchecked, broken)))
     assert not verification.passed
     assert [r.outcome for r in verification.results] == [Outcome.PASSED, Outcome.MISSING, Outcome.FAILED]
     assert verification.results[2].evidence == "the check could not run: token=[redacted] leaked into an error"
@@ -157,6 +158,6 @@ def test_runs_are_recorded_with_the_version_they_verified(runtime: Runtime, cloc
     deployment = Deployment.of(runtime, [])
     log = VerificationLog(runtime.engine)
     assert log.latest() is None
-    verification = verify_published(deployment, publish(deployment))
+    verification = asyncio.run(verify_published(deployment, publish(deployment)))
     assert log.latest() == verification
     assert verification.version_id == 1 and verification.verified_at == clock.now()

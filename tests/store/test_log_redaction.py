@@ -96,9 +96,9 @@ def test_no_spelling_of_personal_data_survives_any_part_of_a_record(logged: Logg
 
 def test_a_full_width_at_sign_in_a_request_path_is_redacted(logged: Logged) -> None:
     path = "/apps/mailer/users/alice＠example.com/settings"
-    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "192.0.2.1", "GET", path, "1.1", 404)
+    logging.getLogger("pledge.test").info("GET %s %d", path, 404)
     [entry] = logged()
-    assert entry["message"] == f'"GET /apps/mailer/users/{REDACTED}/settings HTTP/1.1" 404'
+    assert entry["message"] == f"GET /apps/mailer/users/{REDACTED}/settings 404"
 
 
 def test_a_card_number_given_as_an_int_field_is_redacted(logged: Logged) -> None:

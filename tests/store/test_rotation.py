@@ -12,7 +12,8 @@ from pledge.app import App
 from pledge.runtime import Runtime
 from pledge.store import TenantStore, codec, reencrypt_tenant, rotate_tenant_key
 from pledge.store.tables import records_table
-from pledge.tenants import Tenant
+from pledge.tenants import Tenant, tenants_table
+from pledge.vault import ciphertext_key_version
 
 
 def _versions(runtime: Runtime, tenant_id: str) -> Counter[int]:
@@ -81,3 +82,39 @@ def test_a_rotation_that_crashes_half_way_leaves_everything_readable_and_resumes
     assert resumed.records == 19
     assert _versions(runtime, tenant.id) == Counter({2: 30})
     assert len(store.list("rules", where={"recipient": "r2@example.com"})) == 5
+
+
+def _secret_version(runtime: Runtime, tenant_id: str) -> int:
+    with runtime.engine.connect() as connection:
+        sealed = connection.execute(
+            select(tenants_table.c.shared_secret).where(tenants_table.c.id == tenant_id)
+        ).scalar_one()
+    return ciphertext_key_version(sealed)
+
+
+def test_rotation_from_any_caller_reseals_the_shared_secret_under_the_new_key(
+    runtime: Runtime, store: TenantStore, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # The CLI used to re-seal it itself: a rotation run from elsewhere left the secret under the old key.
+    runtime.tenants.set_shared_secret(tenant.id, "connect-shared-secret")
+    runtime.tenants.set_shared_secret(other_tenant.id, "other-secret")
+    store.create("rules", {"name": "n"})
+    rotation = rotate_tenant_key(runtime.engine, runtime.vault, tenant.id)
+    assert rotation.key_version == 2
+    assert _secret_version(runtime, tenant.id) == 2
+    assert runtime.tenants.shared_secret(tenant.id) == "connect-shared-secret"
+    assert _secret_version(runtime, other_tenant.id) == 1
+
+
+def test_an_interrupted_rotation_resumed_reseals_the_shared_secret(runtime: Runtime, tenant: Tenant) -> None:
+    runtime.tenants.set_shared_secret(tenant.id, "connect-shared-secret")
+    runtime.vault.rotate_data_key(tenant.id)  # a rotation that stopped right after making the new key
+    assert _secret_version(runtime, tenant.id) == 1
+    assert reencrypt_tenant(runtime.engine, runtime.vault, tenant.id).records == 0
+    assert _secret_version(runtime, tenant.id) == 2
+    assert runtime.tenants.shared_secret(tenant.id) == "connect-shared-secret"
+
+
+def test_a_tenant_without_a_shared_secret_rotates(runtime: Runtime, store: TenantStore, tenant: Tenant) -> None:
+    store.create("rules", {"name": "n"})
+    assert rotate_tenant_key(runtime.engine, runtime.vault, tenant.id).records == 1

@@ -292,3 +292,51 @@ def test_handlers_reach_the_verified_tenants_store_through_the_context(
     assert response.json()["count"] == 1
     stored = runtime.store_for(mailer, tenant).get("rules", response.json()["id"])
     assert stored.values == {"name": "from a handler", "project": "OPS"}
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=6,
+)
+_reads = st.lists(
+    st.tuples(
+        st.sampled_from(["list", "count"]),
+        st.sampled_from(["rules", "sent"]),
+        st.dictionaries(st.sampled_from(["name", "project", "recipient", "owner"]), _json_values, max_size=2),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(reads=_reads)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_read_never_makes_a_data_key(
+    runtime: Runtime, store: TenantStore, tenant: Tenant, reads: list[tuple[str, str, dict[str, object]]]
+) -> None:
+    # A filtered read used to create the tenant's first data key: reading must not write, nor make keys.
+    for operation, collection, where in reads:
+        where = where if collection == "rules" else {"issue": next(iter(where.values()), "SIM-1")}
+        if operation == "list":
+            assert store.list(collection, where=where) == []
+        else:
+            assert store.count(collection, where=where) == 0
+    with pytest.raises(RecordNotFound):
+        store.get("rules", "0" * 32)
+    assert not runtime.vault.has_keys(tenant.id)
+
+
+def test_a_filtered_read_without_a_key_still_checks_the_filter_and_a_shredded_tenant_is_refused(
+    runtime: Runtime, store: TenantStore, tenant: Tenant
+) -> None:
+    with pytest.raises(InvalidValue, match="not indexed"):
+        store.list("rules", where={"body": "x"})
+    with pytest.raises(UndeclaredData):
+        store.count("rules", where={"colour": "x"})
+    assert not runtime.vault.has_keys(tenant.id)
+    store.create("rules", {"name": "n", "project": "OPS"})
+    assert [record["name"] for record in store.list("rules", where={"project": "OPS"})] == ["n"]
+    runtime.vault.shred(tenant.id)
+    with pytest.raises(KeyShredded):
+        store.count("rules", where={"project": "OPS"})

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
 from pledge.cli.common import command_with_settings, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.store import reencrypt_tenant, rotate_tenant_key
-from pledge.tenants import TenantNotFound
 
 
 @click.group()
@@ -41,6 +38,4 @@ def rotate(settings: Settings, tenant_id: str, resume: bool) -> None:
         runtime.tenants.get(tenant_id)
         move = reencrypt_tenant if resume else rotate_tenant_key
         done = move(runtime.engine, runtime.vault, tenant_id)
-        with contextlib.suppress(TenantNotFound):  # a Forge-only tenant has no shared secret
-            runtime.tenants.set_shared_secret(tenant_id, runtime.tenants.shared_secret(tenant_id))
     click.echo(f"tenant {tenant_id}: data key version {done.key_version}, re-encrypted {done.records} records")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
@@ -50,7 +51,9 @@ def run(settings: Settings) -> None:
     listening = bind(settings.host, settings.port)
     with listening, open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(runtime, loaded, extra_routes=serve_statement(runtime, loaded), owns_runtime=True)
+        host = create_host(
+            runtime, loaded, extra_routes=asyncio.run(serve_statement(runtime, loaded)), owns_runtime=True
+        )
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
             host,
@@ -58,6 +61,8 @@ def run(settings: Settings) -> None:
             port=settings.port,
             http=BoundedHttpToolsProtocol,
             log_config=None,
+            # The host writes the access line itself, by route template (pledge.metrics).
+            access_log=False,
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

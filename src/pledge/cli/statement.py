@@ -6,6 +6,7 @@ reads include the current one (a new version only when the text changed).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,7 +155,7 @@ def _plural(count: int, noun: str) -> str:
 def verify(settings: Settings) -> None:
     """Check every claim against live evidence; exit 1 when any claim fails or has no check yet."""
     with open_deployment(settings) as deployment:
-        verification = verify_published(deployment, publish(deployment))
+        verification = asyncio.run(verify_published(deployment, publish(deployment)))
     table = Table("Claim", "Promise", "Evidence", "Result", show_lines=True)
     for result in verification.results:
         table.add_row(

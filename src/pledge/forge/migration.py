@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Engine, PrimaryKeyConstraint, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -38,15 +34,14 @@ from pledge.errors import ConfigurationError, PledgeError
 from pledge.forge.installations import forge_tenant_data
 from pledge.runtime import Runtime
 from pledge.tenantdata import TenantDataConflict, TenantDataError, TenantDataSet
+from pledge.vault import TransferSeal
 from pledge.vault.envelope import WrappedDataKeys
 
 log = logging.getLogger("pledge.forge.migration")
 
-_FORMAT = "pledge-realm-transfer/1"
 BUNDLE_FORMAT = "pledge-realm-transfer/2"
 """The sealed bundle's layout: ``tenantData`` (a ``pledge-tenant-data/1`` document without ``data_keys``) and
 ``dataKeys`` in the clear, for the destination to wrap. Version 1 carried the tenant's rows in other fields."""
-_NONCE_BYTES = 12
 
 realm_migrations_table = Table(
     "forge_realm_migrations",
@@ -85,41 +80,19 @@ def departed_to(engine: Engine, app_key: str, installation_id: str) -> str | Non
     return realm
 
 
-class TransferSeal:
-    """AES-256-GCM under the key the regional deployments share; the AAD names the migration and the step."""
-
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> TransferSeal:
-        secret = runtime.settings.forge_transfer_key
-        try:
-            key = base64.b64decode(secret.get_secret_value(), validate=True) if secret else b""
-        except binascii.Error:
-            key = b""
-        if len(key) != 32:
-            raise ConfigurationError(
-                "realm migration needs PLEDGE_FORGE_TRANSFER_KEY: the same base64 32-byte key in every region "
-                "(make one with `openssl rand -base64 32`)"
-            )
-        return cls(key)
-
-    def seal(self, migration_id: str, step: str, document: dict[str, Any]) -> bytes:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, json.dumps(document).encode(), _aad(migration_id, step))
-
-    def open(self, migration_id: str, step: str, sealed: bytes) -> dict[str, Any]:
-        try:
-            plaintext = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _aad(migration_id, step))
-        except (InvalidTag, ValueError):
-            raise MigrationError("the transfer is not sealed with this deployment's transfer key") from None
-        document: dict[str, Any] = json.loads(plaintext)
-        return document
-
-
-def _aad(migration_id: str, step: str) -> bytes:
-    return f"{_FORMAT}|{migration_id}|{step}".encode()
+def transfer_seal(runtime: Runtime) -> TransferSeal:
+    """The vault's seal under ``PLEDGE_FORGE_TRANSFER_KEY``, the key the regional deployments share."""
+    secret = runtime.settings.forge_transfer_key
+    try:
+        key = base64.b64decode(secret.get_secret_value(), validate=True) if secret else b""
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(
+            "realm migration needs PLEDGE_FORGE_TRANSFER_KEY: the same base64 32-byte key in every region "
+            "(make one with `openssl rand -base64 32`)"
+        )
+    return TransferSeal(key)
 
 
 class TenantMover:

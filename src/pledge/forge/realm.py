@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pledge.errors import PledgeError
-from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, TransferSeal
+from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, transfer_seal
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
 from pledge.host import app_base_path
@@ -31,6 +31,7 @@ from pledge.serving import AuthenticationFailed
 from pledge.tenants import Tenant
 from pledge.trust.connect import read_json_object
 from pledge.trust.jwt_policy import TokenRefused
+from pledge.vault import CiphertextInvalid
 
 log = logging.getLogger("pledge.forge.realm")
 
@@ -250,7 +251,7 @@ class RealmHooks:
                 )
 
     async def _tell_peer(self, migration: Migration, step: str, document: dict[str, Any] | None = None) -> None:
-        seal = TransferSeal.from_runtime(self._runtime)
+        seal = transfer_seal(self._runtime)
         body = seal.seal(migration.id, step, document or {"migrationId": migration.id})
         url = f"{self._peer_url(migration.target_realm)}{app_base_path(self._app_key)}{PEER_PATH}/{step}"
         response = await self._runtime.egress.request(
@@ -321,11 +322,13 @@ class RealmHooks:
 
     async def _opened(self, request: Request, step: str) -> tuple[str, dict[str, Any]]:
         migration_id = _migration_id(request.headers.get(_MIGRATION_HEADER))
-        seal = TransferSeal.from_runtime(self._runtime)
+        seal = transfer_seal(self._runtime)
         try:
             return migration_id, seal.open(migration_id, step, await request.body())
-        except MigrationError as exc:
-            raise AuthenticationFailed("transfer_unauthentic", str(exc)) from None
+        except CiphertextInvalid:
+            raise AuthenticationFailed(
+                "transfer_unauthentic", "the transfer is not sealed with this deployment's transfer key"
+            ) from None
 
     async def _destination_migration(self, request: Request, step: str) -> Migration:
         migration_id, _document = await self._opened(request, step)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pledge.errors import PledgeError
+from pledge.metrics import route_template
 from pledge.serving import AuthenticationFailed
 from pledge.trust.connect import read_body, read_json_object
 from pledge.trust.jwt_policy import TokenRefused
@@ -62,10 +63,10 @@ def answering_json(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except AuthenticationFailed as exc:
-            log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
+            log.info("refused %s %s: %s", request.method, route_template(request.scope), exc.code)
             return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
         except PledgeError as exc:
-            log.info("refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            log.info("refused %s %s: %s", request.method, route_template(request.scope), type(exc).__name__)
             return JSONResponse({"error": "refused", "message": str(exc)}, status_code=400)
 
     return handle

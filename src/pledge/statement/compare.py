@@ -274,16 +274,26 @@ def _align_edits(diffs: list[_Diff], vocabulary: Sequence[str]) -> None:
         pointer += 1
 
 
+class _TokenDiffer(diff_match_patch):  # type: ignore[misc]  # the library has no types
+    """diff-match-patch on token strings: its semantic cleanup slides edits by the tokens' boundaries."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        super().__init__()
+        self.Diff_Timeout = _DIFF_TIMEOUT_SECONDS
+        self._vocabulary = vocabulary
+
+    def diff_cleanupSemanticLossless(self, diffs: list[_Diff]) -> None:
+        # diff_cleanupSemantic calls this on its own instance: the character-based original would split tokens.
+        _align_edits(diffs, self._vocabulary)
+
+
 def _token_diff(old: Sequence[_Token], new: Sequence[_Token]) -> list[_Diff]:
     """A semantically cleaned diff of two token sequences, each character of each text standing for a token."""
     vocabulary = [""]  # like diff_linesToChars: no token is "\x00"
     codes: dict[str, str] = {}
     old_chars = _encode(old, codes, vocabulary)
     new_chars = _encode(new, codes, vocabulary)
-    dmp = diff_match_patch()
-    dmp.Diff_Timeout = _DIFF_TIMEOUT_SECONDS
-    # diff_cleanupSemantic calls self.diff_cleanupSemanticLossless: give it the token-aware one.
-    dmp.diff_cleanupSemanticLossless = lambda diffs: _align_edits(diffs, vocabulary)
+    dmp = _TokenDiffer(vocabulary)
     diffs: list[_Diff] = dmp.diff_main(old_chars, new_chars, False)
     dmp.diff_cleanupSemantic(diffs)
     return diffs

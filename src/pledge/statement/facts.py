@@ -2,38 +2,35 @@
 
 :class:`Facts` is everything the rendered text depends on: settings and the apps' data manifests, nothing that
 changes while the deployment runs (tenant counts, times), so the text changes only when a promise does (S1..S14).
-:class:`Deployment` is the live evidence a check reads: the database, the keyring file, the served apps, and a
-sample of stored records opened through the vault (taken once per verification run, shared by the checks that read it).
+:class:`Deployment` is the live evidence a check reads: the settings, the database, the served apps and their
+verifiers as the host binds them, and a sample of stored records opened through the vault (each taken once per
+verification run, shared by the checks that read it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from pledge.app import App
+from pledge import trust
+from pledge.app import App, Auth
 from pledge.clock import Clock
 from pledge.config import MINIMUM_RETENTION_DAYS, Settings
 from pledge.egress.client import origin
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import SampledRecord, sample_records
+from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
+from pledge.store.evidence import DeclaringApp
 from pledge.store.manifest import Category, Collection, DataManifest
-from pledge.tenants import count_by_region
 from pledge.trust.tenant_cache import DEFAULT_TTL_SECONDS
-
-SAMPLE_TENANTS = 100
-"""At most this many sites per app have their records sampled in one verification."""
-SAMPLE_PER_COLLECTION = 10
-"""At most this many random records per collection and site are opened in one verification."""
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
+    from pledge.serving import Verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +156,7 @@ class EvidenceUnavailable(PledgeError):
 
 @dataclass(frozen=True)
 class Deployment:
-    """The running deployment, as the checks read it.
+    """The running deployment, as the checks read it (each check declares, as a protocol, the part it reads).
 
     ``runtime`` is None when it could not be opened (a keyring with loose permissions refuses to load): the
     checks that need it then fail with ``runtime_error`` as their evidence, the others still run.
@@ -172,17 +169,29 @@ class Deployment:
     runtime: Runtime | None = None
     runtime_error: str = ""
     _samples: dict[str, list[SampledRecord]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _verifiers: dict[str, Mapping[Auth, Verifier]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, runtime: Runtime, apps: Sequence[object]) -> Deployment:
         return cls(runtime.settings, runtime.engine, runtime.clock, tuple(apps), runtime)
+
+    @property
+    def served_apps(self) -> tuple[App, ...]:
+        """The served apps that are Pledge apps (declaring their routes and data)."""
+        return tuple(app for app in self.apps if isinstance(app, App))
 
     def require_runtime(self) -> Runtime:
         if self.runtime is None:
             raise EvidenceUnavailable(f"the runtime could not start: {self.runtime_error}")
         return self.runtime
 
-    def sampled_records(self, app: App) -> list[SampledRecord]:
+    def verifiers(self, app: App) -> Mapping[Auth, Verifier]:
+        """The verifier of each route kind of ``app``, as the host binds them (made once per Deployment)."""
+        if app.key not in self._verifiers:
+            self._verifiers[app.key] = trust.verifiers_for(app, self.require_runtime())
+        return self._verifiers[app.key]
+
+    def sampled_records(self, app: DeclaringApp) -> list[SampledRecord]:
         """A random sample of ``app``'s stored records, opened with their own tenant's key (taken once per Deployment:
         :func:`pledge.statement.verify.verify` gives each run its own copy)."""
         if app.key not in self._samples:
@@ -191,13 +200,3 @@ class Deployment:
                 self.engine, vault, app, tenants=SAMPLE_TENANTS, per_collection=SAMPLE_PER_COLLECTION
             )
         return self._samples[app.key]
-
-    def tenants_by_region(self) -> dict[str, int]:
-        return count_by_region(self.engine)
-
-    def keyring_mode(self) -> int | None:
-        """Permission bits of the keyring file, None when there is no such file."""
-        try:
-            return stat.S_IMODE(os.stat(self.settings.resolved_keyring_path).st_mode)
-        except FileNotFoundError:
-            return None

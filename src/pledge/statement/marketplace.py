@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pledge.statement.claims import CLAIMS, Claim
+from pledge.statement.claims import CLAIMS, StatementClaim
 from pledge.statement.facts import Facts
 from pledge.store.manifest import Category
 
 
-def answers(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, Any]:
+def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[str, Any]:
     provided = {claim.id for claim in claims if claim.provided}
     personal = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.PERSONAL)]
     content = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.CONTENT)]

@@ -189,11 +189,11 @@ def _verification_json(verification: Verification) -> dict[str, Any]:
     }
 
 
-def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
-    """At start-up: publish this deployment's statement (a new version if its text changed), verify it, record
-    the run, and return the routes of its pages for the host."""
+async def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
+    """At start-up, before the host serves: publish this deployment's statement (a new version if its text changed),
+    verify it, record the run, and return the routes of its pages for the host."""
     deployment = Deployment.of(runtime, apps)
     published = publish(deployment)
-    verification = verify_published(deployment, published)
+    verification = await verify_published(deployment, published)
     log.info("statement version %d at /privacy; verification %s", published.version.id, verification.summary())
     return StatementPages(deployment, published).routes()

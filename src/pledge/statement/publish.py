@@ -27,8 +27,8 @@ def publish(deployment: Deployment) -> Published:
     return Published(facts, markdown, version)
 
 
-def verify_published(deployment: Deployment, published: Published) -> Verification:
+async def verify_published(deployment: Deployment, published: Published) -> Verification:
     """Verify the published statement against the deployment and record the run."""
-    verification = verify(deployment, published.facts, version_id=published.version.id)
+    verification = await verify(deployment, published.facts, version_id=published.version.id)
     VerificationLog(deployment.engine).record(verification)
     return verification

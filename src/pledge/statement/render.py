@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from pledge.statement.claims import CLAIMS, Claim, Section, claims_in
+from pledge.statement.claims import CLAIMS, Section, StatementClaim, claims_in
 from pledge.statement.facts import AppFacts, Facts
 from pledge.store.manifest import Category
 
@@ -43,7 +43,7 @@ def _tidy(markdown: str) -> str:
     return _BLANK_LINES.sub("\n\n", markdown).strip() + "\n"
 
 
-def render(facts: Facts, claims: tuple[Claim, ...] = CLAIMS) -> str:
+def render(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> str:
     """The whole statement as Markdown: the overview, a section per promise area, then a section per app."""
     sections = [(section, claims_in(section, claims)) for section in Section]
     template = TEMPLATES.get_template("statement.md")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,8 @@ from sqlalchemy import Boolean, Column, Engine, ForeignKey, Integer, Table, Text
 
 from pledge.db import UtcDateTime, metadata
 from pledge.logs import redact
-from pledge.statement.claims import CLAIMS, Claim, Evidence
+from pledge.promises import Evidence
+from pledge.statement.claims import CLAIMS, StatementClaim
 from pledge.statement.facts import Deployment, Facts
 
 statement_verifications_table = Table(
@@ -68,24 +70,29 @@ class Verification:
         )
 
 
-def check_claim(claim: Claim, deployment: Deployment, facts: Facts) -> ClaimResult:
+async def check_claim(claim: StatementClaim, deployment: Deployment, facts: Facts) -> ClaimResult:
     text = claim.sentence(facts)
     if claim.check is None:
         return ClaimResult(claim.id, claim.promise, text, Outcome.MISSING, "no check: not yet provided")
     try:
-        evidence = claim.check(deployment, facts)
+        found = claim.check(deployment, facts)
+        evidence = await found if inspect.isawaitable(found) else found
     except Exception as exc:  # a check that cannot read its evidence proves nothing: the claim fails
         evidence = Evidence(False, redact(f"the check could not run: {exc}"))
     outcome = Outcome.PASSED if evidence.passed else Outcome.FAILED
     return ClaimResult(claim.id, claim.promise, text, outcome, evidence.detail)
 
 
-def verify(
-    deployment: Deployment, facts: Facts, *, version_id: int | None, claims: tuple[Claim, ...] = CLAIMS
+async def verify(
+    deployment: Deployment, facts: Facts, *, version_id: int | None, claims: tuple[StatementClaim, ...] = CLAIMS
 ) -> Verification:
-    """Check every claim of the statement ``facts`` render (version ``version_id``) against ``deployment``."""
+    """Check every claim of the statement ``facts`` render (version ``version_id``) against ``deployment``.
+
+    A coroutine because some checks await the verifiers they probe: the CLI and the server's start-up run it with
+    ``asyncio.run``, and code already inside an event loop awaits it. The checks run one after the other.
+    """
     run = dataclasses.replace(deployment)  # a fresh sample of stored records per run, shared by its checks
-    results = tuple(check_claim(claim, run, facts) for claim in claims)
+    results = tuple([await check_claim(claim, run, facts) for claim in claims])
     return Verification(deployment.clock.now(), version_id, results)
 
 

@@ -186,3 +186,12 @@ def _opened(vault: Vault, tenant_id: str, scope: str, collection: str, record_id
     except (CiphertextInvalid, ValueError):  # ValueError: decrypted, but not JSON
         return SampledRecord(tenant_id, collection, record_id, Opened.INVALID, {})
     return SampledRecord(tenant_id, collection, record_id, Opened.OPENED, values)
+
+
+def records_of(engine: Engine, tenant_ids: Sequence[str]) -> int:
+    """How many records of any app the store holds for these tenants (ids only: nothing is opened)."""
+    if not tenant_ids:
+        return 0
+    query = select(func.count()).where(records_table.c.tenant_id.in_(tenant_ids))
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())

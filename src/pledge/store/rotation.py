@@ -1,8 +1,9 @@
-"""Data-key rotation with re-encryption: move every record of a tenant to its newest data key (S4).
+"""Data-key rotation with re-encryption: move every record and sealed secret of a tenant to its newest data key (S4).
 
 Rotation is resumable and safe to interrupt: records move over in small batches, each batch in one transaction, and
 older key versions stay until the tenant is shredded, so a record is always readable under the version its header
-names. Running :func:`reencrypt_tenant` again finishes an interrupted rotation; it is idempotent.
+names. Running :func:`reencrypt_tenant` again finishes an interrupted rotation; it is idempotent. Whoever rotates
+(the CLI, a job, a test), the tenant registry's sealed secrets are sealed again too: everything the key covers moves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, select, tuple_
 
 from pledge.store import codec, tables
 from pledge.store.tables import records_table
+from pledge.tenants import reseal_secrets
 from pledge.vault import Vault
 
 DEFAULT_BATCH_SIZE = 200
@@ -35,7 +37,8 @@ def rotate_tenant_key(
 
 
 def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Rotation:
-    """Re-encrypt every record of the tenant still under an older key version; resumes an interrupted rotation."""
+    """Re-encrypt every record, and re-seal every secret, of the tenant still under an older key version; resumes an
+    interrupted rotation."""
     target = vault.key_version(tenant_id)
     moved = 0
     position = ("", "", "")
@@ -63,6 +66,7 @@ def reencrypt_tenant(engine: Engine, vault: Vault, tenant_id: str, *, batch_size
                 .limit(batch_size)
             ).all()
         if not rows:
+            reseal_secrets(engine, vault, tenant_id)
             return Rotation(tenant_id, target, moved)
         position = (rows[-1].app_key, rows[-1].collection, rows[-1].id)
         with engine.begin() as connection:

@@ -106,8 +106,8 @@ class TenantStore:
 
     def create(self, collection: str, values: Mapping[str, Any]) -> Record:
         """Store a new record and return it with its generated id."""
-        declared = self._collection(collection)
-        encoded = self._checked(declared, values)
+        declared = declared_collection(self._manifest, self._app_key, collection)
+        encoded = checked_values(declared, self._app_key, values)
         now = self._clock.now()
         record_id = _new_id(now)
         sealed = codec.seal(
@@ -132,13 +132,13 @@ class TenantStore:
         return Record(record_id, collection, _wrapped(_as_read(values, encoded), declared.secret_fields), now, now, 1)
 
     def get(self, collection: str, record_id: str) -> Record:
-        declared = self._collection(collection)
+        declared = declared_collection(self._manifest, self._app_key, collection)
         return self._records(declared, [self._row(collection, record_id)])[0]
 
     def update(self, collection: str, record_id: str, values: Mapping[str, Any]) -> Record:
         """Change the given fields of a record and keep the others; returns the record as stored."""
-        declared = self._collection(collection)
-        changes = self._checked(declared, values)
+        declared = declared_collection(self._manifest, self._app_key, collection)
+        changes = checked_values(declared, self._app_key, values)
         scope = self._scope(collection)
         for _ in range(_UPDATE_ATTEMPTS):
             _, payload, revision, created_at, _ = self._row(collection, record_id)
@@ -165,7 +165,7 @@ class TenantStore:
         raise ConcurrentUpdate(f"record {record_id} in {collection} kept changing: retry the update")
 
     def delete(self, collection: str, record_id: str) -> None:
-        self._collection(collection)
+        declared_collection(self._manifest, self._app_key, collection)
         with self._engine.begin() as connection:
             if connection.execute(tables.DELETE_RECORD, self._key(collection, record_id)).rowcount != 1:
                 raise _not_found(collection, record_id)
@@ -184,8 +184,11 @@ class TenantStore:
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        declared = self._collection(collection)
-        slots, versions, digests = self._filters(declared, where or {})
+        declared = declared_collection(self._manifest, self._app_key, collection)
+        filters = self._filters(declared, where or {})
+        if filters is None:
+            return []
+        slots, versions, digests = filters
         parameters = {**self._key(collection), **digests, "limit": limit}
         if after is not None:
             parameters["after"] = after
@@ -195,58 +198,27 @@ class TenantStore:
         return self._records(declared, rows)
 
     def count(self, collection: str, *, where: Mapping[str, Any] | None = None) -> int:
-        declared = self._collection(collection)
-        slots, versions, digests = self._filters(declared, where or {})
+        declared = declared_collection(self._manifest, self._app_key, collection)
+        filters = self._filters(declared, where or {})
+        if filters is None:
+            return 0
+        slots, versions, digests = filters
         with self._engine.connect() as connection:
             query = tables.count_records(slots, versions)
             return int(connection.execute(query, {**self._key(collection), **digests}).scalar_one())
 
     # --- checks ---------------------------------------------------------------------------------
 
-    def _collection(self, name: str) -> Collection:
-        declared = self._manifest.collection(name)
-        if declared is None:
-            raise UndeclaredData(
-                f"collection {name!r} is not declared in the data manifest of app {self._app_key!r}:"
-                f" add Collection({name!r}, ...) to App(data=DataManifest(...))"
-            )
-        return declared
-
-    def _checked(self, declared: Collection, values: Mapping[str, Any]) -> dict[str, bytes]:
-        encoded: dict[str, bytes] = {}
-        for name, raw in values.items():
-            declared_field = declared.field(name)
-            if declared_field is None:
-                raise UndeclaredData(
-                    f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
-                    f" {self._app_key!r}: add Field({name!r}, ...) to it"
-                )
-            value = _revealed(raw)
-            if declared_field.category is not Category.PERSONAL:
-                finding = scan_value(value)
-                if finding is not None:
-                    raise PersonalDataRefused(
-                        f"field {declared.name}.{name} holds what looks like {_KIND_NAMES[finding.kind]},"
-                        f" but it is declared {declared_field.category.value}: declare it Category.PERSONAL in the"
-                        " data manifest, or do not store it"
-                    )
-            try:
-                encoded[name] = codec.canonical_json(value)
-            except (TypeError, ValueError):
-                raise InvalidValue(
-                    f"field {declared.name}.{name}: a {type(value).__name__} is not storable;"
-                    " store JSON values (str, int, float, bool, None, lists and dicts of them)"
-                ) from None
-        return encoded
-
-    def _filters(self, declared: Collection, where: Mapping[str, Any]) -> tuple[tuple[int, ...], int, dict[str, bytes]]:
-        """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters."""
+    def _filters(
+        self, declared: Collection, where: Mapping[str, Any]
+    ) -> tuple[tuple[int, ...], int, dict[str, bytes]] | None:
+        """The index slots the conditions filter on, in order, the tenant's key versions, and the digest parameters;
+        ``None`` when nothing can match: a tenant without a data key has no records, and a read makes no key."""
         parameters: dict[str, bytes] = {}
         if not where:
             return (), 0, parameters
         indexed = declared.indexed_fields
-        latest = self._vault.key_version(self._tenant_id)
-        scope = self._scope(declared.name)
+        checked: list[tuple[str, bytes]] = []
         for name, raw in where.items():
             declared_field = declared.field(name)
             if declared_field is None:
@@ -263,6 +235,12 @@ class TenantStore:
                 plaintext = codec.canonical_json(value)
             except (TypeError, ValueError):
                 raise InvalidValue(f"filter on {declared.name}.{name}: a {type(value).__name__} is not JSON") from None
+            checked.append((name, plaintext))
+        latest = self._vault.existing_key_version(self._tenant_id)
+        if latest is None:
+            return None
+        scope = self._scope(declared.name)
+        for name, plaintext in checked:
             # Records written before a key rotation finished carry digests under older key versions.
             for version, parameter in enumerate(tables.digest_parameters(indexed.index(name), latest), start=1):
                 parameters[parameter] = self._vault.blind_index(self._tenant_id, version, scope, name, plaintext)
@@ -292,6 +270,53 @@ class TenantStore:
             Record(record_id, declared.name, _wrapped(values, secrets), created_at, updated_at, revision)
             for (record_id, _, revision, created_at, updated_at), values in zip(rows, opened, strict=True)
         ]
+
+
+# --- the write guard: pure functions of the manifest and the values, run before anything is encrypted or written ---
+
+
+def declared_collection(manifest: DataManifest, app_key: str, name: str) -> Collection:
+    """The collection ``name`` as ``manifest`` declares it; :class:`UndeclaredData` when it does not."""
+    declared = manifest.collection(name)
+    if declared is None:
+        raise UndeclaredData(
+            f"collection {name!r} is not declared in the data manifest of app {app_key!r}:"
+            f" add Collection({name!r}, ...) to App(data=DataManifest(...))"
+        )
+    return declared
+
+
+def checked_values(declared: Collection, app_key: str, values: Mapping[str, Any]) -> dict[str, bytes]:
+    """The values of a write, each checked against its declared field and encoded as canonical JSON.
+
+    Refuses an undeclared field (:class:`UndeclaredData`), a value that looks like personal data in a field not
+    declared personal data (:class:`PersonalDataRefused`, found by the PII guard) and a value that is not JSON.
+    """
+    encoded: dict[str, bytes] = {}
+    for name, raw in values.items():
+        declared_field = declared.field(name)
+        if declared_field is None:
+            raise UndeclaredData(
+                f"field {name!r} of collection {declared.name!r} is not declared in the data manifest of app"
+                f" {app_key!r}: add Field({name!r}, ...) to it"
+            )
+        value = _revealed(raw)
+        if declared_field.category is not Category.PERSONAL:
+            finding = scan_value(value)
+            if finding is not None:
+                raise PersonalDataRefused(
+                    f"field {declared.name}.{name} holds what looks like {_KIND_NAMES[finding.kind]},"
+                    f" but it is declared {declared_field.category.value}: declare it Category.PERSONAL in the"
+                    " data manifest, or do not store it"
+                )
+        try:
+            encoded[name] = codec.canonical_json(value)
+        except (TypeError, ValueError):
+            raise InvalidValue(
+                f"field {declared.name}.{name}: a {type(value).__name__} is not storable;"
+                " store JSON values (str, int, float, bool, None, lists and dicts of them)"
+            ) from None
+    return encoded
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})

@@ -7,6 +7,7 @@ from pledge.tenants.registry import (
     TenantState,
     TenantStateError,
     count_by_region,
+    reseal_secrets,
     stored_fields,
     tenants_table,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "TenantState",
     "TenantStateError",
     "count_by_region",
+    "reseal_secrets",
     "stored_fields",
     "tenants_table",
 ]

@@ -338,6 +338,25 @@ def _tenant(row: RowMapping) -> Tenant:
     )
 
 
+def reseal_secrets(engine: Engine, sealer: SecretSealer, tenant_id: str) -> int:
+    """Seal the tenant's secrets again under its current data key, as a key rotation must: nothing the tenant holds
+    stays under an older key. Returns how many were sealed again (the Connect shared secret is the only one)."""
+    column = tenants_table.c.shared_secret
+    with engine.connect() as connection:
+        sealed = connection.execute(select(column).where(tenants_table.c.id == tenant_id)).scalar_one_or_none()
+    if sealed is None:
+        return 0  # no such tenant, or a Forge-only one: no shared secret
+    resealed = sealer.seal(tenant_id, _SHARED_SECRET, sealer.unseal(tenant_id, _SHARED_SECRET, sealed))
+    with engine.begin() as connection:
+        # Compared with what was read: a secret a re-install set meanwhile is already under the current key.
+        result = connection.execute(
+            update(tenants_table)
+            .where((tenants_table.c.id == tenant_id) & (column == sealed))
+            .values(shared_secret=resealed)
+        )
+    return result.rowcount
+
+
 def count_by_region(engine: Engine) -> dict[str, int]:
     """How many tenants each region holds, purged tenants (whose data is gone) left out: the evidence for S1."""
     query = (

@@ -4,7 +4,11 @@ Every ciphertext's associated data names tenant, collection, record, field and k
 to another tenant, row or field does not decrypt. Deleting a tenant's wrapped keys (``shred``) makes every copy of
 its data unreadable, the KEK holder's included, and leaves a marker so that the tenant never gets a fresh key.
 
-Ciphertext layout (version 1): ``0x01 | key version (4 bytes, big-endian) | nonce (12) | AES-GCM ciphertext+tag``.
+Ciphertext layout: the vault's AEAD recipe (:mod:`pledge.vault.aead`) with the data key version after the version
+byte, ``0x01 | key version (4 bytes, big-endian) | nonce (12) | AES-GCM ciphertext+tag``, the key version also in
+the associated data. The steps are inlined here, with keys and associated data prefixes cached: this is the store's
+hot path. docs/crypto.md describes every format of the vault.
+
 Blind indexes (equality lookups without clear text) are HMAC-SHA256 under a key derived from the data key by HKDF.
 """
 
@@ -45,14 +49,14 @@ from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import PledgeError
 from pledge.tenantdata import Row, TableRows
+from pledge.vault.aead import NONCE_BYTES, TAG_BYTES, VERSION, CiphertextInvalid, length_prefix, length_prefixed
 from pledge.vault.keyring import Keyring, WrappedKey
 
-_FORMAT = 1
 _HEADER = struct.Struct(">BI")
-_NONCE_BYTES = 12
-_TAG_BYTES = 16
-_BODY_START = _HEADER.size + _NONCE_BYTES
-_MIN_LENGTH = _BODY_START + _TAG_BYTES
+RECORD_PURPOSE = "pledge/aad/1"
+"""The purpose in the associated data of record payloads and sealed tenant secrets."""
+_BODY_START = _HEADER.size + NONCE_BYTES
+_MIN_LENGTH = _BODY_START + TAG_BYTES
 
 DEFAULT_CACHE_SIZE = 4096
 """Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
@@ -79,10 +83,6 @@ shredded_tenants_table = Table(
 )
 
 
-class CiphertextInvalid(PledgeError):
-    """The ciphertext was altered, truncated, or belongs to another tenant, record or field."""
-
-
 class KeyShredded(PledgeError):
     """The tenant's data keys were destroyed: its data is unrecoverable by design, and nothing new is written."""
 
@@ -99,7 +99,7 @@ class Aad(NamedTuple):
         # Only the record id differs from one record of a collection to the next: the rest comes from caches.
         return (
             _aad_prefix(tenant_id, self.collection)
-            + _length_prefixed_bytes(self.record_id.encode())
+            + length_prefix(self.record_id.encode())
             + _aad_suffix(self.field, key_version)
         )
 
@@ -115,8 +115,8 @@ class _DataKey:
     and a finalize, 0.7 instead of 1.0 µs. A manifest declares few indexed fields, so this stays small."""
 
     def encrypt(self, version: int, aad: bytes, plaintext: bytes) -> bytes:
-        nonce = os.urandom(_NONCE_BYTES)
-        return _HEADER.pack(_FORMAT, version) + nonce + self.cipher.encrypt(nonce, plaintext, aad)
+        nonce = os.urandom(NONCE_BYTES)
+        return _HEADER.pack(VERSION, version) + nonce + self.cipher.encrypt(nonce, plaintext, aad)
 
     def blind_index(self, scope: bytes, value: bytes) -> bytes:
         scoped = self.scoped_macs.get(scope)
@@ -219,10 +219,10 @@ class Vault:
             elif len(ciphertext) < _MIN_LENGTH:
                 raise CiphertextInvalid("ciphertext is truncated")
             cipher, suffix = key
-            aad = prefix + _length_prefixed_bytes(record_id.encode()) + suffix
+            aad = prefix + length_prefix(record_id.encode()) + suffix
             try:
                 opened.append(
-                    cipher.decrypt(ciphertext[_BODY_START - _NONCE_BYTES : _BODY_START], ciphertext[_BODY_START:], aad)
+                    cipher.decrypt(ciphertext[_BODY_START - NONCE_BYTES : _BODY_START], ciphertext[_BODY_START:], aad)
                 )
             except InvalidTag:
                 raise CiphertextInvalid(
@@ -258,6 +258,20 @@ class Vault:
             if version is None:
                 version = self._insert_key(tenant_id, first=True)
             self._remember(tenant_id, version)
+        return version
+
+    def existing_key_version(self, tenant_id: str) -> int | None:
+        """:meth:`key_version` for readers: ``None`` when the tenant has no key yet, which is never created here (a
+        read must not make keys). ``KeyShredded`` when its keys were destroyed, as any read of its data is."""
+        cached = self._current.get(tenant_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        version = self._latest_version(tenant_id)
+        if version is None:
+            if self.is_shredded(tenant_id):
+                raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: its data can never be read again")
+            return None
+        self._remember(tenant_id, version)
         return version
 
     def rotate_data_key(self, tenant_id: str) -> int:
@@ -440,7 +454,7 @@ def ciphertext_key_version(ciphertext: bytes) -> int:
     if len(ciphertext) < _MIN_LENGTH:
         raise CiphertextInvalid("ciphertext is truncated")
     fmt, version = _HEADER.unpack_from(ciphertext)
-    if fmt != _FORMAT:
+    if fmt != VERSION:
         raise CiphertextInvalid(f"unknown ciphertext format {fmt}")
     return int(version)
 
@@ -465,17 +479,17 @@ def _is_shredded(connection: Connection, tenant_id: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _aad_prefix(tenant_id: str, collection: str) -> bytes:
-    return _length_prefixed("pledge/aad/1", tenant_id, collection)
+    return length_prefixed(RECORD_PURPOSE, tenant_id, collection)
 
 
 @functools.lru_cache(maxsize=256)
 def _aad_suffix(field: str, key_version: int) -> bytes:
-    return _length_prefixed(field, str(key_version))
+    return length_prefixed(field, str(key_version))
 
 
 @functools.lru_cache(maxsize=4096)
 def _index_scope(tenant_id: str, collection: str, field: str) -> bytes:
-    return _length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
+    return length_prefixed("pledge/blind-index/1", tenant_id, collection, field)
 
 
 def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
@@ -485,17 +499,3 @@ def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
 
 def _wrap_context(tenant_id: str, version: int) -> bytes:
     return f"pledge/data-key/1|{tenant_id}|{version}".encode()
-
-
-def _length_prefixed_bytes(data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + data
-
-
-def _length_prefixed(*parts: str) -> bytes:
-    # Length-prefixed so that no two different tuples encode to the same bytes.
-    encoded = bytearray()
-    for part in parts:
-        data = part.encode()
-        encoded += len(data).to_bytes(4, "big")
-        encoded += data
-    return bytes(encoded)

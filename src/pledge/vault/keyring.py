@@ -1,7 +1,8 @@
 """The key-encryption key (KEK): wraps tenants' data keys and never touches data itself.
 
 ``Keyring`` is the small interface a KMS implements (AWS KMS ``Encrypt``/``Decrypt`` with an encryption context,
-HashiCorp Vault transit ``encrypt``/``decrypt`` with ``context``); ``LocalKeyring`` keeps the KEKs in a 0600 file.
+HashiCorp Vault transit ``encrypt``/``decrypt`` with ``context``); ``LocalKeyring`` keeps the KEKs in a 0600 file and
+wraps with the vault's AEAD recipe (docs/crypto.md).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +19,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pledge.errors import PledgeError
+from pledge.vault import aead
 
-_NONCE_BYTES = 12
 _FORMAT = "pledge-keyring/1"
+WRAP_PURPOSE = "pledge/kek-wrap/1"
+_DATA_KEY_BYTES = 32
+_LEGACY_WRAP_LENGTH = aead.NONCE_BYTES + _DATA_KEY_BYTES + aead.TAG_BYTES
+"""Wraps written before the AEAD recipe: nonce | ciphertext | tag, the context alone as associated data, no version
+byte (one byte shorter than a wrap of the recipe). Read until ``pledge keys rotate-kek`` has re-wrapped them."""
 
 
 class KeyringError(PledgeError):
@@ -70,18 +75,20 @@ class LocalKeyring:
         return self._current
 
     def wrap(self, data_key: bytes, context: bytes) -> WrappedKey:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        ciphertext = AESGCM(self._keys[self._current]).encrypt(nonce, data_key, context)
-        return WrappedKey(self._current, nonce + ciphertext)
+        if len(data_key) != _DATA_KEY_BYTES:
+            raise KeyringError(f"a data key is {_DATA_KEY_BYTES} bytes, not {len(data_key)}: refusing to wrap it")
+        sealed = aead.seal(self._keys[self._current], data_key, _wrap_aad(self._current, context))
+        return WrappedKey(self._current, sealed)
 
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
         kek = self._keys.get(wrapped.kek_id)
         if kek is None:
             raise KeyringError(f"keyring {self._path} has no key {wrapped.kek_id!r}: was it replaced by another file?")
-        nonce, ciphertext = wrapped.ciphertext[:_NONCE_BYTES], wrapped.ciphertext[_NONCE_BYTES:]
         try:
-            return AESGCM(kek).decrypt(nonce, ciphertext, context)
-        except InvalidTag:
+            if len(wrapped.ciphertext) == _LEGACY_WRAP_LENGTH:
+                return _unwrap_legacy(kek, wrapped.ciphertext, context)
+            return aead.open(kek, wrapped.ciphertext, _wrap_aad(wrapped.kek_id, context))
+        except aead.CiphertextInvalid:
             raise KeyringError(f"key {wrapped.kek_id!r} cannot unwrap this data key: it was tampered with") from None
 
     def rotate(self) -> str:
@@ -97,6 +104,17 @@ class LocalKeyring:
             raise KeyringError(
                 f"keyring {self._path} has mode {mode:04o}, readable by others: run `chmod 600 {self._path}`"
             )
+
+
+def _wrap_aad(kek_id: str, context: bytes) -> aead.AssociatedData:
+    return aead.AssociatedData(WRAP_PURPOSE, kek_id, context)
+
+
+def _unwrap_legacy(kek: bytes, wrapped: bytes, context: bytes) -> bytes:
+    try:
+        return AESGCM(kek).decrypt(wrapped[: aead.NONCE_BYTES], wrapped[aead.NONCE_BYTES :], context)
+    except InvalidTag:
+        raise aead.CiphertextInvalid("legacy wrap was altered") from None
 
 
 def _create(path: Path) -> None:
