@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from pledge.app_state import AppStates
 from pledge.clock import Clock, SystemClock
 from pledge.config import ENV_PREFIX, Settings
 from pledge.db import open_engine
@@ -16,7 +17,10 @@ from pledge.egress import OutboundClient
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import TenantStore
 from pledge.store.async_store import store_threads
+from pledge.store.tables import RECORD_ROWS
+from pledge.tenantdata import TenantDataSet
 from pledge.tenants import Tenant, TenantRegistry
+from pledge.tenants.registry import TENANT_ROWS
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
 from pledge.vault import LocalKeyring, Vault
@@ -40,9 +44,14 @@ class Runtime:
     closed: bool = field(default=False, init=False)
     store_threads: ThreadPoolExecutor = field(init=False, repr=False)
     """Where handlers' store calls run (see :mod:`pledge.store.async_store`)."""
+    app_states: AppStates = field(default_factory=AppStates, init=False, repr=False)
+    """What the runtime keeps for each app between requests (see :mod:`pledge.app_state`)."""
+    tenant_data: TenantDataSet = field(init=False, repr=False)
+    """Everything a tenant owns, exported, imported or deleted as one (see :mod:`pledge.tenantdata`)."""
 
     def __post_init__(self) -> None:
         self.store_threads = store_threads(self.engine)
+        self.tenant_data = TenantDataSet(self.engine, [*TENANT_ROWS, self.vault.tenant_keys(), RECORD_ROWS])
 
     @classmethod
     def open(

@@ -22,6 +22,8 @@ FAULTS = frozenset(
         "pledge.vault.keyring.KeyringError",
         "pledge.schema.DatabaseUnavailable",
         "pledge.forge.migration.MigrationError",  # the realm hooks answer it themselves (`refused`)
+        "pledge.tenantdata.TenantDataError",  # no handler imports tenant data; realm migration makes it MigrationError
+        "pledge.tenantdata.TenantDataConflict",
         "pledge.tenants.registry.TenantNotFound",  # handlers never look tenants up; the verifiers refuse first
         "pledge.statement.facts.EvidenceUnavailable",
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves

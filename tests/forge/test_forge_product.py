@@ -22,6 +22,8 @@ from pledge.forge import app_client
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
 from pledge.sim.forge import ForgeSite
+from pledge.statement.facts import Deployment
+from pledge.statement.publish import publish, verify_published
 
 
 async def test_a_ui_call_reads_the_issue_as_the_app_and_the_user_and_keeps_no_token(
@@ -170,3 +172,19 @@ def test_any_issue_key_reaches_the_issue_path_as_one_segment_or_is_refused(issue
     prefix = b"/ex/jira/c/rest/api/3/issue/"
     assert request.url.raw_path.startswith(prefix)
     assert unquote(request.url.raw_path[len(prefix) :].decode("ascii")) == issue_key
+
+
+async def test_a_statement_verification_in_the_serving_process_leaves_jobs_the_app_token(
+    pledge: Runtime, site: ForgeSite
+) -> None:
+    # The host verifies its statement at start-up and may again while serving: the checks build their own
+    # verifiers, which once replaced the served one in a process-wide table, so jobs found no app token any more.
+    installation = site.new_installation()
+    await site.install(INSTALLED, installation)
+    (tenant,) = pledge.tenants.list()
+    await site.invoke_remote(f"{BASE}/notes", installation, method="GET", principal="user-1")
+    for _ in range(2):
+        deployment = Deployment.of(pledge, [app])
+        await verify_published(deployment, publish(deployment))
+        issue = await app_client(pledge, app, tenant.id).get_json("/rest/api/3/issue/SIM-1")
+        assert issue["key"] == "SIM-1" and site.rest_calls[-1].token_kind == "app"

@@ -12,8 +12,7 @@ from tests.statement.example import mailer_app
 from pledge.app import App, Auth, RequestContext
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
-from pledge.forge import ForgeConfig, TableRows
-from pledge.forge.installations import forge_installations_table
+from pledge.forge import ForgeConfig
 from pledge.forge.migration import Migration, MigrationLog, TenantMover
 from pledge.runtime import Runtime
 from pledge.serving import Verifier
@@ -85,7 +84,7 @@ def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
 
     # A move whose list of tenant tables misses the store's: its records stay behind.
     log.add(Migration("to-eu", "source", moved.id, INSTALLATION, "US", "EU", "COMMITTED", None))
-    TenantMover(runtime, [TableRows(forge_installations_table)]).delete(moved.id)
+    TenantMover(runtime, runtime.tenant_data.without("store_records")).delete(moved.id)
     assert _outcome(deployment, "data-residency") == (
         Outcome.FAILED,
         "of 1 site moved to another realm, this deployment still holds 0 site records, the data keys of 0 sites "

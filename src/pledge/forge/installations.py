@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pledge.db import UtcDateTime, metadata
 from pledge.runtime import Runtime
+from pledge.tenantdata import TableRows, TenantDataSet
 from pledge.tenants import Tenant, TenantNotFound, TenantState
 from pledge.trust.forge import Invocation
 
@@ -30,6 +32,15 @@ forge_installations_table = Table(
     Column("migration_id", String(128), nullable=True),
 )
 
+INSTALLATION_ROWS: Final = TableRows(forge_installations_table)
+
+
+def forge_tenant_data(runtime: Runtime) -> TenantDataSet:
+    """The runtime's tenant data, the tenant's Forge installation row in it: whichever Forge part meets a runtime
+    first registers it (registering it again changes nothing)."""
+    runtime.tenant_data.register(INSTALLATION_ROWS)
+    return runtime.tenant_data
+
 
 @dataclass(frozen=True, slots=True)
 class InstallationState:
@@ -41,6 +52,7 @@ class Installations:
     """The Forge facts about tenants of one app, beside the tenant registry."""
 
     def __init__(self, runtime: Runtime, app_key: str, product_type: str) -> None:
+        forge_tenant_data(runtime)
         self._runtime = runtime
         self._app_key = app_key
         self._product_type = product_type

@@ -1,20 +1,21 @@
 """S1: a tenant's data lives in one region; a realm migration moves all of it, and leaves nothing behind.
 
 Forge's ``migration:dataResidency`` module calls the remote that holds the tenant (the source) with ``/schedule``,
-``/start``, ``GET /status``, ``/commit`` and ``/rollback``. The source exports the tenant — its registry row, its
-data keys (re-wrapped by the destination's own KEK) and every row of every table registered with
-:func:`register_tenant_data` — seals the bundle with the key the regional deployments share
-(``PLEDGE_FORGE_TRANSFER_KEY``) and hands it to the destination deployment named in ``PLEDGE_FORGE_PEERS``.
+``/start``, ``GET /status``, ``/commit`` and ``/rollback``. The source exports the tenant — its tenant data
+(:mod:`pledge.tenantdata`: registry row, store records, Forge installation and every part registered with the runtime)
+and its data keys, to be wrapped by the destination's own KEK — seals the bundle with the key the regional
+deployments share (``PLEDGE_FORGE_TRANSFER_KEY``) and hands it to the destination deployment named in
+``PLEDGE_FORGE_PEERS``.
 
 Until ``/commit`` the destination holds an inert copy (pinned to the source region, so it serves nothing) and the
 source refuses the tenant's requests (409), so no write can be lost. ``/commit`` activates the copy, then deletes
-the tenant's rows and shreds its keys at the source; the source keeps one line — migration id, installationId,
+the tenant's rows and releases its keys at the source; the source keeps one line — migration id, installationId,
 target realm — so a misrouted request is answered "pinned to EU" (421) instead of "unknown". ``/rollback`` deletes
 the destination's copy and lifts the source's lock; a failed transfer is always rolled back, the source still
 holding everything.
 
-Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps; the store's records and blind
-indexes are registered here, its digests staying valid because the data keys keep their versions.
+Ciphertexts move unchanged: their AAD names the tenant id, which a migration keeps; blind-index digests stay valid
+because the data keys keep their versions.
 """
 
 from __future__ import annotations
@@ -22,25 +23,25 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, PrimaryKeyConstraint, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Engine, PrimaryKeyConstraint, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import ConfigurationError, PledgeError
-from pledge.forge.installations import forge_installations_table
+from pledge.forge.installations import forge_tenant_data
 from pledge.runtime import Runtime
-from pledge.store.tables import records_table
-from pledge.tenants import tenants_table
+from pledge.tenantdata import TenantDataConflict, TenantDataError, TenantDataSet
 from pledge.vault import TransferSeal
+from pledge.vault.envelope import WrappedDataKeys
 
 log = logging.getLogger("pledge.forge.migration")
 
-_FORMAT = "pledge-realm-transfer/1"
+BUNDLE_FORMAT = "pledge-realm-transfer/2"
+"""The sealed bundle's layout: ``tenantData`` (a ``pledge-tenant-data/1`` document without ``data_keys``) and
+``dataKeys`` in the clear, for the destination to wrap. Version 1 carried the tenant's rows in other fields."""
 
 realm_migrations_table = Table(
     "forge_realm_migrations",
@@ -62,63 +63,6 @@ realm_migrations_table = Table(
 
 class MigrationError(PledgeError):
     """A realm migration step that cannot be done now; the message says why and what to do."""
-
-
-class TenantData(Protocol):
-    """A tenant's rows in one place, as a realm migration moves them. The store registers its tables here."""
-
-    @property
-    def name(self) -> str: ...
-
-    def export_rows(self, connection: Connection, tenant_id: str) -> list[dict[str, Any]]: ...
-
-    def import_rows(self, connection: Connection, tenant_id: str, rows: list[dict[str, Any]]) -> None: ...
-
-    def delete_rows(self, connection: Connection, tenant_id: str) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TableRows:
-    """Every row of ``table`` whose ``tenant_column`` is the tenant's id, moved as-is (ciphertexts included)."""
-
-    table: Table
-    tenant_column: str = "tenant_id"
-
-    @property
-    def name(self) -> str:
-        return self.table.name
-
-    def export_rows(self, connection: Connection, tenant_id: str) -> list[dict[str, Any]]:
-        query = select(self.table).where(self.table.c[self.tenant_column] == tenant_id)
-        return [{key: _encode(value) for key, value in row.items()} for row in connection.execute(query).mappings()]
-
-    def import_rows(self, connection: Connection, tenant_id: str, rows: list[dict[str, Any]]) -> None:
-        decoded = [{key: _decode(value) for key, value in row.items()} for row in rows]
-        if any(row.get(self.tenant_column) != tenant_id for row in decoded):
-            raise MigrationError(f"the bundle's {self.name} rows belong to another tenant: refusing the import")
-        if decoded:
-            connection.execute(insert(self.table), decoded)
-
-    def delete_rows(self, connection: Connection, tenant_id: str) -> int:
-        result = connection.execute(delete(self.table).where(self.table.c[self.tenant_column] == tenant_id))
-        return result.rowcount
-
-
-_TENANT_ROW = TableRows(tenants_table, "id")
-_tenant_data: list[TenantData] = [
-    TableRows(forge_installations_table),
-    TableRows(records_table),
-]
-
-
-def register_tenant_data(part: TenantData) -> None:
-    """Move ``part`` with its tenant on a realm migration, e.g. ``register_tenant_data(TableRows(records_table))``."""
-    if all(existing.name != part.name for existing in _tenant_data):
-        _tenant_data.append(part)
-
-
-def tenant_data() -> tuple[TenantData, ...]:
-    return tuple(_tenant_data)
 
 
 def departed_to(engine: Engine, app_key: str, installation_id: str) -> str | None:
@@ -152,40 +96,33 @@ def transfer_seal(runtime: Runtime) -> TransferSeal:
 
 
 class TenantMover:
-    """Export, import and delete one tenant's data at this deployment."""
+    """A tenant's data for a realm migration: the runtime's tenant data (:mod:`pledge.tenantdata`), its data keys
+    unwrapped so that the destination wraps them with its own KEK (the bundle travels sealed: :class:`TransferSeal`).
+    """
 
-    def __init__(self, runtime: Runtime, parts: Sequence[TenantData] | None = None) -> None:
+    def __init__(self, runtime: Runtime, data: TenantDataSet | None = None) -> None:
         self._runtime = runtime
-        self._parts = tuple(parts) if parts is not None else tenant_data()
+        self._data = forge_tenant_data(runtime) if data is None else data
+        self._moved = self._data.without(WrappedDataKeys.name)
 
     def export(self, tenant_id: str) -> dict[str, Any]:
-        with self._runtime.engine.connect() as connection:
-            tenant = _TENANT_ROW.export_rows(connection, tenant_id)
-            parts = {part.name: part.export_rows(connection, tenant_id) for part in self._parts}
         keys = self._runtime.vault.export_data_keys(tenant_id)
         return {
-            "format": _FORMAT,
-            "tenantId": tenant_id,
-            "tenant": tenant,
+            "format": BUNDLE_FORMAT,
+            "tenantData": self._moved.export(tenant_id),
             "dataKeys": [{"version": version, "key": base64.b64encode(key).decode()} for version, key in keys],
-            "parts": parts,
         }
 
     def import_(self, bundle: dict[str, Any]) -> str:
-        if bundle.get("format") != _FORMAT:
+        if bundle.get("format") != BUNDLE_FORMAT:
             raise MigrationError(f"unknown transfer format {bundle.get('format')!r}: upgrade this deployment")
-        tenant_id = str(bundle["tenantId"])
-        unknown = set(bundle["parts"]) - {part.name for part in self._parts}
-        if unknown:
-            raise MigrationError(f"this deployment does not know the tables {sorted(unknown)}: deploy the same apps")
-        keys = [(int(entry["version"]), base64.b64decode(entry["key"])) for entry in bundle["dataKeys"]]
+        keys = _data_keys(bundle.get("dataKeys"))
         try:
-            with self._runtime.engine.begin() as connection:
-                _TENANT_ROW.import_rows(connection, tenant_id, bundle["tenant"])
-                for part in self._parts:
-                    part.import_rows(connection, tenant_id, bundle["parts"].get(part.name, []))
-        except IntegrityError:
-            raise MigrationError(f"tenant {tenant_id} or its installation already exists here: roll back") from None
+            tenant_id = self._moved.import_(bundle.get("tenantData"))
+        except TenantDataConflict as exc:
+            raise MigrationError(f"{exc}: roll back") from None
+        except TenantDataError as exc:
+            raise MigrationError(str(exc)) from None
         try:
             self._runtime.vault.import_data_keys(tenant_id, keys)
         except Exception:
@@ -194,28 +131,20 @@ class TenantMover:
         return tenant_id
 
     def delete(self, tenant_id: str) -> None:
-        with self._runtime.engine.begin() as connection:
-            for part in reversed(self._parts):
-                part.delete_rows(connection, tenant_id)
-            _TENANT_ROW.delete_rows(connection, tenant_id)
-        self._runtime.vault.release_data_keys(tenant_id)
+        """Everything of the tenant here, its data keys released (not shredded: its data lives on where it went)."""
+        self._data.delete(tenant_id)
 
 
-def _encode(value: object) -> object:
-    if isinstance(value, bytes):
-        return {"$bytes": base64.b64encode(value).decode()}
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    return value
-
-
-def _decode(value: object) -> object:
-    if isinstance(value, dict) and len(value) == 1:
-        if "$bytes" in value:
-            return base64.b64decode(value["$bytes"])
-        if "$datetime" in value:
-            return datetime.fromisoformat(value["$datetime"])
-    return value
+def _data_keys(entries: object) -> list[tuple[int, bytes]]:
+    if isinstance(entries, list) and all(
+        isinstance(entry, dict) and type(entry.get("version")) is int and isinstance(entry.get("key"), str)
+        for entry in entries
+    ):
+        try:
+            return [(entry["version"], base64.b64decode(entry["key"], validate=True)) for entry in entries]
+        except binascii.Error:
+            pass
+    raise MigrationError("the transfer's data keys are not a list of versions and keys")
 
 
 @dataclass(frozen=True, slots=True)

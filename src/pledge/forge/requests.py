@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 # waits longer than this before exporting (see pledge.forge.realm), so no instance still serves a locked tenant.
 RESOLUTION_TTL = timedelta(seconds=1)
 _RESOLUTION_CACHE_LIMIT = 100_000
-# The verifier of each (runtime, app key) being served: where jobs find the app tokens held in memory.
-_serving: dict[tuple[int, str], ForgeRequestVerifier] = {}
 
 SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
@@ -79,10 +77,16 @@ class ForgeCall:
 
 def app_client(runtime: Runtime, app: App, tenant_id: str) -> ProductClient:
     """Call the product as the app outside a request (a job), until the last app token Forge sent expires."""
-    verifier = _serving.get((id(runtime), app.key))
-    if verifier is None:
-        raise PledgeError(f"app {app.key!r} is not served as a Forge Remote by this runtime")
-    return verifier.app_client(tenant_id)
+    if app.forge is None:
+        raise PledgeError(f"app {app.key!r} is not a Forge Remote: it has no app token")
+    token, api_base_url = held_app_tokens(runtime, app).get(tenant_id)
+    return ProductClient(runtime.egress, api_base_url, token, runtime.clock)
+
+
+def held_app_tokens(runtime: Runtime, app: App) -> TokenCache:
+    """The app tokens Forge sent for ``app``'s tenants, held by the runtime: every verifier of the app offers
+    to the same cache, however many are built (the statement's checks build their own)."""
+    return runtime.app_states.of(app.key, TokenCache, lambda: TokenCache(runtime.clock))
 
 
 def forge_call(context: RequestContext) -> ForgeCall:
@@ -94,7 +98,8 @@ def forge_call(context: RequestContext) -> ForgeCall:
 
 
 class ForgeRequestVerifier:
-    """One per served app: its JWKS cache, replay memory and app-token cache live as long as the app is served."""
+    """One per served app: its JWKS cache, replay memory and resolved tenants live as long as the app is served; the
+    app tokens it is sent are the runtime's (:func:`held_app_tokens`)."""
 
     def __init__(self, app: App, config: ForgeConfig, runtime: Runtime) -> None:
         self.app = app
@@ -106,16 +111,10 @@ class ForgeRequestVerifier:
         staging_jwks = None if staging is None else JwksCache(staging, runtime.egress, runtime.clock)
         self.fit = FitVerifier(config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks)
         self.installations = Installations(runtime, app.key, app.product.value)
-        self.tokens = TokenCache(runtime.clock)
+        self.tokens = held_app_tokens(runtime, app)
         self._resolved: dict[str, _Resolution] = {}
         self._pending: dict[str, asyncio.Future[_Resolution]] = {}
         self._event_paths = frozenset(config.events.values())
-        _serving[(id(runtime), app.key)] = self
-
-    def app_client(self, tenant_id: str) -> ProductClient:
-        """A client calling the product as the app with the latest app token Forge sent for the tenant."""
-        token, api_base_url = self.tokens.get(tenant_id)
-        return ProductClient(self.runtime.egress, api_base_url, token, self.runtime.clock)
 
     async def __call__(self, request: Request) -> Identity:
         authorization = raw_header(request, b"authorization")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     Column,
@@ -38,6 +38,7 @@ from sqlalchemy import (
 from pledge.db import UtcDateTime, metadata
 from pledge.prepared import prepare
 from pledge.store.manifest import MAX_INDEXED_FIELDS
+from pledge.tenantdata import TableRows
 
 INDEX_COLUMNS = tuple(f"index_{slot}" for slot in range(MAX_INDEXED_FIELDS))
 """Slot n (from 0) holds the digest of the n-th indexed field the collection declares."""
@@ -70,6 +71,9 @@ for _name in INDEX_COLUMNS:
         sqlite_where=records_table.c[_name].isnot(None),
         postgresql_where=records_table.c[_name].isnot(None),
     )
+
+RECORD_ROWS: Final = TableRows(records_table)
+"""A tenant's records with their blind indexes, as a part of its tenant data (:mod:`pledge.tenantdata`)."""
 
 _records = records_table.c
 _NEW_INDEX_PARAMETERS = tuple(f"new_{name}" for name in INDEX_COLUMNS)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from sqlalchemy import (
     Column,
@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import PledgeError
+from pledge.tenantdata import TableRows
 
 
 class TenantState(enum.StrEnum):
@@ -97,6 +98,10 @@ lifecycle_order_table = Table(
     Column("tenant_id", String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("issued_at", Float, nullable=False),  # the iat (epoch seconds) of the last lifecycle event accepted
 )
+
+TENANT_ROWS: Final = (TableRows(tenants_table, "id"), TableRows(lifecycle_order_table))
+"""A tenant's rows here, as parts of its tenant data (:mod:`pledge.tenantdata`). ``lifecycle_tokens`` is no
+tenant's: it holds digests of used tokens, whoever they were for."""
 
 
 class TenantNotFound(PledgeError):

@@ -20,9 +20,9 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,6 +48,7 @@ from sqlalchemy import (
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import PledgeError
+from pledge.tenantdata import Row, TableRows
 from pledge.vault.aead import NONCE_BYTES, TAG_BYTES, VERSION, CiphertextInvalid, length_prefix, length_prefixed
 from pledge.vault.keyring import Keyring, WrappedKey
 
@@ -347,19 +348,17 @@ class Vault:
                 )
             self._current.pop(tenant_id, None)
 
-    def release_data_keys(self, tenant_id: str) -> int:
-        """Delete this deployment's wrapped copies of keys that moved to another deployment (not a shred: the
-        tenant's data stays readable where it went, and may come back)."""
-        with self._lock, self._engine.begin() as connection:
-            _lock_tenant(connection, tenant_id)
-            result = connection.execute(delete(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id))
-            self._keys.forget(tenant_id)
-            self._current.pop(tenant_id, None)
-        return result.rowcount
-
     def is_shredded(self, tenant_id: str) -> bool:
         with self._engine.connect() as connection:
             return _is_shredded(connection, tenant_id)
+
+    def tenant_keys(self) -> WrappedDataKeys:
+        """The tenant's wrapped data keys as a part of its tenant data (see :mod:`pledge.tenantdata`)."""
+        return WrappedDataKeys(self)
+
+    def _forget(self, tenant_id: str) -> None:
+        self._keys.forget(tenant_id)
+        self._current.pop(tenant_id, None)
 
     def has_keys(self, tenant_id: str) -> bool:
         return self._latest_version(tenant_id) is not None
@@ -417,6 +416,37 @@ class Vault:
             if _is_shredded(connection, tenant_id):
                 raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: it gets no new data key")
         return version
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedDataKeys:
+    """A tenant's ``data_keys`` rows as stored, wrapped by this deployment's KEK: part of its tenant data.
+
+    Deleting them releases the keys (a shred would also forbid new ones: :meth:`Vault.shred`); keys never come back
+    for a tenant shredded here. Either way this instance forgets what it remembered of the tenant's keys.
+    """
+
+    vault: Vault
+    name = "data_keys"
+
+    def export_rows(self, connection: Connection, tenant_id: str) -> list[Row]:
+        return _KEY_ROWS.export_rows(connection, tenant_id)
+
+    def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
+        _lock_tenant(connection, tenant_id)
+        if _is_shredded(connection, tenant_id):
+            raise KeyShredded(f"tenant {tenant_id} was crypto-shredded here: its keys cannot come back")
+        _KEY_ROWS.import_rows(connection, tenant_id, rows)
+        self.vault._forget(tenant_id)
+
+    def delete_rows(self, connection: Connection, tenant_id: str) -> int:
+        _lock_tenant(connection, tenant_id)
+        deleted = _KEY_ROWS.delete_rows(connection, tenant_id)
+        self.vault._forget(tenant_id)
+        return deleted
+
+
+_KEY_ROWS: Final = TableRows(data_keys_table)
 
 
 def ciphertext_key_version(ciphertext: bytes) -> int:
