@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 # pytest puts this directory on sys.path (no __init__.py here): the test reads the tables the processes write.
-from process_runner import DEADLINE, PERIOD, appended, clock_table, stop, test_metadata, ticks
+from job_process_runner import DEADLINE, PERIOD, appended, clock_table, stop, test_metadata, ticks
 from sqlalchemy import Engine, func, insert, select, update
 
 from pledge import schema
@@ -23,7 +23,7 @@ from pledge.jobs.tables import job_runs_table
 
 pytestmark = pytest.mark.postgres
 
-SCRIPT = Path(__file__).with_name("process_runner.py")
+SCRIPT = Path(__file__).with_name("job_process_runner.py")
 WAIT_SECONDS = 60
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
