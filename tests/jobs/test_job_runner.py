@@ -205,3 +205,20 @@ def test_job_declarations_are_checked() -> None:
         Job(name="Not A Name", period=PERIOD, deadline=DEADLINE, run=lambda _context: None)
     with pytest.raises(ValueError, match="positive"):
         Job(name="zero", period=timedelta(0), deadline=DEADLINE, run=lambda _context: None)
+
+
+def test_a_run_that_outlives_its_deadline_records_nothing_and_the_next_tick_runs_the_job_again(
+    rows: Engine, clock: FrozenClock
+) -> None:
+    def overrun(context: JobContext) -> None:
+        clock.advance(DEADLINE)  # the run takes as long as it may: its lease has expired when it writes
+        with context.transaction() as connection:
+            connection.execute(insert(appended).values(by="late"))
+
+    runner = JobRunner(rows, clock, [Job("append", PERIOD, DEADLINE, overrun)], instance="a")
+    [record] = runner.tick()
+    assert (record.outcome, record.finished_at) == (Outcome.RUNNING, None)
+    assert appended_count(rows) == 0
+    [again] = runner.tick()
+    assert again.token == record.token + 1
+    assert outcomes(runner, "append") == [Outcome.ABANDONED, Outcome.RUNNING]

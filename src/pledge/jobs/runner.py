@@ -19,7 +19,7 @@ from typing import Final
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pledge.clock import Clock
@@ -81,11 +81,10 @@ class JobStatus:
 class Run:
     """A run that holds its job's lease: the work goes through :attr:`context`, then :meth:`succeed` or :meth:`fail`."""
 
-    def __init__(self, runner: JobRunner, job: Job, context: JobContext, run_id: int) -> None:
-        self._runner = runner
+    def __init__(self, job: Job, context: JobContext, run_id: int) -> None:
         self.job = job
         self.context = context
-        self._id = run_id
+        self.id = run_id
 
     def succeed(self) -> None:
         self._finish(Outcome.SUCCEEDED, None)
@@ -99,7 +98,7 @@ class Run:
         with self.context.engine.begin() as connection:
             fence(connection, self.job.name, self.context.token, now)
             connection.execute(
-                update(runs).where(runs.c.id == self._id).values(outcome=outcome, finished_at=now, error=error)
+                update(runs).where(runs.c.id == self.id).values(outcome=outcome, finished_at=now, error=error)
             )
             connection.execute(
                 update(leases)
@@ -167,7 +166,7 @@ class JobRunner:
             transaction.commit()
         assert run_id is not None
         context = JobContext(name=name, token=token, started_at=now, engine=self.engine, clock=self.clock)
-        return Run(self, job, context, int(run_id[0]))
+        return Run(job, context, int(run_id[0]))
 
     def execute(self, run: Run) -> RunRecord:
         """Do the run's work and record its outcome; a run that lost its lease records nothing."""
@@ -181,7 +180,8 @@ class JobRunner:
             _unless_lost(run.fail, exc)
         else:
             _unless_lost(run.succeed)
-        return self.history(name, limit=1)[0]
+        with self.engine.connect() as connection:
+            return _record(connection.execute(select(runs).where(runs.c.id == run.id)).mappings().one())
 
     def status(self) -> list[JobStatus]:
         now = self.clock.now()
@@ -199,18 +199,7 @@ class JobRunner:
             query = query.where(runs.c.name == self.job(name).name)
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [
-            RunRecord(
-                name=row["name"],
-                token=row["token"],
-                instance=row["instance"],
-                started_at=row["started_at"],
-                finished_at=row["finished_at"],
-                outcome=Outcome(row["outcome"]),
-                error=row["error"],
-            )
-            for row in rows
-        ]
+        return [_record(row) for row in rows]
 
     def job(self, name: str) -> Job:
         job = self.jobs.get(name)
@@ -253,6 +242,18 @@ class JobRunner:
                 )
         except IntegrityError:
             pass  # another instance registered it first
+
+
+def _record(row: RowMapping) -> RunRecord:
+    return RunRecord(
+        name=row["name"],
+        token=row["token"],
+        instance=row["instance"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=Outcome(row["outcome"]),
+        error=row["error"],
+    )
 
 
 def _unless_lost(finish: Callable[..., None], *args: BaseException) -> None:
