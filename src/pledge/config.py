@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     forge_transfer_key: SecretStr | None = Field(
         default=None, description="Base64 32-byte key shared by regional deployments to seal realm migrations."
     )
+    # Scheduled jobs (docs/jobs.md)
+    jobs_enabled: bool = Field(
+        default=True, description="Run scheduled jobs in `pledge serve` (each runs once across instances)."
+    )
+    jobs_tick_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often `pledge serve` checks which jobs are due."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Final, Protocol
 
 from sqlalchemy.exc import OperationalError
@@ -24,6 +24,8 @@ from pledge.egress import EgressRefused, UnsafePath
 from pledge.errors import PledgeError, Refused
 from pledge.forge.product import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
+from pledge.jobs import JobRunner
+from pledge.jobs.health import JobHealthCollector, describe_late
 from pledge.metrics import Metrics, MetricsMiddleware, route_template
 from pledge.runtime import Runtime
 from pledge.serving import refusal, refused
@@ -86,14 +88,21 @@ def create_host(
     extra_routes: Sequence[BaseRoute] = (),
     *,
     owns_runtime: bool = False,
+    jobs: JobRunner | None = None,
 ) -> Starlette:
     """The host ASGI app. With ``owns_runtime`` (``pledge serve``), shutting the host down also closes the
-    runtime's outbound connections; tests that share one runtime between hosts leave it open."""
+    runtime's outbound connections; tests that share one runtime between hosts leave it open. With ``jobs``, their
+    health is in ``/readyz`` and ``/metrics``, and (``PLEDGE_JOBS_ENABLED``) the host runs them while it serves."""
     metrics = Metrics()
+    if jobs is not None:
+        metrics.registry.register(JobHealthCollector(jobs))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with AsyncExitStack() as running:
+            if jobs is not None and runtime.settings.jobs_enabled:
+                await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
+            yield
         if owns_runtime:
             # The outbound client's pooled connections belong to the server's event loop: close them on it.
             await runtime.egress.aclose()
@@ -108,6 +117,11 @@ def create_host(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         if not current.is_current:
             return JSONResponse({"status": "unavailable", "reason": current.describe()}, status_code=503)
+        late = await run_in_threadpool(jobs.late) if jobs is not None else []
+        if late:
+            # Degraded, still ready: a late backup is every instance's news, and a 503 would take all of them out
+            # of the load balancer for something no single instance can fix by not serving.
+            return JSONResponse({"status": "degraded", "reason": describe_late(late)})
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [

@@ -103,6 +103,12 @@ def test_serve_answers_health_and_readiness_after_migrating(served: Served) -> N
     assert httpx.get(served.url + "/readyz").json() == {"status": "ready"}
 
 
+@SQLITE_ONLY
+def test_serve_runs_the_declared_jobs_and_reports_them_in_metrics(served: Served) -> None:
+    succeeded = 'pledge_job_last_success_timestamp_seconds{job="tenant-lifecycle-tokens-sweep"}'
+    wait_for(lambda: succeeded in httpx.get(served.url + "/metrics").text, "the first tick's run of the sweep")
+
+
 def stop_with_a_request_in_flight(served: Served, gate: Path, stop: signal.Signals) -> httpx.Response:
     with ThreadPoolExecutor(max_workers=1) as pool:
         in_flight = pool.submit(httpx.get, served.url + "/apps/slow/hold", timeout=WAIT_SECONDS)

@@ -12,6 +12,7 @@ from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config import config
 from pledge.cli.db import db
 from pledge.cli.forge import forge
+from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
 from pledge.cli.serve import serve
 from pledge.cli.sim import sim
@@ -44,6 +45,7 @@ cli.add_command(token)
 cli.add_command(keys)
 cli.add_command(forge)
 cli.add_command(tenants)
+cli.add_command(jobs)
 
 
 def main(argv: list[str] | None = None) -> Any:

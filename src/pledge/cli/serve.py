@@ -17,6 +17,7 @@ import uvicorn
 
 from pledge import schema
 from pledge.cli.common import open_runtime, settings_from
+from pledge.cli.jobs import job_runner
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.host import Mountable, create_host
@@ -52,7 +53,11 @@ def run(settings: Settings) -> None:
     with listening, open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
         host = create_host(
-            runtime, loaded, extra_routes=asyncio.run(serve_statement(runtime, loaded)), owns_runtime=True
+            runtime,
+            loaded,
+            extra_routes=asyncio.run(serve_statement(runtime, loaded)),
+            owns_runtime=True,
+            jobs=job_runner(runtime),
         )
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(

@@ -1,0 +1,106 @@
+"""``pledge jobs``: the scheduled jobs of this deployment, their history, and running one now under its lease."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+
+from pledge.cli.common import command_with_settings, open_runtime, require_schema
+from pledge.config import Settings
+from pledge.errors import PledgeError
+from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
+from pledge.runtime import Runtime
+
+_LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE")
+_HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
+
+
+def declared_jobs() -> tuple[Job, ...]:
+    """Every job of this deployment: what `pledge serve` runs and `pledge jobs` shows."""
+    return builtin_jobs()
+
+
+def job_runner(runtime: Runtime) -> JobRunner:
+    return JobRunner(runtime.engine, runtime.clock, declared_jobs())
+
+
+@click.group()
+def jobs() -> None:
+    """Scheduled jobs: each runs once per period across every instance (docs/jobs.md)."""
+
+
+@jobs.command("list")
+@command_with_settings
+def list_jobs(settings: Settings) -> None:
+    """Every declared job: period, deadline, when it is next due, its last success and failure, how overdue."""
+    with open_runtime(settings) as runtime:
+        require_schema(runtime)
+        statuses = job_runner(runtime).status()
+    _table(
+        _LIST_COLUMNS,
+        [
+            (
+                status.job.name,
+                _span(status.job.period),
+                _span(status.job.deadline),
+                _when(status.next_due),
+                _when(status.last_success),
+                _when(status.last_failure),
+                f"{status.overdue_seconds:.0f}s" + (" LATE" if status.is_late else ""),
+            )
+            for status in statuses
+        ],
+    )
+
+
+@jobs.command("run")
+@click.argument("name")
+@command_with_settings
+def run_job(settings: Settings, name: str) -> None:
+    """Run NAME now, due or not, under its lease: refused while another instance runs it."""
+    with open_runtime(settings) as runtime:
+        require_schema(runtime)
+        record = job_runner(runtime).run_now(name)
+    _table(_HISTORY_COLUMNS, [_history_row(record)])
+    if record.outcome != Outcome.SUCCEEDED:
+        raise PledgeError(f"job {name} {record.outcome}" + (f": {record.error}" if record.error else ""))
+
+
+@jobs.command("history")
+@click.argument("name", required=False)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="How many runs.")
+@command_with_settings
+def history(settings: Settings, name: str | None, limit: int) -> None:
+    """The latest runs, newest first, one line each (of NAME only, if given)."""
+    with open_runtime(settings) as runtime:
+        require_schema(runtime)
+        records = job_runner(runtime).history(name, limit=limit)
+    _table(_HISTORY_COLUMNS, [_history_row(record) for record in records])
+
+
+def _history_row(record: RunRecord) -> tuple[str, ...]:
+    duration = record.duration_seconds
+    return (
+        record.name,
+        _when(record.started_at),
+        _when(record.finished_at),
+        str(record.outcome) + (f" ({record.error})" if record.error else ""),
+        "-" if duration is None else f"{duration:.3f}s",
+        record.instance,
+    )
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    lines = [columns, *rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(columns))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _span(span: timedelta) -> str:
+    return f"{span.total_seconds():.0f}s"
