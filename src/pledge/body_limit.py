@@ -7,14 +7,17 @@ the limit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Final
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pledge.bodies import MAX_BODY_BYTES, BodyRefused, too_large
+from pledge.bodies import MAX_BODY_BYTES, too_large
 from pledge.errors import Refused
+
+log = logging.getLogger("pledge.host")
 
 DRAIN_SECONDS: Final = 5.0
 """How long an answer waits for the rest of a body nobody read. Closing a socket with unread bytes makes the kernel
@@ -52,7 +55,14 @@ class BodyLimitMiddleware:
             await self.refused(scope, too_large(limit))(scope, receive, send)
             return
         body = _BoundedBody(receive, send, limit)
-        await self.app(scope, body.receive, body.send)
+        try:
+            await self.app(scope, body.receive, body.send)
+        except Exception:
+            # The refusal raised for a body past the limit raced an answer that had already started (a file answer
+            # reads while it sends): the answer is cut short and the connection closes; there is nothing to report.
+            if not (body.overflowed and body.answering):
+                raise
+            log.info("cut an answer short: the request body passed %d bytes after it started", limit)
 
 
 def _framing(scope: Scope) -> tuple[int | None, bool]:
@@ -68,35 +78,42 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
 
 
 class _BoundedBody:
-    __slots__ = ("_limit", "_receive", "_received", "_send", "complete")
+    __slots__ = ("_limit", "_receive", "_received", "_send", "answering", "complete", "overflowed")
 
     def __init__(self, receive: Receive, send: Send, limit: int) -> None:
         self._receive = receive
         self._send = send
         self._limit = limit
         self._received = 0
+        self.answering = False
+        self.overflowed = False
         self.complete = False
 
     async def receive(self) -> Message:
         message = await self._receive()
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
-            if self._received > self._limit:
-                raise too_large(self._limit)
             self.complete = not message.get("more_body", False)
+            if self._received > self._limit:
+                self.overflowed = True
+                if self.answering:
+                    # Too late for a refusal: what still reads (a file answer listening for the client leaving)
+                    # is told the client left, and the rest is not read.
+                    return {"type": "http.disconnect"}
+                raise too_large(self._limit)
         else:  # http.disconnect
             self.complete = True
         return message
 
     async def send(self, message: Message) -> None:
-        if not self.complete and message["type"] == "http.response.start":
-            await self._drain()
+        if message["type"] == "http.response.start":
+            self.answering = True
+            if not self.complete:
+                await self._drain()
         await self._send(message)
 
     async def _drain(self) -> None:
+        # Past the limit the connection closes with the rest unread: a refusal is read, an endless body is not.
         with anyio.move_on_after(DRAIN_SECONDS):
-            try:
-                while not self.complete:
-                    await self.receive()
-            except BodyRefused:
-                pass  # past the limit: the connection closes with the rest unread
+            while not self.complete and self._received <= self._limit:
+                await self.receive()
