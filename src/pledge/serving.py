@@ -1,7 +1,8 @@
 """Binds an app's declarations to a runtime: every route behind the verifier its ``Auth`` names (S11).
 
 A verifier turns a request into a verified :class:`~pledge.app.Identity` or raises
-:class:`AuthenticationFailed`; the caller then gets 401 with a JSON reason code, never a stack trace.
+:class:`~pledge.errors.Refused`; the caller then gets 401 (or the status it names) with a JSON reason code, never
+a stack trace.
 """
 
 from __future__ import annotations
@@ -21,17 +22,6 @@ from pledge.errors import ConfigurationError, Refused
 from pledge.runtime import Runtime
 
 log = logging.getLogger("pledge.serving")
-
-
-class AuthenticationFailed(Refused):
-    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body.
-
-    ``status_code`` is 401 unless the caller is authentic but sent to the wrong place (421: tenant pinned to another
-    region) or for a tenant that cannot be served (403).
-    """
-
-    def __init__(self, code: str, message: str, *, status_code: int = 401) -> None:
-        super().__init__(code, message, status_code=status_code)
 
 
 class Verifier(Protocol):
@@ -80,7 +70,7 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
         if verifier is not None:
             try:
                 identity = await verifier(request)
-            except AuthenticationFailed as exc:
+            except Refused as exc:
                 return refused(request.scope, exc)
         return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 

@@ -27,7 +27,6 @@ FAULTS = frozenset(
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
         "pledge.statement.pages._PageError",
         "pledge.sim.connect.SimError",
-        "pledge.trust.jwt_policy.TokenRefused",  # the verifiers turn it into AuthenticationFailed
     }
 )
 

@@ -13,10 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from pledge.errors import PledgeError
-from pledge.serving import AuthenticationFailed
+from pledge.errors import PledgeError, Refused
 from pledge.trust.connect import read_body, read_json_object
-from pledge.trust.jwt_policy import TokenRefused
 
 if TYPE_CHECKING:
     from pledge.app import App
@@ -39,7 +37,7 @@ async def body_within(request: Request, limit: int) -> bytes:
     """The body, refused unread past ``limit`` (413 ``body_too_large``); the handler reads it again for free."""
     try:
         return await read_body(request, limit)
-    except TokenRefused as exc:
+    except Refused as exc:
         raise _refused(exc) from None
 
 
@@ -47,21 +45,21 @@ async def json_object_within(request: Request, limit: int) -> dict[str, Any]:
     """The body as a strict JSON object (400 ``body_malformed``), bounded as :func:`body_within`."""
     try:
         return await read_json_object(request, limit)
-    except TokenRefused as exc:
+    except Refused as exc:
         raise _refused(exc) from None
 
 
-def _refused(exc: TokenRefused) -> AuthenticationFailed:
-    return AuthenticationFailed(exc.code, str(exc), status_code=_BODY_REFUSAL_STATUS.get(exc.code, 400))
+def _refused(exc: Refused) -> Refused:
+    return Refused(exc.code, str(exc), status_code=_BODY_REFUSAL_STATUS.get(exc.code, 400))
 
 
 def answering_json(handler: Handler) -> Handler:
-    """Refusals as JSON: ``AuthenticationFailed`` with its status, any other PledgeError as 400."""
+    """Refusals as JSON: ``Refused`` with its status, any other PledgeError as 400."""
 
     async def handle(request: Request) -> Response:
         try:
             return await handler(request)
-        except AuthenticationFailed as exc:
+        except Refused as exc:
             log.info("refused %s %s: %s", request.method, request.url.path, exc.code)
             return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
         except PledgeError as exc:

@@ -24,12 +24,12 @@ from starlette.requests import Request
 from pledge import trust
 from pledge.app import App, Auth
 from pledge.clock import Clock
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.forge.migration import realm_migrations_table
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.logs import redact
 from pledge.runtime import Runtime
-from pledge.serving import AuthenticationFailed, Verifier
+from pledge.serving import Verifier
 from pledge.statement.facts import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS, Deployment, Facts
 from pledge.store import (
     Opened,
@@ -495,7 +495,7 @@ async def _probe(verifier: Verifier, runtime: Runtime, app: App, tenant: Tenant)
     }
     try:
         await verifier(Request(scope))
-    except AuthenticationFailed as refused:
+    except Refused as refused:
         return refused.code
     return None
 
@@ -519,7 +519,7 @@ def _forge_probe(verifier: ForgeRequestVerifier, runtime: Runtime, installation_
     )
     try:
         verifier.resolve(invocation)
-    except AuthenticationFailed as refused:
+    except Refused as refused:
         return refused.code
     return None
 
