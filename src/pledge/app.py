@@ -16,10 +16,10 @@ from pledge.bodies import check_depth, parse_json
 from pledge.errors import PledgeError
 from pledge.store.async_store import AsyncTenantStore
 from pledge.store.manifest import DataManifest
+from pledge.trust.identity import Identity as Identity
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.types import ASGIApp
 
     from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
@@ -44,15 +44,6 @@ class Auth(enum.StrEnum):
     """Forge Remote: a Forge Invocation Token (RS256, JWKS)."""
     PUBLIC = "public"
     """No authentication: only for routes that serve nothing tenant-specific (the descriptor, static files)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who called, as verified: the tenant, the user when there is one, and the token's verified claims."""
-
-    tenant: Tenant
-    account_id: str | None
-    claims: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +172,6 @@ class App:
             return endpoint
 
         return register
-
-    def asgi(self, runtime: Runtime) -> ASGIApp:
-        """The app bound to a runtime, every route behind its authentication (see :mod:`pledge.serving`)."""
-        from pledge.serving import build_app
-
-        return build_app(self, runtime)
 
 
 def _path(path: str) -> str:

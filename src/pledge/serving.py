@@ -9,29 +9,40 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp
 
-from pledge.app import App, Auth, Endpoint, Identity, RequestContext
+from pledge.app import App, Auth, Endpoint, RequestContext
+from pledge.connect import connect_routes
 from pledge.errors import ConfigurationError, Refused
+from pledge.forge.mounting import forge_routes
+from pledge.forge.requests import ForgeRequestVerifier
+from pledge.refusal import refused
 from pledge.runtime import Runtime
+from pledge.trust.connect import ConnectVerifier
+from pledge.trust.identity import Identity, Verifier
 
 log = logging.getLogger("pledge.serving")
 
 
-class Verifier(Protocol):
-    async def __call__(self, request: Request) -> Identity: ...
+def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
+    """The verifier of each authentication kind, bound to ``app`` and ``runtime``: this layer knows both products."""
+    verifiers: dict[Auth, Verifier] = {
+        Auth.CONNECT: ConnectVerifier(app.key, runtime, accept_context=False),
+        Auth.CONNECT_CONTEXT: ConnectVerifier(app.key, runtime, accept_context=True),
+    }
+    if app.forge is not None:
+        verifiers[Auth.FORGE] = ForgeRequestVerifier(app, app.forge, runtime)
+    return verifiers
 
 
 def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | None = None) -> ASGIApp:
     if verifiers is None:
-        from pledge.trust import verifiers_for
-
         verifiers = verifiers_for(app, runtime)
     routes: list[BaseRoute] = [
         StarletteRoute(
@@ -47,12 +58,8 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
-    from pledge.connect import connect_routes
-
     routes += connect_routes(app, runtime)
     if app.forge is not None and Auth.FORGE in verifiers:
-        from pledge.forge.routes import forge_routes
-
         routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
     # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
     # and a second error and exception layer per request bought nothing. No slash redirects: one would be answered
@@ -75,36 +82,6 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
         return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
-
-
-def raw_header(request: Request, name: bytes) -> bytes | None:
-    """A header's raw value straight from the ASGI scope (``name`` lowercase, as ASGI delivers names).
-
-    Verifiers read their headers this way: Starlette's ``Headers`` is built per request, and its ``get`` of an
-    absent header raises and catches a KeyError (about 1 µs each; the Forge route asks for two that are often absent).
-    """
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
-def refusal(code: str, message: str, *, status_code: int = 401) -> JSONResponse:
-    """The 4xx every refusal becomes: a reason code of docs/reason-codes.md and one line, never a stack trace.
-
-    A 413 also closes the connection: the rest of a body too large to take is not read.
-    """
-    headers = _CLOSE if status_code == 413 else None
-    return JSONResponse({"error": code, "message": message}, status_code=status_code, headers=headers)
-
-
-_CLOSE: Final = {"Connection": "close"}
-
-
-def refused(scope: Scope, exc: Refused) -> JSONResponse:
-    """Log a refusal in one line (method, path, reason code, message: never a value the caller sent) and answer it."""
-    log.info("refused %s %s: %s: %s", scope["method"], scope["path"], exc.code, exc)
-    return refusal(exc.code, str(exc), status_code=exc.status_code)
 
 
 def as_response(result: object) -> Response:

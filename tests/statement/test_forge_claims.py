@@ -15,11 +15,11 @@ from pledge.forge import ForgeConfig, TableRows
 from pledge.forge.installations import forge_installations_table
 from pledge.forge.migration import Migration, MigrationLog, TenantMover
 from pledge.runtime import Runtime
-from pledge.serving import Verifier
 from pledge.statement.facts import Deployment, gather
 from pledge.statement.marketplace import answers
 from pledge.statement.verify import Outcome, verify
 from pledge.tenants import Tenant, TenantState
+from pledge.trust.identity import Verifier
 
 FORGE_APP_ID = "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90"
 INSTALLATION = "ari:cloud:ecosystem::installation/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"

@@ -29,8 +29,8 @@ from starlette.routing import Route
 from pledge.app import App
 from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, lifecycle_path
 from pledge.errors import Refused
+from pledge.refusal import refusal
 from pledge.runtime import Runtime
-from pledge.serving import refusal
 from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
 from pledge.trust.connect import (
     app_base_url,

@@ -26,7 +26,7 @@ from pledge.errors import PledgeError, Refused
 from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, TransferSeal
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
-from pledge.host import app_base_path
+from pledge.mounts import app_base_path
 from pledge.tenants import Tenant
 from pledge.trust.connect import read_json_object
 

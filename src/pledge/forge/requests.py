@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pledge.app import App, Identity, RequestContext
+from pledge.app import App, RequestContext
 from pledge.errors import PledgeError, Refused
 from pledge.forge.config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.forge.routes import body_within, json_object_within
-from pledge.serving import raw_header
 from pledge.tenants import Tenant, TenantNotFound
 from pledge.trust.connect import MAX_BODY_BYTES
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
+from pledge.trust.identity import Identity, raw_header
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime

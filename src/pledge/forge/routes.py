@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from pledge.errors import PledgeError, Refused
 from pledge.trust.connect import read_body, read_json_object
-
-if TYPE_CHECKING:
-    from pledge.app import App
-    from pledge.runtime import Runtime
-    from pledge.serving import Verifier
 
 log = logging.getLogger("pledge.forge")
 
@@ -67,25 +61,3 @@ def answering_json(handler: Handler) -> Handler:
             return JSONResponse({"error": "refused", "message": str(exc)}, status_code=400)
 
     return handle
-
-
-def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRoute]:
-    """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
-    from pledge.forge.lifecycle import Lifecycle
-    from pledge.forge.realm import RealmHooks
-    from pledge.forge.requests import ForgeRequestVerifier
-
-    if not isinstance(verifier, ForgeRequestVerifier):
-        return []
-    lifecycle = Lifecycle(verifier)
-    hooks = RealmHooks(verifier)
-    return [
-        Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
-        Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
-        Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
-        *(
-            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
-            for step, method, handler in hooks.hooks()
-        ),
-        *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
-    ]

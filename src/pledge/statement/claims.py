@@ -21,7 +21,7 @@ import jwt
 from sqlalchemy import create_engine, func, inspect, select
 from starlette.requests import Request
 
-from pledge import trust
+from pledge import serving
 from pledge.app import App, Auth
 from pledge.clock import Clock
 from pledge.errors import PledgeError, Refused
@@ -29,7 +29,6 @@ from pledge.forge.migration import realm_migrations_table
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.logs import redact
 from pledge.runtime import Runtime
-from pledge.serving import Verifier
 from pledge.statement.facts import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS, Deployment, Facts
 from pledge.store import (
     Opened,
@@ -45,6 +44,7 @@ from pledge.store.tables import INDEX_COLUMNS, records_table
 from pledge.tenants import Tenant, TenantNotFound, TenantState, stored_fields
 from pledge.trust.connect import ConnectVerifier, app_base_url
 from pledge.trust.forge import Invocation
+from pledge.trust.identity import Verifier
 from pledge.trust.qsh import query_string_hash
 from pledge.vault import Vault, WrappedKey
 
@@ -201,7 +201,7 @@ def _probe_departed(deployment: Deployment, moves: list[Any]) -> Counter[str | N
     codes: Counter[str | None] = Counter()
     for move in moves:
         app = apps.get(move.app_key)
-        forge = trust.verifiers_for(app, runtime).get(Auth.FORGE) if app is not None else None
+        forge = serving.verifiers_for(app, runtime).get(Auth.FORGE) if app is not None else None
         if isinstance(forge, ForgeRequestVerifier):
             codes[_forge_probe(forge, runtime, move.installation_id)] += 1
     return codes
@@ -272,7 +272,7 @@ def check_signed_requests(deployment: Deployment, facts: Facts) -> Evidence:
             problems.append(f"{getattr(app, 'key', app)!s}: does not declare how its routes authenticate")
             continue
         kinds = Counter([route.auth for route in app.routes] + [Auth.CONNECT] * (len(app.webhooks) + len(app.pages)))
-        verifiers = trust.verifiers_for(app, runtime)
+        verifiers = serving.verifiers_for(app, runtime)
         unverified = sorted(kind.value for kind in kinds if kind is not Auth.PUBLIC and kind not in verifiers)
         if unverified:
             problems.append(f"{app.key}: no verifier for {', '.join(unverified)} routes")
@@ -546,7 +546,7 @@ def check_uninstalled_not_served(deployment: Deployment, facts: Facts) -> Eviden
         uninstalled = runtime.tenants.list(app_key=app.key, states=[TenantState.UNINSTALLED])[:UNINSTALL_PROBES]
         if not uninstalled:
             continue
-        verifiers = trust.verifiers_for(app, runtime)
+        verifiers = serving.verifiers_for(app, runtime)
         forge = verifiers.get(Auth.FORGE)
         codes: Counter[str | None] = Counter()
         for tenant in uninstalled:

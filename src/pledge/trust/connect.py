@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pledge.app import Identity
 from pledge.cache import BoundedCache
+from pledge.clock import Clock
+from pledge.config import Settings
 from pledge.errors import Refused
-from pledge.runtime import Runtime
-from pledge.serving import raw_header
+from pledge.mounts import app_base_path
+from pledge.trust.identity import Identity, raw_header
+from pledge.trust.install_keys import InstallKeys
 from pledge.trust.jws import (
     HS256,
     RS256,
@@ -36,7 +38,7 @@ from pledge.trust.jws import (
 )
 from pledge.trust.jwt_policy import check_connect_times, check_qsh, token_from
 from pledge.trust.qsh import query_string_hash
-from pledge.trust.tenant_cache import ConnectTenant
+from pledge.trust.tenant_cache import ConnectTenant, ConnectTenantCache
 
 MAX_BODY_BYTES: Final = 1024 * 1024
 """Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
@@ -51,10 +53,25 @@ PATH_QSH_CACHE_SIZE: Final = 1024
 PathHashes = BoundedCache[tuple[str, bytes, str], str]
 
 
-def app_base_url(runtime: Runtime, app_key: str) -> str:
-    """The app's baseUrl as the descriptor announces it: the ``aud`` of signed installs, the root of its QSHs."""
-    from pledge.host import app_base_path
+class ConnectTrust(Protocol):
+    """What Connect verification needs of the running system, no more: the deployment's public URL, the clock, the
+    tenants' secrets and Atlassian's install keys (a :class:`~pledge.runtime.Runtime` provides them)."""
 
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def connect_tenants(self) -> ConnectTenantCache: ...
+
+    @property
+    def install_keys(self) -> InstallKeys: ...
+
+
+def app_base_url(runtime: ConnectTrust, app_key: str) -> str:
+    """The app's baseUrl as the descriptor announces it: the ``aud`` of signed installs, the root of its QSHs."""
     return runtime.settings.public_url + app_base_path(app_key)
 
 
@@ -114,7 +131,7 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
 class ConnectVerifier:
     """Verifies product → app requests (webhooks, page loads) or, with ``accept_context``, frontend calls."""
 
-    def __init__(self, app_key: str, runtime: Runtime, *, accept_context: bool) -> None:
+    def __init__(self, app_key: str, runtime: ConnectTrust, *, accept_context: bool) -> None:
         self._app_key = app_key
         self._runtime = runtime
         self._base_path = urlsplit(app_base_url(runtime, app_key)).path
@@ -154,7 +171,7 @@ _METHODS_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def connect_tenant(
-    runtime: Runtime, app_key: str, token: UnverifiedToken, *, fresh: bool = False
+    runtime: ConnectTrust, app_key: str, token: UnverifiedToken, *, fresh: bool = False
 ) -> ConnectTenant | None:
     """The tenant the token's (unverified) issuer names, with its secret; None when there is no such installation."""
     client_key = token.issuer
@@ -190,7 +207,7 @@ def _check_audience(claims: Mapping[str, Any], base_url: str) -> None:
 
 
 async def verify_signed_lifecycle(
-    request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime
+    request: Request, body: Mapping[str, Any], app_key: str, runtime: ConnectTrust
 ) -> UnverifiedToken:
     """``installed`` / ``uninstalled``: an RS256 token from Atlassian's install-keys server, for this very request.
 
@@ -210,7 +227,7 @@ async def verify_signed_lifecycle(
 
 
 async def verify_shared_lifecycle(
-    request: Request, body: Mapping[str, Any], app_key: str, runtime: Runtime
+    request: Request, body: Mapping[str, Any], app_key: str, runtime: ConnectTrust
 ) -> tuple[ConnectTenant, UnverifiedToken]:
     """``enabled`` / ``disabled``: HS256 with the tenant's current shared secret, read fresh from the database.
 
