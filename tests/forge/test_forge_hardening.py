@@ -4,6 +4,7 @@ FITs minted for another module, and FITs as Atlassian documents them (optional c
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -153,12 +154,10 @@ async def test_any_time_claim_is_verified_or_refused_with_a_reason(
         response = await client.get(f"{BASE}/notes", headers={"authorization": f"Bearer {fit}"})
     assert response.status_code in (200, 401)
     if response.status_code == 401:
-        assert response.json()["error"] in {
-            "claims_invalid",
-            "token_expired",
-            "token_not_yet_valid",
-            "token_lifetime_too_long",
-        }
+        reasons = {"claims_invalid", "token_expired", "token_not_yet_valid", "token_lifetime_too_long"}
+        if isinstance(value, float) and math.isinf(value):
+            reasons = {"token_malformed"}  # the minted payload says Infinity: no JSON, refused before any claim
+        assert response.json()["error"] in reasons
 
 
 # B. A JWKS with a broken key.

@@ -143,7 +143,7 @@ def test_data_residency_is_answered_for_forge_apps_only() -> None:
 
 
 def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pledge.trust
+    import pledge.serving
 
     app = _forge_mailer()
 
@@ -158,13 +158,13 @@ def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypa
         "issue-mailer: 1 forge (every non-public route behind its verifier)",
     )
 
-    real = pledge.trust.verifiers_for
+    real = pledge.serving.verifiers_for
 
     def connect_for_everything(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
         verifiers = real(app, runtime)
         return verifiers | {Auth.FORGE: verifiers[Auth.CONNECT]}
 
-    monkeypatch.setattr(pledge.trust, "verifiers_for", connect_for_everything)
+    monkeypatch.setattr(pledge.serving, "verifiers_for", connect_for_everything)
     assert _outcome(deployment, "signed-requests") == (
         Outcome.FAILED,
         "issue-mailer: forge routes are not verified as the statement says",
