@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from pledge.app import App, RequestContext
 from pledge.errors import PledgeError, Refused
-from pledge.forge.config import ForgeConfig
+from pledge.forge.forge_config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.forge.routes import body_within, json_object_within
