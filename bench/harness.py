@@ -30,8 +30,9 @@ import httpx
 from starlette.applications import Starlette
 
 from pledge import schema
+from pledge.app import App
 from pledge.config import load_settings
-from pledge.host import Mountable, create_host
+from pledge.host import create_host
 from pledge.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -356,7 +357,7 @@ def print_table(rows: Sequence[Row], *, title: str = "") -> None:
         print(f"{line}  {row.note}".rstrip())
 
 
-def pledge_host(*apps: Mountable) -> Starlette:
+def pledge_host(*apps: App) -> Starlette:
     """The Pledge host serving ``apps``, as ``pledge serve`` builds it, for a ``--factory`` target in a child.
 
     Settings come from the child's environment (``PLEDGE_DATA_DIR`` set by :func:`serve`); the schema is upgraded

@@ -12,9 +12,9 @@ is reported.
 
 Plain rows run their statements with ``connection.execute`` (SQLAlchemy Core, as an app would): that is the
 target's baseline. The store runs its insert, select by id and filtered list on the driver's cursor through
-:mod:`pledge.prepared`, which skips what ``execute`` does on every call (46 of a 95 µs SQLite read); so a third side,
-"plain, driver", runs the same plain rows that way too, and the "sealing" column, the store against it, is what
-sealing, blind indexes and the PII guard cost alone.
+:mod:`pledge.store._prepared`, which skips what ``execute`` does on every call (46 of a 95 µs SQLite read); so a
+third side, "plain, driver", runs the same plain rows that way too, and the "sealing" column, the store against
+it, is what sealing, blind indexes and the PII guard cost alone.
 
 Run: .venv/bin/python -m bench store_crypto   (or PYTHONPATH=src .venv/bin/python bench/store_crypto.py)
 """
@@ -55,8 +55,8 @@ from sqlalchemy.exc import OperationalError
 from pledge import schema
 from pledge.clock import SystemClock
 from pledge.db import UtcDateTime, open_engine
-from pledge.prepared import prepare
 from pledge.store import Category, Collection, DataManifest, Field, Secret, TenantStore
+from pledge.store._prepared import prepare
 from pledge.vault import LocalKeyring, Vault
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -173,7 +173,7 @@ _Rows = list[dict[str, Any]]
 
 class PlainRows:
     """The same operations an app would write by hand on plain SQLAlchemy Core rows, run with ``Connection.execute``
-    or, with ``prepared``, on the driver's cursor as the store runs its own (:mod:`pledge.prepared`)."""
+    or, with ``prepared``, on the driver's cursor as the store runs its own (:mod:`pledge.store._prepared`)."""
 
     def __init__(self, engine: Engine, tenant_id: str, *, prepared: bool = False) -> None:
         self._engine = engine

@@ -73,7 +73,7 @@ async def email_issue_glance(context: RequestContext) -> str:
     except ProductRequestFailed:
         return "<p>This issue could not be read.</p>"
     summary = html.escape(str(issue.get("fields", {}).get("summary", "")))
-    preview_url = html.escape(f"{context.runtime.settings.public_url}/apps/{app.key}/api/preview?issueKey={key}")
+    preview_url = html.escape(f"{context.settings.public_url}/apps/{app.key}/api/preview?issueKey={key}")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Email this issue</title>
 <script src="https://connect-cdn.atl-paas.net/all.js" data-options="sizeToParent:true"></script></head>

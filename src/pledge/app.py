@@ -16,10 +16,10 @@ from pledge.bodies import check_depth, parse_json
 from pledge.errors import PledgeError
 from pledge.store.async_store import AsyncTenantStore
 from pledge.store.manifest import DataManifest
+from pledge.trust.identity import Identity as Identity
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.types import ASGIApp
 
     from pledge.forge import ForgeConfig
     from pledge.runtime import Runtime
@@ -47,22 +47,35 @@ class Auth(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
-    """Who called, as verified: the tenant, the user when there is one, and the token's verified claims."""
+class SettingsView:
+    """What a handler may know of the deployment: where it is served, its region, whether it is in development mode.
 
-    tenant: Tenant
-    account_id: str | None
-    claims: dict[str, Any]
+    Not the settings themselves: no database URL, keyring or key reaches a handler."""
+
+    public_url: str
+    region: str
+    dev_mode: bool
 
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a handler receives: the request, the verified identity (None on public routes) and the runtime."""
+    """What a handler receives: the request, the verified identity (None on public routes), the tenant's store and
+    a read-only view of the settings; product clients are built from it (``product_client(context)``,
+    ``forge_call(context)``).
+
+    Not the runtime, its engine or its vault: a handler reaches storage only through :attr:`store`, where the data
+    manifest and the personal-data guard apply (S2). ``_runtime`` is for Pledge's own product clients.
+    """
 
     request: Request
     identity: Identity | None
-    runtime: Runtime
+    _runtime: Runtime = field(repr=False)
     app: App | None = None
+
+    @property
+    def settings(self) -> SettingsView:
+        settings = self._runtime.settings
+        return SettingsView(settings.public_url, settings.region, settings.dev_mode)
 
     @property
     def tenant(self) -> Tenant:
@@ -95,7 +108,7 @@ class RequestContext:
         """
         if self.app is None:
             raise PledgeError("this request context was built without its app: pass app= to reach the store")
-        return AsyncTenantStore(self.runtime.store_for(self.app, self.tenant), self.runtime.store_threads)
+        return AsyncTenantStore(self._runtime.store_for(self.app, self.tenant), self._runtime.store_threads)
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]
@@ -181,12 +194,6 @@ class App:
             return endpoint
 
         return register
-
-    def asgi(self, runtime: Runtime) -> ASGIApp:
-        """The app bound to a runtime, every route behind its authentication (see :mod:`pledge.serving`)."""
-        from pledge.serving import build_app
-
-        return build_app(self, runtime)
 
 
 def _path(path: str) -> str:

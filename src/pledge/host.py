@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Final, Protocol
+from typing import Final
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -14,9 +14,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
 
 from pledge import schema
+from pledge.app import App
 from pledge.body_limit import BodyLimitMiddleware
 from pledge.connect.product import ProductRequestFailed
 from pledge.db import error_reason
@@ -27,13 +27,14 @@ from pledge.forge.routes import PEER_PATH
 from pledge.jobs import JobRunner
 from pledge.jobs.health import JobHealthCollector, describe_late
 from pledge.metrics import Metrics, MetricsMiddleware, route_template
+from pledge.mounts import app_base_path
+from pledge.refusal import refusal, refused
 from pledge.runtime import Runtime
-from pledge.serving import refusal, refused
+from pledge.serving import build_app
 from pledge.store import ConcurrentUpdate, InvalidValue, PersonalDataRefused, RecordNotFound, UndeclaredData
 from pledge.tenants import TenantStateError
 from pledge.vault import KeyShredded
 
-APPS_PREFIX = "/apps"
 STORAGE_RETRY_AFTER_SECONDS = 30
 MAX_TENANT_BUNDLE_BYTES: Final = 256 * 1024 * 1024
 """A realm migration hands a tenant's whole sealed data to the peer deployment in one request: the one body the
@@ -69,22 +70,9 @@ OTHER_HTTP_ERROR: Final = "http_error"
 log = logging.getLogger("pledge.host")
 
 
-class Mountable(Protocol):
-    """What the host needs of an app: its key (the URL segment) and an ASGI application bound to the runtime."""
-
-    @property
-    def key(self) -> str: ...
-
-    def asgi(self, runtime: Runtime) -> ASGIApp: ...
-
-
-def app_base_path(key: str) -> str:
-    return f"{APPS_PREFIX}/{key}"
-
-
 def create_host(
     runtime: Runtime,
-    apps: Sequence[Mountable] = (),
+    apps: Sequence[App] = (),
     extra_routes: Sequence[BaseRoute] = (),
     *,
     owns_runtime: bool = False,
@@ -130,7 +118,7 @@ def create_host(
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
         *extra_routes,
-        *(Mount(app_base_path(app.key), app.asgi(runtime)) for app in apps),
+        *(Mount(app_base_path(app.key), build_app(app, runtime)) for app in apps),
     ]
     host = Starlette(
         routes=routes,

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from pledge.serving import refusal
+from pledge.refusal import refusal
 
 MAX_HEAD_BYTES: Final = 64 * 1024
 """Request line and headers together. A Connect page load carries its JWT and context in the query (a few KiB), a

@@ -1,48 +1,48 @@
 """Binds an app's declarations to a runtime: every route behind the verifier its ``Auth`` names (S11).
 
 A verifier turns a request into a verified :class:`~pledge.app.Identity` or raises
-:class:`AuthenticationFailed`; the caller then gets 401 with a JSON reason code, never a stack trace.
+:class:`~pledge.errors.Refused`; the caller then gets 401 (or the status it names) with a JSON reason code, never
+a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp
 
-from pledge.app import App, Auth, Endpoint, Identity, RequestContext
+from pledge.app import App, Auth, Endpoint, RequestContext
+from pledge.connect import connect_routes
 from pledge.errors import ConfigurationError, Refused
-from pledge.metrics import route_template
+from pledge.forge.mounting import forge_routes
+from pledge.forge.requests import ForgeRequestVerifier
+from pledge.refusal import refused
 from pledge.runtime import Runtime
+from pledge.trust.connect import ConnectVerifier
+from pledge.trust.identity import Identity, Verifier
 
 log = logging.getLogger("pledge.serving")
 
 
-class AuthenticationFailed(Refused):
-    """The request did not prove who sent it. ``code`` is a stable reason code for the 401 body.
-
-    ``status_code`` is 401 unless the caller is authentic but sent to the wrong place (421: tenant pinned to another
-    region) or for a tenant that cannot be served (403).
-    """
-
-    def __init__(self, code: str, message: str, *, status_code: int = 401) -> None:
-        super().__init__(code, message, status_code=status_code)
-
-
-class Verifier(Protocol):
-    async def __call__(self, request: Request) -> Identity: ...
+def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
+    """The verifier of each authentication kind, bound to ``app`` and ``runtime``: this layer knows both products."""
+    verifiers: dict[Auth, Verifier] = {
+        Auth.CONNECT: ConnectVerifier(app.key, runtime, accept_context=False),
+        Auth.CONNECT_CONTEXT: ConnectVerifier(app.key, runtime, accept_context=True),
+    }
+    if app.forge is not None:
+        verifiers[Auth.FORGE] = ForgeRequestVerifier(app, app.forge, runtime)
+    return verifiers
 
 
 def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | None = None) -> ASGIApp:
     if verifiers is None:
-        from pledge.trust import verifiers_for
-
         verifiers = verifiers_for(app, runtime)
     routes: list[BaseRoute] = [
         StarletteRoute(
@@ -58,12 +58,8 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
         for page in app.pages
     ]
-    from pledge.connect import connect_routes
-
     routes += connect_routes(app, runtime)
     if app.forge is not None and Auth.FORGE in verifiers:
-        from pledge.forge.routes import forge_routes
-
         routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
     # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
     # and a second error and exception layer per request bought nothing. No slash redirects: one would be answered
@@ -81,42 +77,11 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
         if verifier is not None:
             try:
                 identity = await verifier(request)
-            except AuthenticationFailed as exc:
+            except Refused as exc:
                 return refused(request.scope, exc)
         return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
 
     return handle
-
-
-def raw_header(request: Request, name: bytes) -> bytes | None:
-    """A header's raw value straight from the ASGI scope (``name`` lowercase, as ASGI delivers names).
-
-    Verifiers read their headers this way: Starlette's ``Headers`` is built per request, and its ``get`` of an
-    absent header raises and catches a KeyError (about 1 µs each; the Forge route asks for two that are often absent).
-    """
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
-def refusal(code: str, message: str, *, status_code: int = 401) -> JSONResponse:
-    """The 4xx every refusal becomes: a reason code of docs/reason-codes.md and one line, never a stack trace.
-
-    A 413 also closes the connection: the rest of a body too large to take is not read.
-    """
-    headers = _CLOSE if status_code == 413 else None
-    return JSONResponse({"error": code, "message": message}, status_code=status_code, headers=headers)
-
-
-_CLOSE: Final = {"Connection": "close"}
-
-
-def refused(scope: Scope, exc: Refused) -> JSONResponse:
-    """Log a refusal in one line (method, route template, reason code, message: never a value the caller sent, so
-    never the concrete path) and answer it."""
-    log.info("refused %s %s: %s: %s", scope["method"], route_template(scope), exc.code, exc)
-    return refusal(exc.code, str(exc), status_code=exc.status_code)
 
 
 def as_response(result: object) -> Response:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pledge
 from pledge import host
 from pledge.errors import PledgeError, Refused
-from pledge.trust.jwt_policy import TokenRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "reason-codes.md"
@@ -35,8 +34,8 @@ def all_pledge_errors() -> set[type[PledgeError]]:
 
 def refusers() -> set[str]:
     """What takes a reason code as its first argument: the exceptions that carry one, and the refusal encoder."""
-    carriers = {kind for kind in all_pledge_errors() if issubclass(kind, Refused | TokenRefused)}
-    return {kind.__name__ for kind in carriers} | {"Refused", "TokenRefused", "refusal"}
+    carriers = {kind for kind in all_pledge_errors() if issubclass(kind, Refused)}
+    return {kind.__name__ for kind in carriers} | {"Refused", "refusal"}
 
 
 def codes_in_source(root: Path = ROOT / "src" / "pledge") -> dict[str, set[str]]:

@@ -29,7 +29,6 @@ FAULTS = frozenset(
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
         "pledge.statement.pages._PageError",
         "pledge.sim.connect.SimError",
-        "pledge.trust.jwt_policy.TokenRefused",  # the verifiers turn it into AuthenticationFailed
         "pledge.jobs.job.LeaseLost",  # jobs run outside requests; the runner records or logs these
         "pledge.jobs.runner.JobBusy",
         "pledge.jobs.runner.UnknownJob",

@@ -16,9 +16,9 @@ from tests.connect.test_lifecycle import install_request, installed_url, refused
 
 from pledge.clock import FrozenClock
 from pledge.egress import OutboundClient
+from pledge.errors import Refused
 from pledge.tenants import TenantState
 from pledge.trust.install_keys import FETCH_BURST, FETCH_INTERVAL_SECONDS, MISS_TTL_SECONDS, InstallKeys
-from pledge.trust.jwt_policy import TokenRefused
 
 KEYS = "https://keys.example.test"
 REFUSALS = {"kid_invalid", "install_key_unavailable", "install_key_rate_limited"}
@@ -70,7 +70,7 @@ class Failing(httpx.AsyncBaseTransport):
 )
 async def test_every_fetch_failure_is_a_refusal(clock: FrozenClock, error: BaseException) -> None:
     keys = InstallKeys(KEYS, OutboundClient([KEYS], transport=Failing(error)), clock)
-    with pytest.raises(TokenRefused) as refusal:
+    with pytest.raises(Refused) as refusal:
         await keys.public_key("kid-1")
     assert refusal.value.code == "install_key_unavailable"
 
@@ -82,7 +82,7 @@ async def test_any_kid_is_a_key_or_a_refusal(clock: FrozenClock, kid: object) ->
         return httpx.Response(200, content=b"-----BEGIN PUBLIC KEY-----\nnot a key\n")
 
     keys = InstallKeys(KEYS, OutboundClient([KEYS], transport=httpx.MockTransport(junk)), clock)
-    with pytest.raises(TokenRefused) as refusal:
+    with pytest.raises(Refused) as refusal:
         await keys.public_key(kid)
     assert refusal.value.code in REFUSALS
 
@@ -141,7 +141,7 @@ async def test_fetches_never_exceed_the_burst_plus_one_per_interval(
     for burst, pause in steps:
         for _ in range(burst):
             kid += 1
-            with pytest.raises(TokenRefused):
+            with pytest.raises(Refused):
                 await keys.public_key(f"kid-{kid}")
         clock.advance(timedelta(seconds=pause))
         elapsed += pause

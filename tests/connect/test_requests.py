@@ -13,7 +13,7 @@ from tests.connect.conftest import APP_BASE_URL, World
 from tests.connect.test_lifecycle import refused, with_token
 
 from pledge.clock import FrozenClock
-from pledge.trust.jwt_policy import MAX_TOKEN_LENGTH
+from pledge.trust.jws import MAX_TOKEN_LENGTH
 
 WEBHOOK_URL = APP_BASE_URL + "/webhooks/jira-issue-updated"
 ISSUE = {"issue": {"key": "SIM-1", "fields": {"summary": "Printer on fire"}}}
@@ -103,7 +103,7 @@ async def test_expired_and_not_yet_valid_tokens_are_refused(world: World, clock:
     clock.advance(timedelta(seconds=2))
     refused(await world.acme.send(request), "token_expired")
 
-    future = world.acme.shared_token(world.acme.installation("issue-mailer"), "POST", WEBHOOK_URL, nbf=2**35)
+    future = world.acme.shared_token(world.acme.installation("issue-mailer"), "POST", WEBHOOK_URL, nbf=2**33)
     refused(await world.acme.send(with_token(webhook(world), future)), "token_not_yet_valid")
     issued_later = world.acme.shared_token(
         world.acme.installation("issue-mailer"), "POST", WEBHOOK_URL, iat=int(clock.now().timestamp()) + 60

@@ -15,7 +15,7 @@ from tests.connect.conftest import APP_BASE_URL, World
 from tests.connect.test_lifecycle import refused, with_body, with_token
 
 from pledge.trust import connect as connect_module
-from pledge.trust.jwt_policy import SharedSecret
+from pledge.trust.jws import SharedSecret
 
 WEBHOOK_URL = APP_BASE_URL + "/webhooks/jira-issue-updated"
 ISSUE = {"issue": {"key": "SIM-1", "fields": {"summary": "Printer on fire"}}}

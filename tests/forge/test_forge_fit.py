@@ -46,16 +46,16 @@ async def test_a_genuine_fit_is_served(pledge: Runtime, site: ForgeSite) -> None
     [
         (
             lambda site, inst: site.mint_fit(inst, key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-            "bad_signature",
+            "signature_invalid",
         ),
-        (lambda site, inst: site.mint_fit(inst, aud=f"ari:cloud:ecosystem::app/{uuid.uuid4()}"), "wrong_audience"),
-        (lambda site, inst: site.mint_fit(inst, iss="someone/else"), "wrong_issuer"),
+        (lambda site, inst: site.mint_fit(inst, aud=f"ari:cloud:ecosystem::app/{uuid.uuid4()}"), "audience_mismatch"),
+        (lambda site, inst: site.mint_fit(inst, iss="someone/else"), "issuer_mismatch"),
         (
             lambda site, inst: site.mint_fit(inst, nbf=None, iat=None, exp=int(site.clock.timestamp()) + 3600),
-            "lifetime_too_long",
+            "token_lifetime_too_long",
         ),
-        (lambda site, inst: site.mint_fit(inst, exp=None), "missing_claim"),
-        (lambda site, inst: site.mint_fit(inst, app="not-an-object"), "claims_malformed"),
+        (lambda site, inst: site.mint_fit(inst, exp=None), "claims_invalid"),
+        (lambda site, inst: site.mint_fit(inst, app="not-an-object"), "claims_invalid"),
         (lambda site, inst: "not-a-jwt", "token_malformed"),
     ],
     ids=["forged-signature", "other-app", "issuer", "long-lived-without-nbf", "no-exp", "app-claim", "garbage"],
@@ -73,10 +73,10 @@ async def test_expiry_and_not_before_use_a_small_leeway(pledge: Runtime, site: F
     assert (await _get_notes(site, token))[0] == 200
     token = site.mint_fit(installation)
     clock.advance(timedelta(seconds=25 + 6))
-    assert (await _get_notes(site, token))[1]["error"] == "expired"
+    assert (await _get_notes(site, token))[1]["error"] == "token_expired"
     now = int(clock.now().timestamp())
     early = site.mint_fit(installation, nbf=now + 60, iat=now + 60, exp=now + 85)
-    assert (await _get_notes(site, early))[1]["error"] == "not_yet_valid"
+    assert (await _get_notes(site, early))[1]["error"] == "token_not_yet_valid"
 
 
 async def test_a_replayed_fit_is_refused(pledge: Runtime, site: ForgeSite) -> None:
@@ -85,7 +85,7 @@ async def test_a_replayed_fit_is_refused(pledge: Runtime, site: ForgeSite) -> No
     assert (await _get_notes(site, token))[0] == 200
     assert (await _get_notes(site, token)) == (
         401,
-        {"error": "replayed", "message": "this FIT was already used: Forge mints one per invocation"},
+        {"error": "token_replayed", "message": "this FIT was already used: Forge mints one per invocation"},
     )
 
 
@@ -109,7 +109,7 @@ async def test_alg_confusion_is_refused_before_any_key_is_used(pledge: Runtime, 
     none = f"{_b64(json.dumps({'alg': 'none', 'kid': site.kid}).encode())}.{payload}."
     for token in (hs256, none):
         status, body = await _get_notes(site, token)
-        assert (status, body["error"]) == (401, "alg_not_allowed")
+        assert (status, body["error"]) == (401, "algorithm_not_allowed")
 
 
 async def test_a_missing_bearer_is_refused(pledge: Runtime, site: ForgeSite) -> None:
@@ -157,7 +157,7 @@ async def test_jwks_down_without_a_cached_key_fails_closed(pledge: Runtime, site
 
 async def test_a_non_numeric_expiry_is_refused_not_crashed(pledge: Runtime, site: ForgeSite) -> None:
     installation = await _installed(site)
-    for value, code in (("soon", "time_malformed"), (1e20, "time_malformed"), ("nan", "time_malformed")):
+    for value, code in (("soon", "claims_invalid"), (1e20, "claims_invalid"), ("nan", "claims_invalid")):
         status, body = await _get_notes(site, site.mint_fit(installation, exp=value))
         assert (status, body["error"]) == (401, code)
     # A bare NaN is not JSON at all: the payload is refused before any claim is read.

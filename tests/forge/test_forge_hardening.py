@@ -4,6 +4,7 @@ FITs minted for another module, and FITs as Atlassian documents them (optional c
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -96,7 +97,7 @@ async def test_a_signed_fit_with_a_time_that_is_no_integer_is_refused(
         fit = site.mint_fit(installation, **{claim: value})
         async with httpx.AsyncClient(transport=site._transport) as client:
             response = await client.get(f"{BASE}/notes", headers={"authorization": f"Bearer {fit}"})
-        assert (response.status_code, response.json()["error"]) == (401, "time_malformed"), claim
+        assert (response.status_code, response.json()["error"]) == (401, "claims_invalid"), claim
 
 
 _JSON = st.recursive(
@@ -153,7 +154,10 @@ async def test_any_time_claim_is_verified_or_refused_with_a_reason(
         response = await client.get(f"{BASE}/notes", headers={"authorization": f"Bearer {fit}"})
     assert response.status_code in (200, 401)
     if response.status_code == 401:
-        assert response.json()["error"] in {"time_malformed", "expired", "not_yet_valid", "lifetime_too_long"}
+        reasons = {"claims_invalid", "token_expired", "token_not_yet_valid", "token_lifetime_too_long"}
+        if isinstance(value, float) and math.isinf(value):
+            reasons = {"token_malformed"}  # the minted payload says Infinity: no JSON, refused before any claim
+        assert response.json()["error"] in reasons
 
 
 # B. A JWKS with a broken key.
@@ -259,7 +263,7 @@ async def test_a_jti_is_single_use_and_a_fit_without_one_is_accepted(pledge: Run
     assert statuses == [200, 401, 200]
     for junk in (123, "", ["a"]):  # a jti that cannot be remembered is refused, not a token without replay check
         response = await _post(site, f"{BASE}/notes", site.mint_fit(installation, jti=junk), b"{}")
-        assert (response.status_code, response.json()["error"]) == (401, "claims_malformed")
+        assert (response.status_code, response.json()["error"]) == (401, "claims_invalid")
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
-from pledge.serving import AuthenticationFailed
+from pledge.errors import Refused
 from pledge.sim.forge import ForgeSite
 from pledge.trust.forge import FitVerifier, JwksCache
 
@@ -96,14 +96,14 @@ def test_any_jwks_body_is_a_refusal_with_a_reason_never_a_crash(body: bytes, sta
     clock = _SITE.clock
     assert isinstance(clock, FrozenClock)
     verifier = FitVerifier(APP_ID, JwksCache("https://jwks.test", _Published(body, status), clock), clock)  # type: ignore[arg-type]
-    with pytest.raises(AuthenticationFailed) as refused:
+    with pytest.raises(Refused) as refused:
         _verify(verifier, _SITE.mint_fit(_SITE.new_installation()))
     assert refused.value.code in {"unknown_kid", "jwks_unavailable"}
 
 
 def test_a_deeply_nested_jwks_is_unavailable_not_a_recursion_error() -> None:
     verifier = _verifier(b"[" * 100_000 + b"]" * 100_000)
-    with pytest.raises(AuthenticationFailed) as refused:
+    with pytest.raises(Refused) as refused:
         _verify(verifier, _SITE.mint_fit(_SITE.new_installation()))
     assert refused.value.code == "jwks_unavailable"
 
@@ -119,7 +119,7 @@ def test_a_staging_fit_is_checked_against_the_staging_jwks_only() -> None:
     production = orjson.dumps({"keys": [_SITE.public_jwk()]})
     staging_keys = orjson.dumps({"keys": [staging.public_jwk()]})
 
-    with pytest.raises(AuthenticationFailed) as refused:
+    with pytest.raises(Refused) as refused:
         _verify(_verifier(production), _staging_fit(staging, STAGING_API))
     assert refused.value.code == "staging_not_accepted"  # no staging JWKS configured: refused
 
@@ -127,7 +127,7 @@ def test_a_staging_fit_is_checked_against_the_staging_jwks_only() -> None:
     assert _verify(verifier, _staging_fit(staging, STAGING_API)).api_base_url == STAGING_API
     # A staging key never vouches for a production installation, nor a production key for a staging one.
     for fit in (_staging_fit(staging, "https://api.atlassian.com/ex/jira/x"), _staging_fit(_SITE, STAGING_API)):
-        with pytest.raises(AuthenticationFailed) as refused:
+        with pytest.raises(Refused) as refused:
             _verify(verifier, fit)
         assert refused.value.code == "unknown_kid"
 

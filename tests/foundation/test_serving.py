@@ -6,10 +6,10 @@ from starlette.testclient import TestClient
 
 from pledge.app import App, Auth, Identity, RequestContext
 from pledge.bodies import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from pledge.errors import ConfigurationError
+from pledge.errors import ConfigurationError, Refused
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.serving import AuthenticationFailed, build_app
+from pledge.serving import build_app
 
 app = App(key="hello", name="Hello")
 
@@ -88,7 +88,7 @@ def test_verified_identity_reaches_the_handler_and_refusals_are_401_json(runtime
 
     async def verifier(request: Request) -> Identity:
         if request.headers.get("x-test") != "ok":
-            raise AuthenticationFailed("token_missing", "no token in the request")
+            raise Refused("token_missing", "no token in the request")
         return Identity(tenant=tenant, account_id="user-1", claims={})
 
     host = create_host(runtime)

@@ -15,11 +15,11 @@ from pledge.config import load_settings
 from pledge.forge import ForgeConfig
 from pledge.forge.migration import Migration, MigrationLog, TenantMover
 from pledge.runtime import Runtime
-from pledge.serving import Verifier
 from pledge.statement.facts import Deployment, gather
 from pledge.statement.marketplace import answers
 from pledge.statement.verify import Outcome, verify
 from pledge.tenants import Tenant, TenantState
+from pledge.trust.identity import Verifier
 
 FORGE_APP_ID = "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90"
 INSTALLATION = "ari:cloud:ecosystem::installation/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
@@ -143,7 +143,7 @@ def test_data_residency_is_answered_for_forge_apps_only() -> None:
 
 
 def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pledge.trust
+    import pledge.serving
 
     app = _forge_mailer()
 
@@ -158,13 +158,13 @@ def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypa
         "issue-mailer: 1 forge (every non-public route behind its verifier)",
     )
 
-    real = pledge.trust.verifiers_for
+    real = pledge.serving.verifiers_for
 
     def connect_for_everything(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
         verifiers = real(app, runtime)
         return verifiers | {Auth.FORGE: verifiers[Auth.CONNECT]}
 
-    monkeypatch.setattr(pledge.trust, "verifiers_for", connect_for_everything)
+    monkeypatch.setattr(pledge.serving, "verifiers_for", connect_for_everything)
     assert _outcome(deployment, "signed-requests") == (
         Outcome.FAILED,
         "issue-mailer: forge routes are not verified as the statement says",
@@ -174,17 +174,17 @@ def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypa
 def test_an_uninstall_probe_put_to_another_verifier_than_fits_proves_nothing(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pledge.trust
+    import pledge.serving
 
     app = _forge_mailer()
     runtime.tenants.transition(_forge_site(runtime).id, TenantState.UNINSTALLED)
-    real = pledge.trust.verifiers_for
+    real = pledge.serving.verifiers_for
 
     def connect_for_forge(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
         verifiers = real(app, runtime)
         return verifiers | {Auth.FORGE: verifiers[Auth.CONNECT]}
 
-    monkeypatch.setattr(pledge.trust, "verifiers_for", connect_for_forge)
+    monkeypatch.setattr(pledge.serving, "verifiers_for", connect_for_forge)
     assert _outcome(Deployment.of(runtime, [app]), "uninstall-ends-account") == (
         Outcome.FAILED,
         "issue-mailer: the probe was refused for another reason (not_forge), proving nothing",

@@ -15,12 +15,12 @@ from pledge.app import Auth, Identity
 from pledge.clock import FrozenClock
 from pledge.config import Settings
 from pledge.runtime import Runtime
-from pledge.serving import Verifier
 from pledge.statement.claims import CLAIMS, Claim, Evidence, Section
 from pledge.statement.facts import Deployment, gather
 from pledge.statement.publish import publish, verify_published
 from pledge.statement.verify import ClaimResult, Outcome, Verification, VerificationLog, verify
 from pledge.tenants import claims as tenants_claims
+from pledge.trust.identity import Verifier
 
 
 def _result(verification: Verification, claim_id: str) -> ClaimResult:
@@ -89,13 +89,13 @@ def test_an_app_without_a_manifest_fails_the_declaration_claim(runtime: Runtime)
 def test_signed_requests_needs_a_verifier_for_every_authenticated_route(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pledge.trust
+    import pledge.serving
 
     async def verifier(_request: Request) -> Identity:
         raise AssertionError("never called")
 
     def with_verifiers(kinds: Mapping[Auth, Verifier]) -> None:
-        monkeypatch.setattr(pledge.trust, "verifiers_for", lambda app, runtime: dict(kinds))
+        monkeypatch.setattr(pledge.serving, "verifiers_for", lambda app, runtime: dict(kinds))
 
     deployment = Deployment.of(runtime, [mailer_app()])
     with_verifiers({})

@@ -19,7 +19,8 @@ from sqlalchemy.pool import NullPool
 from pledge.app import App, Auth, RequestContext
 from pledge.clock import FrozenClock
 from pledge.db import open_engine
-from pledge.host import app_base_path, create_host
+from pledge.host import create_host
+from pledge.mounts import app_base_path
 from pledge.runtime import Runtime
 from pledge.store import (
     AsyncTenantStore,

@@ -1,4 +1,4 @@
-"""The store's hot statements run on the driver's cursor (pledge.prepared): converted as ``Connection.execute``
+"""The store's hot statements run on the driver's cursor (pledge.store._prepared): converted as ``Connection.execute``
 would convert them, inside SQLAlchemy's transaction, raising SQLAlchemy's errors without their parameters."""
 
 from __future__ import annotations

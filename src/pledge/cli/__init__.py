@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from pledge.cli.common import PledgeGroup, pass_settings_loader
-from pledge.cli.config import config
+from pledge.cli.config_command import config
 from pledge.cli.db import db
 from pledge.cli.forge import forge
 from pledge.cli.jobs import jobs

@@ -16,11 +16,12 @@ import click
 import uvicorn
 
 from pledge import schema
+from pledge.app import App
 from pledge.cli.common import open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
-from pledge.host import Mountable, create_host
+from pledge.host import create_host
 from pledge.logs import configure_logging
 from pledge.request_head import BoundedHttpToolsProtocol
 from pledge.statement.pages import serve_statement
@@ -100,11 +101,11 @@ def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def load_apps(paths: tuple[str, ...]) -> list[Mountable]:
+def load_apps(paths: tuple[str, ...]) -> list[App]:
     # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
     if paths and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    apps: list[Mountable] = []
+    apps: list[App] = []
     for path in paths:
         module_name, _, attribute = path.partition(":")
         try:

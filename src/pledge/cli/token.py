@@ -16,15 +16,9 @@ import click
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from pledge.errors import PledgeError
-from pledge.trust.jwt_policy import (
-    TokenRefused,
-    check_algorithm,
-    check_qsh,
-    check_times,
-    read_unverified,
-    verify_signature,
-)
+from pledge.errors import PledgeError, Refused
+from pledge.trust.jws import check_algorithm, read_unverified, verify_signature
+from pledge.trust.jwt_policy import check_connect_times, check_qsh
 from pledge.trust.qsh import CONTEXT_QSH, canonical_request, query_string_hash
 
 PASS, FAIL, SKIP = "✓", "✗", "?"
@@ -77,7 +71,7 @@ def inspect(
     def check(label: str, run: Callable[[], object], explain: Callable[[], str]) -> None:
         try:
             run()
-        except TokenRefused as exc:
+        except Refused as exc:
             refusals.append(exc.code)
             click.echo(f"{FAIL} {label}: {exc.code}: {exc}")
             return
@@ -85,7 +79,7 @@ def inspect(
 
     try:
         unverified = read_unverified(raw_token.strip())
-    except TokenRefused as exc:
+    except Refused as exc:
         click.echo(f"{FAIL} format: {exc.code}: {exc}")
         raise SystemExit(1) from None
     click.echo(f"header: {json.dumps(dict(unverified.header), sort_keys=True)}")
@@ -98,7 +92,9 @@ def inspect(
         click.echo(f"{SKIP} signature: not checked (pass --secret, or --public-key for a signed install)")
     else:
         check("signature", lambda: verify_signature(unverified, key, pinned), lambda: "verifies with the given key")
-    check("times", lambda: check_times(unverified.claims, now.timestamp()), lambda: _times(unverified.claims, now))
+    check(
+        "times", lambda: check_connect_times(unverified.claims, now.timestamp()), lambda: _times(unverified.claims, now)
+    )
     claimed = unverified.claims.get("qsh")
     if method and url:
         expected = query_string_hash(method, url, context_path=context_path)

@@ -13,10 +13,11 @@ import jwt
 from starlette.requests import Request
 
 from pledge.app import App, Auth
+from pledge.errors import Refused
 from pledge.runtime import Runtime
-from pledge.serving import AuthenticationFailed, Verifier
 from pledge.tenants import Tenant
 from pledge.trust.connect import ConnectVerifier, app_base_url
+from pledge.trust.identity import Verifier
 from pledge.trust.qsh import query_string_hash
 
 STATED_VERIFIERS: dict[Auth, type] = {Auth.CONNECT: ConnectVerifier, Auth.CONNECT_CONTEXT: ConnectVerifier}
@@ -49,6 +50,6 @@ async def probe_uninstalled(verifier: Verifier, runtime: Runtime, app: App, tena
     }
     try:
         await verifier(Request(scope))
-    except AuthenticationFailed as refused:
+    except Refused as refused:
         return refused.code
     return None

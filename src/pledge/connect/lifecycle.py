@@ -28,8 +28,9 @@ from starlette.routing import Route
 
 from pledge.app import App
 from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, lifecycle_path
+from pledge.errors import Refused
+from pledge.refusal import refusal
 from pledge.runtime import Runtime
-from pledge.serving import refusal
 from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
 from pledge.trust.connect import (
     app_base_url,
@@ -38,7 +39,8 @@ from pledge.trust.connect import (
     verify_shared_lifecycle,
     verify_signed_lifecycle,
 )
-from pledge.trust.jwt_policy import MAX_LEEWAY_SECONDS, TokenRefused, UnverifiedToken
+from pledge.trust.jws import UnverifiedToken
+from pledge.trust.jwt_policy import MAX_LEEWAY_SECONDS
 from pledge.vault import CiphertextInvalid, KeyShredded
 
 log = logging.getLogger("pledge.connect.lifecycle")
@@ -68,27 +70,27 @@ class InstallPayload:
     @classmethod
     def parse(cls, body: dict[str, Any], app_key: str, *, allow_http: bool) -> InstallPayload:
         if body.get("key") != app_key:
-            raise TokenRefused("body_malformed", "the install payload is for another app key")
+            raise Refused("body_malformed", "the install payload is for another app key")
         client_key = _text(body, "clientKey", 255)
         secret = _text(body, "sharedSecret", MAX_SHARED_SECRET)
         base_url = _text(body, "baseUrl", 2048).rstrip("/")
         parts = urlsplit(base_url)
         schemes = ("https", "http") if allow_http else ("https",)
         if parts.scheme not in schemes or not parts.hostname:
-            raise TokenRefused("body_malformed", f"the install payload's baseUrl must be an {schemes[0]} URL")
+            raise Refused("body_malformed", f"the install payload's baseUrl must be an {schemes[0]} URL")
         product_type = _text(body, "productType", 32)
         installation_id = body.get("installationId")
         if installation_id is not None and not (
             isinstance(installation_id, str) and _INSTALLATION_ID.fullmatch(installation_id)
         ):
-            raise TokenRefused("body_malformed", "the install payload's installationId is not an installation ARI")
+            raise Refused("body_malformed", "the install payload's installationId is not an installation ARI")
         return cls(client_key, secret, base_url, product_type, installation_id)
 
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise TokenRefused("body_malformed", f"the lifecycle payload needs a '{name}' of 1 to {limit} characters")
+        raise Refused("body_malformed", f"the lifecycle payload needs a '{name}' of 1 to {limit} characters")
     return value
 
 
@@ -126,11 +128,11 @@ class Lifecycle:
             payload = InstallPayload.parse(body, self._app_key, allow_http=self._runtime.settings.dev_mode)
             token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         try:
             tenant = await run_in_threadpool(self._record_install, payload, lifecycle_issued_at(token.claims))
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         finally:
             self._runtime.connect_tenants.forget(self._app_key, payload.client_key)
@@ -142,7 +144,7 @@ class Lifecycle:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
             token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         client_key = body["clientKey"]  # verified equal to the token's issuer
         try:
@@ -151,7 +153,7 @@ class Lifecycle:
             )
         except (TenantNotFound, TenantStateError):
             return Response(status_code=204)  # unknown or already purged: nothing of that site is held
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         finally:
             self._runtime.connect_tenants.forget(self._app_key, client_key)
@@ -169,13 +171,13 @@ class Lifecycle:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
             connect, token = await verify_shared_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         try:
             tenant = await run_in_threadpool(
                 self._move_tenant, connect.tenant, state, lifecycle_issued_at(token.claims)
             )
-        except TokenRefused as exc:
+        except Refused as exc:
             return refusal(exc.code, str(exc))
         except TenantStateError:
             return JSONResponse(
@@ -189,14 +191,14 @@ class Lifecycle:
 
     def _use_once(self, token: UnverifiedToken) -> None:
         """Accept a verified lifecycle token once: a second sighting within its lifetime is a replay."""
-        expires_at = float(token.claims["exp"]) + MAX_LEEWAY_SECONDS  # checked numeric by check_times
+        expires_at = float(token.claims["exp"]) + MAX_LEEWAY_SECONDS  # checked an integer by check_connect_times
         if not self._runtime.tenants.use_lifecycle_token(token.raw, expires_at):
-            raise TokenRefused("token_replayed", "this lifecycle token was already used: each is accepted once")
+            raise Refused("token_replayed", "this lifecycle token was already used: each is accepted once")
 
     def _in_order(self, tenant: Tenant, issued_at: float, *, changes_identity: bool = False) -> None:
         """Refuse an event older than the tenant's last accepted one (as old, if it changes who the tenant is)."""
         if not self._runtime.tenants.order_lifecycle_event(tenant.id, issued_at, strictly_newer=changes_identity):
-            raise TokenRefused(
+            raise Refused(
                 "lifecycle_out_of_order",
                 "a newer lifecycle event of this installation was already accepted; this one is refused",
             )

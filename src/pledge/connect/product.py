@@ -150,7 +150,7 @@ async def product_client(context: RequestContext, *, sleep: Sleep = asyncio.slee
     tenant = context.tenant
     if tenant.client_key is None:
         raise PledgeError(f"tenant {tenant.id} is not installed through Connect: it has no shared secret")
-    runtime = context.runtime
+    runtime = context._runtime
     connect = await runtime.connect_tenants.fetch(tenant.app_key, tenant.client_key)
     if connect is None:
         raise PledgeError(f"tenant {tenant.id} has no shared secret any more: it was uninstalled and purged")

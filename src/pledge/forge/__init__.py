@@ -1,6 +1,6 @@
 """Forge Remote: FIT-verified calls, lifecycle triggers, product calls with app tokens, data residency (S1, S11)."""
 
-from pledge.forge.config import ForgeConfig
+from pledge.forge.forge_config import ForgeConfig
 from pledge.forge.product import ProductClient, TokenUnavailable
 from pledge.forge.requests import ForgeCall, app_client, forge_call
 

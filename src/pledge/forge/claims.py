@@ -17,15 +17,15 @@ from sqlalchemy import Engine, select
 
 from pledge.app import App, Auth
 from pledge.config import Settings
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.forge.migration import realm_migrations_table
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.promises import Claim, Evidence, Section, plural
 from pledge.runtime import Runtime
-from pledge.serving import AuthenticationFailed, Verifier
 from pledge.store.evidence import records_of
 from pledge.tenants import TenantNotFound
 from pledge.trust.forge import Invocation
+from pledge.trust.identity import Verifier
 
 STATED_VERIFIERS: dict[Auth, type] = {Auth.FORGE: ForgeRequestVerifier}
 """The verifier the statement describes for Forge routes: the FIT, RS256 against Forge's JWKS."""
@@ -58,7 +58,7 @@ def probe_admission(verifier: Verifier, runtime: Runtime, installation_id: str) 
     )
     try:
         verifier.resolve(invocation)
-    except AuthenticationFailed as refused:
+    except Refused as refused:
         return refused.code
     return None
 

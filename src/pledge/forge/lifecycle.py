@@ -20,9 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.forge.routes import json_object_within
-from pledge.serving import AuthenticationFailed
 from pledge.tenants import Tenant, TenantNotFound, TenantState
 from pledge.trust.forge import Invocation
 
@@ -51,7 +50,7 @@ class LifecycleModule:
         context_key = context.get("moduleKey") if isinstance(context, dict) else None
         if invocation.module_key not in keys or (context_key is not None and context_key not in keys):
             message = f"this endpoint takes FITs minted for {self.module_key} only"
-            raise AuthenticationFailed("wrong_module", message, status_code=403)
+            raise Refused("wrong_module", message, status_code=403)
 
 
 INSTALLED_MODULE = LifecycleModule("pledge-installed", "pledge-installed-trigger")
@@ -80,7 +79,7 @@ class Lifecycle:
         invocation, payload = await self._verified(request, module)
         event = payload.get("eventType", expected)
         if event != expected:
-            raise AuthenticationFailed(
+            raise Refused(
                 "wrong_event",
                 f"this endpoint takes {expected} only: check the trigger in manifest.yml",
                 status_code=400,

@@ -14,7 +14,7 @@ from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.forge.lifecycle import INSTALLED, INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED, UPGRADED_MODULE
 from pledge.forge.routes import INSTALLED_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH
-from pledge.host import app_base_path
+from pledge.mounts import app_base_path
 
 _MAX_KEY = 63
 _TRIGGER_SUFFIX = "-trigger"

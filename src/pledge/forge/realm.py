@@ -22,15 +22,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, transfer_seal
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
-from pledge.host import app_base_path
-from pledge.serving import AuthenticationFailed
+from pledge.mounts import app_base_path
 from pledge.tenants import Tenant
 from pledge.trust.connect import read_json_object
-from pledge.trust.jwt_policy import TokenRefused
 from pledge.vault import CiphertextInvalid
 
 log = logging.getLogger("pledge.forge.realm")
@@ -47,7 +45,7 @@ _LOCKED = frozenset({"IN_PROGRESS", "READY", "FAILED"})
 _PEER_FAILURES = (PledgeError, httpx.HTTPError)
 
 
-class HookRefused(AuthenticationFailed):
+class HookRefused(Refused):
     """A hook call from an authentic caller that cannot be done; answered with its status and reason code."""
 
     def __init__(self, code: str, message: str, *, status_code: int = 400) -> None:
@@ -190,14 +188,14 @@ class RealmHooks:
     async def _verified(self, request: Request, *, with_body: bool = True) -> tuple[Tenant, dict[str, Any]]:
         invocation = await self._verifier.fit.verify(request.headers.get("authorization"))
         if invocation.module_type not in (None, "migration:dataResidency"):
-            raise AuthenticationFailed("wrong_module", "this FIT was minted for another module", status_code=403)
+            raise Refused("wrong_module", "this FIT was minted for another module", status_code=403)
         tenant = await run_in_threadpool(self._verifier.resolve, invocation, during_migration=True)
         if not with_body:
             return tenant, {}
         try:
             # Bounded before parsing; orjson refuses nesting deeper than 1024 levels instead of recursing.
             return tenant, await read_json_object(request, MAX_HOOK_BODY_BYTES)
-        except TokenRefused as exc:
+        except Refused as exc:
             status_code = 413 if exc.code == "body_too_large" else 400
             raise HookRefused(exc.code, str(exc), status_code=status_code) from None
 
@@ -326,7 +324,7 @@ class RealmHooks:
         try:
             return migration_id, seal.open(migration_id, step, await request.body())
         except CiphertextInvalid:
-            raise AuthenticationFailed(
+            raise Refused(
                 "transfer_unauthentic", "the transfer is not sealed with this deployment's transfer key"
             ) from None
 

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pledge.app import App, Identity, RequestContext
-from pledge.errors import PledgeError
-from pledge.forge.config import ForgeConfig
+from pledge.app import App, RequestContext
+from pledge.errors import PledgeError, Refused
+from pledge.forge.forge_config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.forge.routes import body_within, json_object_within
-from pledge.serving import AuthenticationFailed, raw_header
 from pledge.tenants import Tenant, TenantNotFound
 from pledge.trust.connect import MAX_BODY_BYTES
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
+from pledge.trust.identity import Identity, raw_header
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
@@ -139,7 +139,7 @@ class ForgeRequestVerifier:
         if scope["method"] == "POST" and path.removeprefix(root) in self._event_paths:
             if invocation.module_type != TRIGGER_MODULE_TYPE:
                 message = "product events come from a trigger, not from a UI module"
-                raise AuthenticationFailed("wrong_module", message, status_code=403)
+                raise Refused("wrong_module", message, status_code=403)
             await json_object_within(request, MAX_BODY_BYTES)
         else:
             await body_within(request, MAX_BODY_BYTES)
@@ -192,7 +192,7 @@ class ForgeRequestVerifier:
             realm = departed_to(self.runtime.engine, self.app.key, installation_id)
             if realm is not None:
                 raise self.misdirected(realm) from None
-            raise AuthenticationFailed(
+            raise Refused(
                 "unknown_installation",
                 "this installation is no tenant here: the avi:forge:installed:app trigger has not been delivered",
                 status_code=403,
@@ -212,18 +212,18 @@ class ForgeRequestVerifier:
         if tenant.region != self.runtime.settings.region:
             raise self.misdirected(tenant.region)
         if not tenant.is_active:
-            raise AuthenticationFailed("tenant_inactive", f"tenant {tenant.id} is {tenant.state}", status_code=403)
+            raise Refused("tenant_inactive", f"tenant {tenant.id} is {tenant.state}", status_code=403)
         if state is not None and state.migration_id is not None and not during_migration:
-            raise AuthenticationFailed(
+            raise Refused(
                 "migration_in_progress",
                 f"tenant {tenant.id} is being moved to another region: retry after the migration",
                 status_code=409,
             )
         return tenant
 
-    def misdirected(self, elsewhere: str) -> AuthenticationFailed:
+    def misdirected(self, elsewhere: str) -> Refused:
         here = f"{self.runtime.settings.region} (Forge realm {self.runtime.settings.resolved_forge_region})"
-        return AuthenticationFailed(
+        return Refused(
             "pinned_elsewhere",
             f"this tenant's data is pinned to {elsewhere}; this deployment serves {here}: call that region's remote",
             status_code=421,

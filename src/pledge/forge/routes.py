@@ -7,22 +7,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.metrics import route_template
-from pledge.serving import AuthenticationFailed
 from pledge.trust.connect import read_body, read_json_object
-from pledge.trust.jwt_policy import TokenRefused
-
-if TYPE_CHECKING:
-    from pledge.app import App
-    from pledge.runtime import Runtime
-    from pledge.serving import Verifier
 
 log = logging.getLogger("pledge.forge")
 
@@ -40,7 +32,7 @@ async def body_within(request: Request, limit: int) -> bytes:
     """The body, refused unread past ``limit`` (413 ``body_too_large``); the handler reads it again for free."""
     try:
         return await read_body(request, limit)
-    except TokenRefused as exc:
+    except Refused as exc:
         raise _refused(exc) from None
 
 
@@ -48,21 +40,21 @@ async def json_object_within(request: Request, limit: int) -> dict[str, Any]:
     """The body as a strict JSON object (400 ``body_malformed``), bounded as :func:`body_within`."""
     try:
         return await read_json_object(request, limit)
-    except TokenRefused as exc:
+    except Refused as exc:
         raise _refused(exc) from None
 
 
-def _refused(exc: TokenRefused) -> AuthenticationFailed:
-    return AuthenticationFailed(exc.code, str(exc), status_code=_BODY_REFUSAL_STATUS.get(exc.code, 400))
+def _refused(exc: Refused) -> Refused:
+    return Refused(exc.code, str(exc), status_code=_BODY_REFUSAL_STATUS.get(exc.code, 400))
 
 
 def answering_json(handler: Handler) -> Handler:
-    """Refusals as JSON: ``AuthenticationFailed`` with its status, any other PledgeError as 400."""
+    """Refusals as JSON: ``Refused`` with its status, any other PledgeError as 400."""
 
     async def handle(request: Request) -> Response:
         try:
             return await handler(request)
-        except AuthenticationFailed as exc:
+        except Refused as exc:
             log.info("refused %s %s: %s", request.method, route_template(request.scope), exc.code)
             return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status_code)
         except PledgeError as exc:
@@ -70,25 +62,3 @@ def answering_json(handler: Handler) -> Handler:
             return JSONResponse({"error": "refused", "message": str(exc)}, status_code=400)
 
     return handle
-
-
-def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRoute]:
-    """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
-    from pledge.forge.lifecycle import Lifecycle
-    from pledge.forge.realm import RealmHooks
-    from pledge.forge.requests import ForgeRequestVerifier
-
-    if not isinstance(verifier, ForgeRequestVerifier):
-        return []
-    lifecycle = Lifecycle(verifier)
-    hooks = RealmHooks(verifier)
-    return [
-        Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
-        Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
-        Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
-        *(
-            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
-            for step, method, handler in hooks.hooks()
-        ),
-        *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
-    ]

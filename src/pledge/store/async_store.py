@@ -6,7 +6,7 @@ process, ``/healthz`` included. :class:`AsyncTenantStore` hands each call to a w
 loop keeps serving while the call waits.
 
 Why threads and not SQLAlchemy's asyncio extension: the synchronous store runs its hot statements on the driver's
-cursor (:mod:`pledge.prepared`), which is what keeps encryption cheaper than SQLAlchemy's own per-call work; the
+cursor (:mod:`pledge.store._prepared`), which is what keeps encryption cheaper than SQLAlchemy's own per-call work; the
 asyncio extension would run the same driver calls through greenlets and its own adaptation layer (aiosqlite is
 itself a thread per connection), lose the prepared path, and keep a second copy of every statement.
 

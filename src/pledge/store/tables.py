@@ -5,7 +5,7 @@ Nothing an app writes reaches the table in clear: a row holds ids, times, the da
 record's indexed fields. The n-th indexed field a collection declares has slot n, and each slot has a partial
 database index, so a lookup is one indexed query on one table and a write is one row. The statements are built once
 with bound parameters, so SQLAlchemy compiles each of them once per process; the three a store call runs most
-(insert, select by id, filtered list) run through :mod:`pledge.prepared`.
+(insert, select by id, filtered list) run through :mod:`pledge.store._prepared`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from pledge.db import UtcDateTime, metadata
-from pledge.prepared import prepare
+from pledge.store._prepared import prepare
 from pledge.store.manifest import MAX_INDEXED_FIELDS
 from pledge.tenantdata import TableRows
 
@@ -110,7 +110,7 @@ def insert_record(connection: Connection, values: dict[str, Any], digests: Seque
 @functools.lru_cache(maxsize=32)
 def _insert_columns(slots: tuple[int, ...]) -> tuple[str, ...]:
     """The columns an insert names: empty index slots are left out and so are NULL without a ``None`` parameter,
-    which sqlite3 would run through its adaptation protocol (see :mod:`pledge.prepared`)."""
+    which sqlite3 would run through its adaptation protocol (see :mod:`pledge.store._prepared`)."""
     return _VALUE_COLUMNS + tuple(INDEX_COLUMNS[slot] for slot in slots)
 
 

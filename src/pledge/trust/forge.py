@@ -7,7 +7,8 @@ closed). A cached key stays usable while the JWKS host is down (Forge rotates by
 
 Claims follow Atlassian's Forge Remote contract: ``iss``, ``aud``, ``exp`` and ``app`` (``installationId``,
 ``apiBaseUrl``) are required; ``context`` (absent on calls from a backend function, ``requestRemote``), ``principal``
-(UI calls only), ``nbf``, ``iat`` and ``jti`` are used when present. Times are JSON integers, nothing else.
+(UI calls only), ``nbf``, ``iat`` and ``jti`` are used when present. The token is read by :mod:`pledge.trust.jws`,
+Connect's reader too: one base64url rule, times JSON integers, the same reason codes.
 
 Staging: a FIT whose ``app.apiBaseUrl`` is on ``api.stg.atlassian.com`` is checked against the staging JWKS only, and
 only when the deployment configured one; production FITs never against staging keys.
@@ -19,13 +20,12 @@ retry. The memory is per process: two instances behind a load balancer each acce
 lifetime.
 
 Every Forge call pays for this module, so it does the work once: the token is split once, a header already seen
-(Forge signs every FIT with the same few headers) is not decoded again, times are compared as numbers.
+(Forge signs every FIT with the same few headers) is not decoded again (the verifier owns that cache).
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import logging
 import re
 from collections import OrderedDict
@@ -35,36 +35,29 @@ from typing import Any
 
 import httpx
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
-from cryptography.hazmat.primitives.hashes import SHA256
 
 from pledge.clock import Clock
 from pledge.egress import EgressRefused, OutboundClient
-from pledge.serving import AuthenticationFailed
+from pledge.errors import Refused
+from pledge.trust.jws import RS256, b64url_decode, check_algorithm, check_times, header_cache, read_unverified
+from pledge.trust.jws import verify_signature as verify_jws_signature
 
 log = logging.getLogger("pledge.trust.forge")
 
 FIT_ISSUER = "forge/invocation-token"
-ALGORITHM = "RS256"
+ALGORITHM = RS256
 LEEWAY = timedelta(seconds=5)
 # Forge sets exp about 25 s after iat; a token claiming to live much longer was not minted by Forge's rules.
 MAX_LIFETIME = timedelta(minutes=5)
 _REQUIRED = ("iss", "aud", "exp", "app")
 STAGING_API_PREFIX = "https://api.stg.atlassian.com/"
-# Epoch seconds Forge could send: beyond this (year 2286) a time is junk, and datetime could not represent all of it.
-_MAX_TIME = 10_000_000_000
 _MIN_RSA_BITS = 2048
 _MAX_MODULUS_CHARS = 16384 // 6 + 1  # base64url of a 16384-bit modulus
 _MAX_JWKS_KEYS = 100
 _KID = re.compile(r"[A-Za-z0-9._:/+=-]{1,200}")
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _APP_ID = re.compile(r"ari:cloud:ecosystem::app/[A-Za-z0-9-]{1,64}")
-_MAX_LIFETIME_SECONDS = MAX_LIFETIME.total_seconds()
-_HEADER_CACHE_LIMIT = 32
-_PKCS1V15 = PKCS1v15()
-_SHA256 = SHA256()
+_MAX_LIFETIME_SECONDS = int(MAX_LIFETIME.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +82,15 @@ class Invocation:
     def from_claims(cls, claims: dict[str, Any]) -> Invocation:
         app, context = claims.get("app"), claims.get("context", {})
         if not isinstance(app, dict) or not isinstance(context, dict):
-            raise AuthenticationFailed("claims_malformed", "the FIT's app or context claim is not an object")
+            raise Refused("claims_invalid", "the FIT's app or context claim is not an object")
         installation_id, api_base_url = app.get("installationId"), app.get("apiBaseUrl")
         if not isinstance(installation_id, str) or not isinstance(api_base_url, str):
-            raise AuthenticationFailed("claims_malformed", "the FIT lacks app.installationId or app.apiBaseUrl")
+            raise Refused("claims_invalid", "the FIT lacks app.installationId or app.apiBaseUrl")
         module = app["module"] if isinstance(app.get("module"), dict) else {}
         jti = claims.get("jti")
         if jti is not None and not _text(jti):
             # A present jti that is no string would silently lose the replay check: refused instead.
-            raise AuthenticationFailed("claims_malformed", "the FIT's jti is not a string")
+            raise Refused("claims_invalid", "the FIT's jti is not a string")
         return cls(
             app_id=str(claims["aud"]),
             installation_id=installation_id,
@@ -171,10 +164,10 @@ class JwksCache:
         if key is not None:
             return key
         if not self._reachable:
-            raise AuthenticationFailed(
+            raise Refused(
                 "jwks_unavailable", "the Forge JWKS cannot be fetched and no cached key matches: refusing (fail closed)"
             )
-        raise AuthenticationFailed("unknown_kid", "the FIT is signed with a key the Forge JWKS does not publish")
+        raise Refused("unknown_kid", "the FIT is signed with a key the Forge JWKS does not publish")
 
     def _stale(self) -> bool:
         return self._fetched_at is None or self._clock.now() - self._fetched_at >= self._max_age
@@ -227,9 +220,9 @@ def _rsa_public_key(entry: dict[str, Any]) -> RSAPublicKey | None:
     if not isinstance(n, str) or not isinstance(e, str) or len(n) > _MAX_MODULUS_CHARS or len(e) > 16:
         return None
     try:
-        modulus, exponent = (int.from_bytes(_b64decode(part), "big") for part in (n, e))
+        modulus, exponent = (int.from_bytes(b64url_decode(part), "big") for part in (n, e))
         key = RSAPublicNumbers(exponent, modulus).public_key()
-    except (AuthenticationFailed, ValueError):
+    except (Refused, ValueError):
         return None
     return key if key.key_size >= _MIN_RSA_BITS else None
 
@@ -252,30 +245,23 @@ class FitVerifier:
         self._jwks = jwks
         self._staging_jwks = staging_jwks
         self._clock = clock
-        self._leeway = leeway.total_seconds()
+        self._leeway = int(leeway.total_seconds())
         # jti -> until when it is remembered (epoch seconds), oldest sighting first, so expired ones leave in order.
         self._seen: OrderedDict[str, float] = OrderedDict()
-        # Header segments already checked (alg pinned, kid well-formed) -> their kid.
-        self._kids: dict[str, str] = {}
+        self._headers = header_cache()
 
     async def verify(self, authorization: str | None) -> Invocation:
-        # The signature is checked by cryptography directly: the token is split once and each segment decoded once,
-        # its alphabet checked by binascii's strict mode (PyJWT's per-character check costs more than the RSA).
-        token = _bearer(authorization)
-        if token.count(".") != 2:
-            raise AuthenticationFailed("token_malformed", "the FIT is not a compact JWS")
-        signing_input, _, signature = token.rpartition(".")
-        header_segment, _, payload_segment = signing_input.partition(".")
-        kid = self._kid(header_segment)
-        claims = _json_segment(payload_segment, "payload")  # read before the signature only to pick the JWKS
+        token = read_unverified(_bearer(authorization), self._headers)
+        check_algorithm(token, ALGORITHM)
+        kid = token.header.get("kid")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise Refused("kid_invalid", "the FIT header has no usable kid")
+        claims = token.claims  # read before the signature only to pick the JWKS
         key = await self._jwks_for(claims).key(kid)
-        try:
-            key.verify(_b64decode(signature), signing_input.encode(), _PKCS1V15, _SHA256)
-        except InvalidSignature:
-            raise AuthenticationFailed("bad_signature", "the FIT's signature does not verify") from None
+        verify_jws_signature(token, key, ALGORITHM)
         self._check_claims(claims)
         now = self._clock.timestamp()
-        expires = self._check_time(claims, now)
+        expires = check_times(claims, now, leeway=self._leeway, max_lifetime=_MAX_LIFETIME_SECONDS)
         invocation = Invocation.from_claims(claims)
         if invocation.jti is not None:
             self._remember(invocation.jti, expires + self._leeway, now)
@@ -285,52 +271,21 @@ class FitVerifier:
         if not _is_staging(claims):
             return self._jwks
         if self._staging_jwks is None:
-            raise AuthenticationFailed(
+            raise Refused(
                 "staging_not_accepted", "the FIT is for an Atlassian staging installation: this deployment takes none"
             )
         return self._staging_jwks
 
-    def _kid(self, header_segment: str) -> str:
-        kid = self._kids.get(header_segment)
-        if kid is not None:
-            return kid
-        header = _json_segment(header_segment, "header")
-        if header.get("alg") != ALGORITHM:
-            raise AuthenticationFailed("alg_not_allowed", f"FITs are {ALGORITHM}; this token says otherwise")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not _KID.fullmatch(kid):
-            raise AuthenticationFailed("kid_invalid", "the FIT header has no usable kid")
-        if len(self._kids) >= _HEADER_CACHE_LIMIT:
-            self._kids.clear()  # headers are untrusted input: a flood of new ones must not grow this
-        self._kids[header_segment] = kid
-        return kid
-
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in _REQUIRED:
             if name not in claims:
-                raise AuthenticationFailed("missing_claim", f"the FIT lacks the {name!r} claim")
+                raise Refused("claims_invalid", f"the FIT lacks the {name!r} claim")
         if claims["iss"] != FIT_ISSUER:
-            raise AuthenticationFailed("wrong_issuer", f"the FIT's iss is not {FIT_ISSUER!r}")
+            raise Refused("issuer_mismatch", f"the FIT's iss is not {FIT_ISSUER!r}")
         audience = claims["aud"]
         if audience != self.app_id and not (isinstance(audience, list) and audience == [self.app_id]):
-            raise AuthenticationFailed("wrong_audience", "the FIT was issued for another app")
+            raise Refused("audience_mismatch", "the FIT was issued for another app")
         claims["aud"] = self.app_id
-
-    def _check_time(self, claims: dict[str, Any], now: float) -> int:
-        """Refuse a FIT outside its lifetime (or claiming too long a one); return its ``exp``."""
-        exp = _time(claims, "exp")
-        nbf, iat = _time(claims, "nbf"), _time(claims, "iat")
-        if exp is None:
-            raise AuthenticationFailed("missing_claim", "the FIT lacks the 'exp' claim")
-        leeway = self._leeway
-        if now > exp + leeway:
-            raise AuthenticationFailed("expired", "the FIT has expired")
-        if nbf is not None and now < nbf - leeway:
-            raise AuthenticationFailed("not_yet_valid", "the FIT is not valid yet: check this server's clock")
-        start = nbf if nbf is not None else iat if iat is not None else now
-        if exp - start > _MAX_LIFETIME_SECONDS:
-            raise AuthenticationFailed("lifetime_too_long", "the FIT claims a lifetime no Forge token has")
-        return exp
 
     def _remember(self, jti: str, until: float, now: float) -> None:
         seen = self._seen
@@ -344,42 +299,13 @@ class FitVerifier:
         known = seen.get(jti)
         if known is not None:
             if known >= now:
-                raise AuthenticationFailed("replayed", "this FIT was already used: Forge mints one per invocation")
+                raise Refused("token_replayed", "this FIT was already used: Forge mints one per invocation")
             del seen[jti]  # remembered past its expiry, now seen again: remembered anew, in arrival order
         seen[jti] = until
-
-
-def _time(claims: dict[str, Any], name: str) -> int | None:
-    """A time claim: a JSON integer of epoch seconds (not a string, a bool, a fraction or a number past year 2286)."""
-    value = claims.get(name)
-    if value is None and name not in claims:
-        return None
-    if type(value) is not int or not 0 <= value <= _MAX_TIME:
-        raise AuthenticationFailed("time_malformed", f"the FIT's {name!r} is not an integer number of seconds")
-    return value
-
-
-def _b64decode(segment: str) -> bytes:
-    try:
-        standard = segment.encode("ascii").translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4)
-        return binascii.a2b_base64(standard, strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error):
-        raise AuthenticationFailed("token_malformed", "the FIT is not base64url-encoded") from None
-
-
-def _json_segment(segment: str, name: str) -> dict[str, Any]:
-    # orjson: strict RFC 8259 (no NaN, valid UTF-8), about a quarter of the json module's time on a 1.3 KB payload.
-    try:
-        value = orjson.loads(_b64decode(segment))
-    except orjson.JSONDecodeError:
-        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not JSON") from None
-    if not isinstance(value, dict):
-        raise AuthenticationFailed("token_malformed", f"the FIT's {name} is not a JSON object")
-    return value
 
 
 def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("token_missing", "no 'Authorization: Bearer <FIT>' header")
+        raise Refused("token_missing", "no 'Authorization: Bearer <FIT>' header")
     return token.strip()

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from pledge.clock import Clock
 from pledge.egress import OutboundClient
-from pledge.trust.jwt_policy import TokenRefused
+from pledge.errors import Refused
 
 log = logging.getLogger("pledge.trust.install_keys")
 
@@ -89,16 +89,16 @@ class InstallKeys:
         """The key for ``kid``; refuses (``kid_invalid``, ``install_key_unavailable``,
         ``install_key_rate_limited``) rather than guessing."""
         if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
-            raise TokenRefused("kid_invalid", "the token's 'kid' header is missing or not a plain key id")
+            raise Refused("kid_invalid", "the token's 'kid' header is missing or not a plain key id")
         cached = self._keys.get(kid)
         if cached is not None:
             self._keys.move_to_end(kid)
             return cached
         if self._missed_recently(kid):
-            raise TokenRefused("install_key_unavailable", "the install-keys server has no usable key for this kid")
+            raise Refused("install_key_unavailable", "the install-keys server has no usable key for this kid")
         if not self._bucket.take():
             log.warning("install key fetch refused: the fetch rate limit is reached")
-            raise TokenRefused(
+            raise Refused(
                 "install_key_rate_limited", "too many unknown install key ids just now; the install is refused"
             )
         key = await self._fetch(kid)
@@ -128,14 +128,14 @@ class InstallKeys:
             response = await self._egress.request("GET", f"{self._base_url}/{kid}")
         except Exception as exc:  # whatever failed (InvalidURL included), the install is refused, never a 500
             log.warning("install key server unreachable: %s", type(exc).__name__)
-            raise TokenRefused(
+            raise Refused(
                 "install_key_unavailable", "the install-keys server could not be reached; the install is refused"
             ) from None
         if response.status_code != 200 or len(response.content) > MAX_KEY_BYTES:
             log.warning("install key server answered %d for a key id", response.status_code)
             if 400 <= response.status_code < 500:  # the server's own "no such key"; a 5xx may pass in a moment
                 self._remember_miss(kid)
-            raise TokenRefused(
+            raise Refused(
                 "install_key_unavailable",
                 f"the install-keys server has no usable key for this kid ({response.status_code})",
             )
@@ -145,5 +145,5 @@ class InstallKeys:
             key = None
         if not isinstance(key, RSAPublicKey) or key.key_size < MIN_RSA_BITS:
             self._remember_miss(kid)
-            raise TokenRefused("install_key_unavailable", "the install-keys server sent no RSA-2048+ public key")
+            raise Refused("install_key_unavailable", "the install-keys server sent no RSA-2048+ public key")
         return key

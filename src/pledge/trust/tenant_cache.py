@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.tenants.registry import TenantNotFound
-from pledge.trust.jwt_policy import SharedSecret
+from pledge.trust.jws import SharedSecret
 from pledge.vault import CiphertextInvalid, KeyShredded
 
 DEFAULT_TTL_SECONDS = 10.0

@@ -9,7 +9,8 @@ connection it is given, inside that connection's transaction.
 
 Driver errors are raised as SQLAlchemy's, without their parameters (they may be sealed payloads or digests), and a
 lost connection is invalidated, as ``execute`` would do. Statement logging (``echo``) and cursor events are skipped:
-Pledge uses neither. Use it for statements run thousands of times a second; ``execute`` for everything else.
+Pledge uses neither. Private to the store: its hot statements run here; an app's data goes through the store, where
+the data manifest and the personal-data guard apply (S2), never through SQL of its own.
 """
 
 from __future__ import annotations

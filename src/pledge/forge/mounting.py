@@ -1,0 +1,35 @@
+"""The platform endpoints of a Forge Remote app put together: lifecycle triggers and realm migration hooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute, Route
+
+from pledge.forge.lifecycle import Lifecycle
+from pledge.forge.realm import RealmHooks
+from pledge.forge.requests import ForgeRequestVerifier
+from pledge.forge.routes import INSTALLED_PATH, PEER_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH, answering_json
+from pledge.trust.identity import Verifier
+
+if TYPE_CHECKING:
+    from pledge.app import App
+    from pledge.runtime import Runtime
+
+
+def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRoute]:
+    """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
+    if not isinstance(verifier, ForgeRequestVerifier):
+        return []
+    lifecycle = Lifecycle(verifier)
+    hooks = RealmHooks(verifier)
+    return [
+        Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
+        Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
+        Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
+        *(
+            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
+            for step, method, handler in hooks.hooks()
+        ),
+        *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
+    ]
