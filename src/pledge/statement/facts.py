@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from pledge import serving
 from pledge.app import App, Auth
 from pledge.clock import Clock
 from pledge.config import MINIMUM_RETENTION_DAYS, Settings
 from pledge.egress.client import origin
 from pledge.errors import ConfigurationError, PledgeError
-from pledge.serving import verifiers_for
 from pledge.store import SampledRecord, sample_records
 from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
 from pledge.store.evidence import DeclaringApp
@@ -188,7 +188,7 @@ class Deployment:
     def verifiers(self, app: App) -> Mapping[Auth, Verifier]:
         """The verifier of each route kind of ``app``, as the host binds them (made once per Deployment)."""
         if app.key not in self._verifiers:
-            self._verifiers[app.key] = verifiers_for(app, self.require_runtime())
+            self._verifiers[app.key] = serving.verifiers_for(app, self.require_runtime())
         return self._verifiers[app.key]
 
     def sampled_records(self, app: DeclaringApp) -> list[SampledRecord]:
