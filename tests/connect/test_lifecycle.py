@@ -17,8 +17,8 @@ from pledge.sim import ConnectSim, Installation
 from pledge.tenants import TenantState
 
 
-def refused(response: httpx.Response, code: str) -> None:
-    assert response.status_code == 401, response.text
+def refused(response: httpx.Response, code: str, status: int = 401) -> None:
+    assert response.status_code == status, response.text
     assert response.json()["error"] == code, response.text
 
 
@@ -215,14 +215,14 @@ async def test_non_json_lifecycle_body_is_refused(world: World, body: bytes) -> 
     tampered = httpx.Request(
         "POST", request.url, headers={"Authorization": request.headers["authorization"]}, content=body
     )
-    refused(await world.acme.send(tampered), "body_malformed")
+    refused(await world.acme.send(tampered), "body_malformed", 400)
 
 
 async def test_oversized_lifecycle_body_is_refused(world: World) -> None:
     installation = await world.acme.register(DESCRIPTOR_URL)
     request = install_request(world.acme, installation)
     body = json.loads(request.content) | {"description": "x" * 70_000}
-    refused(await world.acme.send(with_body(request, body)), "body_too_large")
+    refused(await world.acme.send(with_body(request, body)), "body_too_large", 413)
 
 
 async def test_disable_enable_and_uninstall_move_the_tenant(world: World) -> None:

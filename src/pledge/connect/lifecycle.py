@@ -29,7 +29,7 @@ from starlette.routing import Route
 from pledge.app import App
 from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, lifecycle_path
 from pledge.errors import Refused
-from pledge.refusal import refusal
+from pledge.refusal import refused
 from pledge.runtime import Runtime
 from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
 from pledge.trust.connect import (
@@ -70,27 +70,27 @@ class InstallPayload:
     @classmethod
     def parse(cls, body: dict[str, Any], app_key: str, *, allow_http: bool) -> InstallPayload:
         if body.get("key") != app_key:
-            raise Refused("body_malformed", "the install payload is for another app key")
+            raise _malformed("the install payload is for another app key")
         client_key = _text(body, "clientKey", 255)
         secret = _text(body, "sharedSecret", MAX_SHARED_SECRET)
         base_url = _text(body, "baseUrl", 2048).rstrip("/")
         parts = urlsplit(base_url)
         schemes = ("https", "http") if allow_http else ("https",)
         if parts.scheme not in schemes or not parts.hostname:
-            raise Refused("body_malformed", f"the install payload's baseUrl must be an {schemes[0]} URL")
+            raise _malformed(f"the install payload's baseUrl must be an {schemes[0]} URL")
         product_type = _text(body, "productType", 32)
         installation_id = body.get("installationId")
         if installation_id is not None and not (
             isinstance(installation_id, str) and _INSTALLATION_ID.fullmatch(installation_id)
         ):
-            raise Refused("body_malformed", "the install payload's installationId is not an installation ARI")
+            raise _malformed("the install payload's installationId is not an installation ARI")
         return cls(client_key, secret, base_url, product_type, installation_id)
 
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value or len(value) > limit:
-        raise Refused("body_malformed", f"the lifecycle payload needs a '{name}' of 1 to {limit} characters")
+        raise _malformed(f"the lifecycle payload needs a '{name}' of 1 to {limit} characters")
     return value
 
 
@@ -116,7 +116,8 @@ def connect_routes(app: App, runtime: Runtime) -> list[Route]:
 
 
 class Lifecycle:
-    """Handles one app's lifecycle callbacks; every failure is a 401 (or 409) JSON body with a reason code."""
+    """Handles one app's lifecycle callbacks; every failure is a JSON refusal with a reason code and its status
+    (401 unauthentic, 400 a payload Pledge cannot take, 413 too large)."""
 
     def __init__(self, app_key: str, runtime: Runtime) -> None:
         self._app_key = app_key
@@ -129,11 +130,11 @@ class Lifecycle:
             token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         try:
             tenant = await run_in_threadpool(self._record_install, payload, lifecycle_issued_at(token.claims))
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         finally:
             self._runtime.connect_tenants.forget(self._app_key, payload.client_key)
         log.info("installed: tenant %s (%s)", tenant.id, tenant.state.value)
@@ -145,7 +146,7 @@ class Lifecycle:
             token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         client_key = body["clientKey"]  # verified equal to the token's issuer
         try:
             tenant = await run_in_threadpool(
@@ -154,7 +155,7 @@ class Lifecycle:
         except (TenantNotFound, TenantStateError):
             return Response(status_code=204)  # unknown or already purged: nothing of that site is held
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         finally:
             self._runtime.connect_tenants.forget(self._app_key, client_key)
         log.info("uninstalled: tenant %s", tenant.id)
@@ -172,13 +173,13 @@ class Lifecycle:
             connect, token = await verify_shared_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         try:
             tenant = await run_in_threadpool(
                 self._move_tenant, connect.tenant, state, lifecycle_issued_at(token.claims)
             )
         except Refused as exc:
-            return refusal(exc.code, str(exc))
+            return refused(request.scope, exc)
         except TenantStateError:
             return JSONResponse(
                 {"error": "tenant_state_conflict", "message": f"the app cannot be {state.value}: it is uninstalled"},
@@ -260,3 +261,8 @@ class Lifecycle:
         if tenant.state is TenantState.UNINSTALLED:
             tenant = registry.transition(tenant.id, TenantState.INSTALLED)
         return tenant
+
+
+def _malformed(message: str) -> Refused:
+    """A lifecycle payload Pledge cannot take: 400, whatever the signature said (the sender must fix the payload)."""
+    return Refused("body_malformed", message, status_code=400)

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pledge.errors import PledgeError, Refused
-from pledge.forge.routes import json_object_within
 from pledge.tenants import Tenant, TenantNotFound, TenantState
+from pledge.trust.connect import read_json_object
 from pledge.trust.forge import Invocation
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class Lifecycle:
         """The FIT verified and minted for ``module``, then the body: bounded, a strict JSON object."""
         invocation = await self._verifier.fit.verify(request.headers.get("authorization"))
         module.check(invocation)
-        return invocation, await json_object_within(request, MAX_BODY_BYTES)
+        return invocation, await read_json_object(request, MAX_BODY_BYTES)
 
     def _install(self, invocation: Invocation) -> tuple[Tenant, bool]:
         self._verifier.forget(invocation.installation_id)

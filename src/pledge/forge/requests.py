@@ -22,9 +22,8 @@ from pledge.errors import PledgeError, Refused
 from pledge.forge.forge_config import ForgeConfig
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
-from pledge.forge.routes import body_within, json_object_within
 from pledge.tenants import Tenant, TenantNotFound
-from pledge.trust.connect import MAX_BODY_BYTES
+from pledge.trust.connect import MAX_BODY_BYTES, read_body, read_json_object
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
 from pledge.trust.identity import Identity, raw_header
 
@@ -140,9 +139,9 @@ class ForgeRequestVerifier:
             if invocation.module_type != TRIGGER_MODULE_TYPE:
                 message = "product events come from a trigger, not from a UI module"
                 raise Refused("wrong_module", message, status_code=403)
-            await json_object_within(request, MAX_BODY_BYTES)
+            await read_json_object(request, MAX_BODY_BYTES)
         else:
-            await body_within(request, MAX_BODY_BYTES)
+            await read_body(request, MAX_BODY_BYTES)
 
     def resolve(self, invocation: Invocation, *, during_migration: bool = False) -> Tenant:
         """The tenant an invocation is for, read from the database, refused unless this deployment may serve it now."""

@@ -99,7 +99,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = raw_header(request, b"content-length")
     if declared is not None:
         if not declared.isdigit() or int(declared) > limit:
-            raise Refused("body_too_large", f"the request body is larger than {limit} bytes")
+            raise Refused("body_too_large", f"the request body is larger than {limit} bytes", status_code=413)
         # The server never delivers more than the declared length, so the whole body is within the limit.
         return await request.body()
     chunks: list[bytes] = []
@@ -107,7 +107,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Refused("body_too_large", f"the request body is larger than {limit} bytes")
+            raise Refused("body_too_large", f"the request body is larger than {limit} bytes", status_code=413)
         chunks.append(chunk)
     body = b"".join(chunks)
     # Starlette serves a cached body to later readers (the handler) from this attribute.
@@ -120,9 +120,9 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise Refused("body_malformed", "the request body is not JSON") from None
+        raise Refused("body_malformed", "the request body is not JSON", status_code=400) from None
     if not isinstance(parsed, dict):
-        raise Refused("body_malformed", "the request body is not a JSON object")
+        raise Refused("body_malformed", "the request body is not a JSON object", status_code=400)
     # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
     request._json = parsed
     return parsed
