@@ -70,7 +70,7 @@ async def awaited(context: RequestContext) -> dict[str, object]:
 @bench_app.route(ON_THE_LOOP, auth=Auth.CONNECT, methods=("POST",))
 async def on_the_loop(context: RequestContext) -> dict[str, object]:
     assert context.app is not None
-    store = context._runtime.store_for(context.app, context.tenant)  # deliberately blocking: the row it is compared to
+    store = context._services.store_for(context.app, context.tenant)  # deliberately blocking: the row it is compared to
     written = store.create("notes", NOTE)
     return {"id": store.get("notes", written.id).id}
 

@@ -10,7 +10,7 @@ import enum
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pledge.bodies import check_depth, parse_json
 from pledge.errors import PledgeError
@@ -19,11 +19,17 @@ from pledge.store.manifest import DataManifest
 from pledge.trust.identity import Identity as Identity
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from starlette.requests import Request
 
-    from pledge.forge import ForgeConfig
-    from pledge.runtime import Runtime
+    from pledge.clock import Clock
+    from pledge.config import Settings
+    from pledge.egress import OutboundClient
+    from pledge.forge_config import ForgeConfig
+    from pledge.store import TenantStore
     from pledge.tenants import Tenant
+    from pledge.trust.tenant_cache import ConnectTenantCache
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 
@@ -57,6 +63,23 @@ class SettingsView:
     dev_mode: bool
 
 
+class Services(Protocol):
+    """What a request context draws on, as the runtime provides it (``app`` sits below ``runtime`` and never names
+    it): the tenant's store and its threads for handlers, the rest for Pledge's own product clients."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def egress(self) -> OutboundClient: ...
+    @property
+    def connect_tenants(self) -> ConnectTenantCache: ...
+    @property
+    def store_threads(self) -> ThreadPoolExecutor: ...
+    def store_for(self, app: App, tenant: Tenant) -> TenantStore: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """What a handler receives: the request, the verified identity (None on public routes), the tenant's store and
@@ -64,17 +87,17 @@ class RequestContext:
     ``forge_call(context)``).
 
     Not the runtime, its engine or its vault: a handler reaches storage only through :attr:`store`, where the data
-    manifest and the personal-data guard apply (S2). ``_runtime`` is for Pledge's own product clients.
+    manifest and the personal-data guard apply (S2). ``_services`` is for Pledge's own product clients.
     """
 
     request: Request
     identity: Identity | None
-    _runtime: Runtime = field(repr=False)
+    _services: Services = field(repr=False)
     app: App | None = None
 
     @property
     def settings(self) -> SettingsView:
-        settings = self._runtime.settings
+        settings = self._services.settings
         return SettingsView(settings.public_url, settings.region, settings.dev_mode)
 
     @property
@@ -108,7 +131,7 @@ class RequestContext:
         """
         if self.app is None:
             raise PledgeError("this request context was built without its app: pass app= to reach the store")
-        return AsyncTenantStore(self._runtime.store_for(self.app, self.tenant), self._runtime.store_threads)
+        return AsyncTenantStore(self._services.store_for(self.app, self.tenant), self._services.store_threads)
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]

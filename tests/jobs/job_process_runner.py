@@ -6,6 +6,7 @@ returns (the test kills this process with SIGKILL mid-run).
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from datetime import datetime, timedelta
@@ -50,7 +51,7 @@ class TableClock:
 def appending_job(instance: str, hang: bool) -> Job:
     def run(context: JobContext) -> None:
         if hang:
-            time.sleep(3600)
+            signal.pause()  # hangs mid-run until the test's SIGKILL: no time passes for the job itself
         with context.transaction() as connection:
             connection.execute(insert(appended).values(started_at=context.started_at, instance=instance))
 

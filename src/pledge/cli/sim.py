@@ -17,7 +17,7 @@ from pledge.cli.sim_forge import forge
 from pledge.clock import SystemClock
 from pledge.config import _is_loopback  # the one definition of loopback, shared with dev mode
 from pledge.errors import ConfigurationError
-from pledge.forge.forge_config import ForgeConfig
+from pledge.forge_config import ForgeConfig
 from pledge.logs import configure_logging
 from pledge.sim.server import build_simulator
 

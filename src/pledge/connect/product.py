@@ -150,8 +150,8 @@ async def product_client(context: RequestContext, *, sleep: Sleep = asyncio.slee
     tenant = context.tenant
     if tenant.client_key is None:
         raise PledgeError(f"tenant {tenant.id} is not installed through Connect: it has no shared secret")
-    runtime = context._runtime
-    connect = await runtime.connect_tenants.fetch(tenant.app_key, tenant.client_key)
+    services = context._services
+    connect = await services.connect_tenants.fetch(tenant.app_key, tenant.client_key)
     if connect is None:
         raise PledgeError(f"tenant {tenant.id} has no shared secret any more: it was uninstalled and purged")
-    return ProductClient(connect.tenant, connect.shared_secret, runtime.egress, runtime.clock, sleep=sleep)
+    return ProductClient(connect.tenant, connect.shared_secret, services.egress, services.clock, sleep=sleep)
