@@ -18,12 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pledge.app import App, RequestContext
+from pledge.bodies import MAX_BODY_BYTES
 from pledge.errors import PledgeError, Refused
 from pledge.forge.installations import Installations, InstallationState
 from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.forge_config import ForgeConfig
 from pledge.tenants import Tenant, TenantNotFound
-from pledge.trust.connect import MAX_BODY_BYTES, read_body, read_json_object
+from pledge.trust.connect import read_body, read_json_object
 from pledge.trust.forge import FitVerifier, Invocation, JwksCache
 from pledge.trust.identity import Identity, raw_header
 

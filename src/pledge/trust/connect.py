@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from pledge.bodies import MAX_BODY_BYTES, parse_json, too_large
 from pledge.cache import BoundedCache
 from pledge.clock import Clock
 from pledge.config import Settings
@@ -40,7 +40,6 @@ from pledge.trust.jwt_policy import check_connect_times, check_qsh, token_from
 from pledge.trust.qsh import query_string_hash
 from pledge.trust.tenant_cache import ConnectTenant, ConnectTenantCache
 
-MAX_BODY_BYTES: Final = 1024 * 1024
 """Webhook payloads of large issues reach a few hundred KiB; a body beyond this is refused before it is parsed."""
 
 _MAX_CLIENT_KEY: Final = 255
@@ -99,7 +98,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = raw_header(request, b"content-length")
     if declared is not None:
         if not declared.isdigit() or int(declared) > limit:
-            raise Refused("body_too_large", f"the request body is larger than {limit} bytes", status_code=413)
+            raise too_large(limit)
         # The server never delivers more than the declared length, so the whole body is within the limit.
         return await request.body()
     chunks: list[bytes] = []
@@ -107,7 +106,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Refused("body_too_large", f"the request body is larger than {limit} bytes", status_code=413)
+            raise too_large(limit)
         chunks.append(chunk)
     body = b"".join(chunks)
     # Starlette serves a cached body to later readers (the handler) from this attribute.
@@ -117,10 +116,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     body = await read_body(request, limit)
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise Refused("body_malformed", "the request body is not JSON", status_code=400) from None
+    parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise Refused("body_malformed", "the request body is not a JSON object", status_code=400)
     # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
