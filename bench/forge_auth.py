@@ -39,7 +39,7 @@ from bench.harness import (
 )
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig
-from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_site import ForgeSite
 
 APP_ID = "ari:cloud:ecosystem::app/0b6f5a64-3f0e-4a57-8a43-6d1b2f3c9e10"
 BODY = json.dumps({"issue": "PLG-1", "fields": {"summary": "Benchmark", "labels": ["a", "b", "c"]}, "n": 42})

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse
 
 from pledge.app import App, Auth, RequestContext
 from pledge.forge import ForgeConfig, forge_call
-from pledge.forge.product import ProductCallFailed
-from pledge.store.manifest import Category, Collection, DataManifest, Field
+from pledge.forge.api_client import ProductCallFailed
+from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 
 APP_ID = os.environ.get("FORGE_NOTES_APP_ID", "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90")
 

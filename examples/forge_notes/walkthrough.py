@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from examples.forge_notes.app import APP_ID
 
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PATH = "/apps/forge-notes"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pledge.bodies import check_depth, parse_json
 from pledge.errors import PledgeError
 from pledge.store.async_store import AsyncTenantStore
-from pledge.store.manifest import DataManifest
+from pledge.store.data_manifest import DataManifest
 from pledge.trust.identity import Identity as Identity
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from pledge import schema
 from pledge.app import App
 from pledge.body_limit import BodyLimitMiddleware
-from pledge.connect.product import ProductRequestFailed
+from pledge.connect.product_client import ProductRequestFailed
 from pledge.db import error_reason
 from pledge.egress import EgressRefused, UnsafePath
 from pledge.errors import PledgeError, Refused
-from pledge.forge.product import ProductCallFailed, TokenUnavailable
+from pledge.forge.api_client import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
 from pledge.jobs import JobRunner
 from pledge.jobs.health import JobHealthCollector, describe_late

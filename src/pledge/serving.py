@@ -24,7 +24,7 @@ from pledge.forge.mounting import forge_routes
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.refusal import refused
 from pledge.runtime import Runtime
-from pledge.trust.connect import ConnectVerifier
+from pledge.trust.connect_jwt import ConnectVerifier
 from pledge.trust.identity import Identity, Verifier
 
 log = logging.getLogger("pledge.serving")

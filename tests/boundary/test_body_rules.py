@@ -8,7 +8,7 @@ from starlette.types import Message
 
 from pledge.bodies import MAX_JSON_DEPTH
 from pledge.errors import Refused
-from pledge.trust.connect import read_json_object
+from pledge.trust.connect_jwt import read_json_object
 
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 5_000])

@@ -28,7 +28,7 @@ FAULTS = frozenset(
         "pledge.statement.facts.EvidenceUnavailable",
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
         "pledge.statement.pages._PageError",
-        "pledge.sim.connect.SimError",
+        "pledge.sim.connect_site.SimError",
         "pledge.jobs.job.LeaseLost",  # jobs run outside requests; the runner records or logs these
         "pledge.jobs.runner.JobBusy",
         "pledge.jobs.runner.UnknownJob",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.connect.conftest import APP_BASE_URL, World
 from tests.connect.test_lifecycle import refused, with_body, with_token
 
-from pledge.trust import connect as connect_module
+from pledge.trust import connect_jwt as connect_module
 from pledge.trust.jws import SharedSecret
 
 WEBHOOK_URL = APP_BASE_URL + "/webhooks/jira-issue-updated"

@@ -14,7 +14,7 @@ from pledge.config import Settings, load_settings
 from pledge.egress import OutboundClient
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_site import ForgeSite
 
 BASE = "http://pledge.test/apps/forge-notes"
 

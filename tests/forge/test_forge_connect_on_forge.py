@@ -18,7 +18,7 @@ from pledge.egress import OutboundClient
 from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.sim import ConnectSim, InstallSigner, SimSite
-from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_site import ForgeSite
 
 APP_ORIGIN = "http://127.0.0.1:8000"
 APP_URL = APP_ORIGIN + "/apps/forge-notes"

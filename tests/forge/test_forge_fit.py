@@ -16,7 +16,7 @@ from tests.forge.conftest import BASE
 
 from pledge.clock import FrozenClock
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 
 
 async def _installed(site: ForgeSite) -> Installation:

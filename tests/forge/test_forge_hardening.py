@@ -19,9 +19,9 @@ from tests.forge.conftest import BASE
 
 from pledge.clock import FrozenClock
 from pledge.forge.installations import forge_installations_table
-from pledge.forge.lifecycle import INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED_MODULE
+from pledge.forge.lifecycle_events import INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED_MODULE
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 from pledge.tenants import TenantState
 
 INSTALLED = f"{BASE}/forge/lifecycle/installed"
@@ -169,7 +169,7 @@ async def test_one_malformed_jwks_key_does_not_stop_the_good_one(
     broken = {"kty": "RSA", "kid": "broken", "use": "sig", "alg": "RS256", "n": "AQAB", "e": "secret-ish-junk"}
     site.jwks_extra_keys = [broken, {"kty": "RSA", "kid": "half"}]
     other_signer = ForgeSite(site.app_id, clock=clock)  # a key the JWKS does not publish
-    with caplog.at_level(logging.WARNING, "pledge.trust.forge"):
+    with caplog.at_level(logging.WARNING, "pledge.trust.forge_fit"):
         installation = await _installed(site)  # Pledge's first JWKS fetch already has the broken keys
         for _ in range(3):
             response = await _post(site, f"{BASE}/notes", site.mint_fit(installation), b'{"issueKey":"A","text":"t"}')

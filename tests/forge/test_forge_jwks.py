@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
 from pledge.errors import Refused
-from pledge.sim.forge import ForgeSite
-from pledge.trust.forge import FitVerifier, JwksCache
+from pledge.sim.forge_site import ForgeSite
+from pledge.trust.forge_fit import FitVerifier, JwksCache
 
 APP_ID = "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90"
 STAGING_API = "https://api.stg.atlassian.com/ex/jira/0f5c1a52-7d1e-4b6c-9d7e-8c2b1f0a3e4d"

@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 from tests.forge.conftest import BASE
 
 from pledge.forge.installations import forge_installations_table
-from pledge.forge.lifecycle import INSTALLED_MODULE, UPGRADED_MODULE
+from pledge.forge.lifecycle_events import INSTALLED_MODULE, UPGRADED_MODULE
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 from pledge.tenants import TenantState, tenants_table
 
 INSTALLED = f"{BASE}/forge/lifecycle/installed"

@@ -19,9 +19,9 @@ from tests.forge.test_forge_lifecycle import INSTALLED, _dump
 from pledge.clock import FrozenClock
 from pledge.egress import EgressRefused, OutboundClient, UnsafePath
 from pledge.forge import app_client
-from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
+from pledge.forge.api_client import ForgeApiClient, Token, TokenCache, TokenUnavailable
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_site import ForgeSite
 from pledge.statement.facts import Deployment
 from pledge.statement.publish import publish, verify_published
 
@@ -98,9 +98,9 @@ async def test_product_calls_only_reach_allowed_hosts(clock: FrozenClock) -> Non
     transport = httpx.MockTransport(lambda request: sent.append(str(request.url)) or httpx.Response(200, json={}))
     egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
     token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
-    assert await ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock).get_json("/x") == {}
+    assert await ForgeApiClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock).get_json("/x") == {}
     with pytest.raises(EgressRefused):
-        await ProductClient(egress, "https://evil.example/ex/jira/c", token, clock).get_json("/x")
+        await ForgeApiClient(egress, "https://evil.example/ex/jira/c", token, clock).get_json("/x")
     assert sent == ["https://api.atlassian.com/ex/jira/c/x"]
     await egress.aclose()
 
@@ -128,7 +128,7 @@ async def test_a_template_sends_each_value_as_one_segment_and_keeps_a_written_qu
     transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
     egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
     token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
-    client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock)
+    client = ForgeApiClient(egress, "https://api.atlassian.com/ex/jira/c", token, clock)
     await client.get_json("/rest/api/3/issue/{key}/comment/{id}", key="A/../B", id=7)
     await client.request("PUT", "/rest/api/3/issue/{key}?notifyUsers=false", key="SIM-1", json={})
     await client.request("DELETE", "/rest/api/3/issue/SIM-1/watchers?accountId=a1", params={"x": "1"})
@@ -157,7 +157,7 @@ def test_any_issue_key_reaches_the_issue_path_as_one_segment_or_is_refused(issue
         transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
         egress = OutboundClient(["https://api.atlassian.com"], transport=transport)
         token = Token("t", datetime(2030, 1, 1, tzinfo=UTC))
-        client = ProductClient(egress, "https://api.atlassian.com/ex/jira/c", token, FrozenClock())
+        client = ForgeApiClient(egress, "https://api.atlassian.com/ex/jira/c", token, FrozenClock())
         try:
             await client.get_json("/rest/api/3/issue/{key}", key=issue_key)
         finally:

@@ -15,7 +15,7 @@ from tests.forge.conftest import BASE
 
 from pledge.bodies import MAX_BODY_BYTES
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite
+from pledge.sim.forge_site import ForgeSite
 
 INSTALLED = f"{BASE}/forge/lifecycle/installed"
 EMAIL = "jane.doe@example.com"

@@ -15,7 +15,7 @@ from examples.forge_notes.walkthrough import ROOT, Deployment, regional_deployme
 from examples.forge_notes.walkthrough import migrate as _migrate
 from sqlalchemy import create_engine, text
 
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 
 
 def _count(deployment: Deployment, table: str, column: str, value: str) -> int:

@@ -30,7 +30,7 @@ from pledge.forge.installations import forge_installations_table
 from pledge.forge.migration import realm_migrations_table, transfer_seal
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.sim.forge import ForgeSite, Installation
+from pledge.sim.forge_site import ForgeSite, Installation
 
 PEER = "http://eu.test"
 HOOKS = f"{BASE}/forge/realm"

@@ -11,7 +11,7 @@ from pledge.app import App, Auth, RequestContext
 from pledge.clock import FrozenClock
 from pledge.config import Settings, load_settings
 from pledge.statement.facts import Deployment
-from pledge.store.manifest import Category, Collection, DataManifest, Field
+from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 
 
 def mailer_app() -> App:

@@ -9,7 +9,7 @@ from pledge.config import load_settings
 from pledge.statement.claims import CLAIMS, Section
 from pledge.statement.facts import gather
 from pledge.statement.render import render, render_app, to_html
-from pledge.store.manifest import DataManifest
+from pledge.store.data_manifest import DataManifest
 
 
 def _statement(**settings: object) -> str:

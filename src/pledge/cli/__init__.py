@@ -10,8 +10,8 @@ import click
 
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config_command import config
-from pledge.cli.db import db
-from pledge.cli.forge import forge
+from pledge.cli.db_command import db
+from pledge.cli.forge_command import forge
 from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
 from pledge.cli.serve import serve

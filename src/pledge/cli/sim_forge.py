@@ -14,8 +14,8 @@ import click
 
 from pledge.cli.sim_control import control, echo_relayed, sim_option
 from pledge.errors import PledgeError
-from pledge.sim.forge import TRIGGER_TIMEOUT_SECONDS
 from pledge.sim.forge_control import DEFAULT_ACCOUNT_ID, DEFAULT_EVENT
+from pledge.sim.forge_site import TRIGGER_TIMEOUT_SECONDS
 
 _installation_argument = click.argument("installation_id")
 

@@ -16,7 +16,7 @@ from pledge.app import App, Auth
 from pledge.errors import Refused
 from pledge.runtime import Runtime
 from pledge.tenants import Tenant
-from pledge.trust.connect import ConnectVerifier, app_base_url
+from pledge.trust.connect_jwt import ConnectVerifier, app_base_url
 from pledge.trust.identity import Verifier
 from pledge.trust.qsh import query_string_hash
 

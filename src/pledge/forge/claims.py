@@ -24,7 +24,7 @@ from pledge.promises import Claim, Evidence, Section, plural
 from pledge.runtime import Runtime
 from pledge.store.evidence import records_of
 from pledge.tenants import TenantNotFound
-from pledge.trust.forge import Invocation
+from pledge.trust.forge_fit import Invocation
 from pledge.trust.identity import Verifier
 
 STATED_VERIFIERS: dict[Auth, type] = {Auth.FORGE: ForgeRequestVerifier}

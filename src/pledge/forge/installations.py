@@ -19,7 +19,7 @@ from pledge.db import UtcDateTime, metadata
 from pledge.runtime import Runtime
 from pledge.tenantdata import TableRows, TenantDataSet
 from pledge.tenants import Tenant, TenantNotFound, TenantState
-from pledge.trust.forge import Invocation
+from pledge.trust.forge_fit import Invocation
 
 log = logging.getLogger("pledge.forge")
 

@@ -12,7 +12,7 @@ from typing import Any
 from pledge.app import App, Auth
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
-from pledge.forge.lifecycle import INSTALLED, INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED, UPGRADED_MODULE
+from pledge.forge.lifecycle_events import INSTALLED, INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED, UPGRADED_MODULE
 from pledge.forge.routes import INSTALLED_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH
 from pledge.mounts import app_base_path
 

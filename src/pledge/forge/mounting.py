@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Route
 
-from pledge.forge.lifecycle import Lifecycle
+from pledge.forge.lifecycle_events import ForgeLifecycle
 from pledge.forge.realm import RealmHooks
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.forge.routes import INSTALLED_PATH, PEER_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH, answering_json
@@ -21,7 +21,7 @@ def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRou
     """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
     if not isinstance(verifier, ForgeRequestVerifier):
         return []
-    lifecycle = Lifecycle(verifier)
+    lifecycle = ForgeLifecycle(verifier)
     hooks = RealmHooks(verifier)
     return [
         Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),

@@ -28,7 +28,7 @@ from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
 from pledge.mounts import app_base_path
 from pledge.tenants import Tenant
-from pledge.trust.connect import read_json_object
+from pledge.trust.connect_jwt import read_json_object
 from pledge.vault import CiphertextInvalid
 
 log = logging.getLogger("pledge.forge.realm")

@@ -20,12 +20,12 @@ from starlette.requests import Request
 from pledge.app import App, RequestContext
 from pledge.bodies import MAX_BODY_BYTES
 from pledge.errors import PledgeError, Refused
+from pledge.forge.api_client import ForgeApiClient, Token, TokenCache, TokenUnavailable
 from pledge.forge.installations import Installations, InstallationState
-from pledge.forge.product import ProductClient, Token, TokenCache, TokenUnavailable
 from pledge.forge_config import ForgeConfig
 from pledge.tenants import Tenant, TenantNotFound
-from pledge.trust.connect import read_body, read_json_object
-from pledge.trust.forge import FitVerifier, Invocation, JwksCache
+from pledge.trust.connect_jwt import read_body, read_json_object
+from pledge.trust.forge_fit import FitVerifier, Invocation, JwksCache
 from pledge.trust.identity import Identity, raw_header
 
 if TYPE_CHECKING:
@@ -61,26 +61,26 @@ class ForgeCall:
     system_token: Token | None = field(repr=False)
     user_token: Token | None = field(repr=False)
 
-    def as_app(self) -> ProductClient:
+    def as_app(self) -> ForgeApiClient:
         """Call the product as the app (``x-forge-oauth-system``; the endpoint needs ``appSystemToken``)."""
         return self._client(self.system_token, "appSystemToken")
 
-    def as_user(self) -> ProductClient:
+    def as_user(self) -> ForgeApiClient:
         """Call the product as the user who invoked (``x-forge-oauth-user``; needs ``appUserToken``)."""
         return self._client(self.user_token, "appUserToken")
 
-    def _client(self, token: Token | None, option: str) -> ProductClient:
+    def _client(self, token: Token | None, option: str) -> ForgeApiClient:
         if token is None:
             raise TokenUnavailable(f"Forge sent no token for this call: enable auth.{option} on the endpoint")
-        return ProductClient(self.runtime.egress, self.invocation.api_base_url, token, self.runtime.clock)
+        return ForgeApiClient(self.runtime.egress, self.invocation.api_base_url, token, self.runtime.clock)
 
 
-def app_client(runtime: Runtime, app: App, tenant_id: str) -> ProductClient:
+def app_client(runtime: Runtime, app: App, tenant_id: str) -> ForgeApiClient:
     """Call the product as the app outside a request (a job), until the last app token Forge sent expires."""
     if app.forge is None:
         raise PledgeError(f"app {app.key!r} is not a Forge Remote: it has no app token")
     token, api_base_url = held_app_tokens(runtime, app).get(tenant_id)
-    return ProductClient(runtime.egress, api_base_url, token, runtime.clock)
+    return ForgeApiClient(runtime.egress, api_base_url, token, runtime.clock)
 
 
 def held_app_tokens(runtime: Runtime, app: App) -> TokenCache:

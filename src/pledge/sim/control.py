@@ -14,7 +14,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.sim.connect import SimError
+from pledge.sim.connect_site import SimError
 from pledge.sim.site import SimSite
 
 CONTROL_PREFIX: Final = "/_sim"

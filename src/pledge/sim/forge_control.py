@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from pledge.forge.routes import INSTALLED_PATH, PRE_UNINSTALL_PATH
-from pledge.sim.connect import SimError
+from pledge.sim.connect_site import SimError
 from pledge.sim.control import add_control_route
-from pledge.sim.forge import Attempt, ForgeSite, Installation
+from pledge.sim.forge_site import Attempt, ForgeSite, Installation
 from pledge.sim.site import SimSite
 
 DEFAULT_EVENT = "avi:jira:updated:issue"

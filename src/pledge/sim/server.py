@@ -12,10 +12,10 @@ from typing import Any
 from starlette.requests import Request
 
 from pledge.clock import Clock
-from pledge.sim.connect import ConnectSim, SimError
+from pledge.sim.connect_site import ConnectSim, SimError
 from pledge.sim.control import CONTROL_PREFIX, ControlHandler, add_control_route, redact_jwt
-from pledge.sim.forge import ForgeSite
 from pledge.sim.forge_control import add_forge_control_routes
+from pledge.sim.forge_site import ForgeSite
 from pledge.sim.site import Exchange, SimSite
 
 

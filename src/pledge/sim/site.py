@@ -1,6 +1,6 @@
 """A simulated Atlassian Cloud site: a small product REST API that refuses unauthenticated calls, and a recorder.
 
-Protocols plug in: Connect (``pledge.sim.connect``) and Forge add their routes with :meth:`SimSite.add_route` and
+Protocols plug in: Connect (``pledge.sim.connect_site``) and Forge add their routes with :meth:`SimSite.add_route` and
 their REST credentials with :meth:`SimSite.add_authenticator`. Every request the site receives and every request
 the simulated product sends is recorded, so tests assert on what really crossed the wire (S11).
 """

@@ -24,8 +24,8 @@ from pledge.egress.client import origin
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import SampledRecord, sample_records
 from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
+from pledge.store.data_manifest import Category, Collection, DataManifest
 from pledge.store.evidence import DeclaringApp
-from pledge.store.manifest import Category, Collection, DataManifest
 from pledge.trust.tenant_cache import DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pledge.statement.claims import CLAIMS, StatementClaim
 from pledge.statement.facts import Facts
-from pledge.store.manifest import Category
+from pledge.store.data_manifest import Category
 
 
 def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[str, Any]:

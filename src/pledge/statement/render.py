@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from pledge.statement.claims import CLAIMS, Section, StatementClaim, claims_in
 from pledge.statement.facts import AppFacts, Facts
-from pledge.store.manifest import Category
+from pledge.store.data_manifest import Category
 
 TEMPLATES = Environment(
     loader=PackageLoader("pledge", "web/templates"),

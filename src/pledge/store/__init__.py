@@ -1,6 +1,7 @@
 """S2: tenant-scoped, declared, encrypted storage for apps."""
 
 from pledge.store.async_store import AsyncTenantStore
+from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 from pledge.store.evidence import (
     AppEvidence,
     CollectionEvidence,
@@ -10,7 +11,6 @@ from pledge.store.evidence import (
     sample_records,
     store_evidence,
 )
-from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.rotation import Rotation, reencrypt_tenant, rotate_tenant_key
 from pledge.store.secret import Secret
 from pledge.store.tenant_store import (

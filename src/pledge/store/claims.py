@@ -17,8 +17,8 @@ from sqlalchemy import Engine, inspect
 
 from pledge.errors import PledgeError
 from pledge.promises import Claim, Evidence, Section, plural
+from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 from pledge.store.evidence import DeclaringApp, Opened, SampledRecord, store_evidence
-from pledge.store.manifest import Category, Collection, DataManifest, Field
 from pledge.store.pii import scan_value
 from pledge.store.tables import INDEX_COLUMNS, records_table
 from pledge.store.tenant_store import PersonalDataRefused, UndeclaredData, checked_values, declared_collection

@@ -37,7 +37,7 @@ from sqlalchemy import (
 
 from pledge.db import UtcDateTime, metadata
 from pledge.store._prepared import prepare
-from pledge.store.manifest import MAX_INDEXED_FIELDS
+from pledge.store.data_manifest import MAX_INDEXED_FIELDS
 from pledge.tenantdata import TableRows
 
 INDEX_COLUMNS = tuple(f"index_{slot}" for slot in range(MAX_INDEXED_FIELDS))

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from pledge.clock import Clock
 from pledge.errors import PledgeError
 from pledge.store import codec, tables
-from pledge.store.manifest import Category, Collection, DataManifest
+from pledge.store.data_manifest import Category, Collection, DataManifest
 from pledge.store.pii import PiiKind, scan_value
 from pledge.store.secret import Secret
 from pledge.vault import Vault

@@ -33,7 +33,7 @@ from pledge.errors import PledgeError
 from pledge.tenants import Tenant
 from pledge.trust.qsh import query_string_hash
 
-log = logging.getLogger("pledge.connect.product")
+log = logging.getLogger("pledge.connect.product_client")
 
 TOKEN_LIFETIME: Final = timedelta(minutes=3)
 MAX_ATTEMPTS: Final = 4

@@ -43,7 +43,7 @@ from pledge.errors import Refused
 from pledge.trust.jws import RS256, b64url_decode, check_algorithm, check_times, header_cache, read_unverified
 from pledge.trust.jws import verify_signature as verify_jws_signature
 
-log = logging.getLogger("pledge.trust.forge")
+log = logging.getLogger("pledge.trust.forge_fit")
 
 FIT_ISSUER = "forge/invocation-token"
 ALGORITHM = RS256

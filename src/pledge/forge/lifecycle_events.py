@@ -22,13 +22,13 @@ from starlette.responses import JSONResponse, Response
 
 from pledge.errors import PledgeError, Refused
 from pledge.tenants import Tenant, TenantNotFound, TenantState
-from pledge.trust.connect import read_json_object
-from pledge.trust.forge import Invocation
+from pledge.trust.connect_jwt import read_json_object
+from pledge.trust.forge_fit import Invocation
 
 if TYPE_CHECKING:
     from pledge.forge.requests import ForgeRequestVerifier
 
-log = logging.getLogger("pledge.forge.lifecycle")
+log = logging.getLogger("pledge.forge.lifecycle_events")
 
 INSTALLED = "avi:forge:installed:app"
 UPGRADED = "avi:forge:upgraded:app"
@@ -58,7 +58,7 @@ UPGRADED_MODULE = LifecycleModule("pledge-upgraded", "pledge-upgraded-trigger")
 PRE_UNINSTALL_MODULE = LifecycleModule("pledge-pre-uninstall", "pledge-pre-uninstall-hook")
 
 
-class Lifecycle:
+class ForgeLifecycle:
     def __init__(self, verifier: ForgeRequestVerifier) -> None:
         self._verifier = verifier
         self._runtime = verifier.runtime

@@ -88,7 +88,7 @@ class TokenCache:
         return held
 
 
-class ProductClient:
+class ForgeApiClient:
     """``await client.get_json("/rest/api/3/issue/{key}", key=k)``: ``Authorization: Bearer <token>`` to
     ``app.apiBaseUrl``."""
 

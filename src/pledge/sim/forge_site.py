@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from pledge.clock import Clock, SystemClock
-from pledge.forge.lifecycle import INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED_MODULE
+from pledge.forge.lifecycle_events import INSTALLED_MODULE, PRE_UNINSTALL_MODULE, UPGRADED_MODULE
 from pledge.sim.loopback import serve_on_loopback
 from pledge.sim.site import Exchange, RestCaller, RestRefused, SimSite
 

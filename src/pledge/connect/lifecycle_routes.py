@@ -32,7 +32,7 @@ from pledge.errors import Refused
 from pledge.refusal import refused
 from pledge.runtime import Runtime
 from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
-from pledge.trust.connect import (
+from pledge.trust.connect_jwt import (
     app_base_url,
     lifecycle_issued_at,
     read_json_object,
@@ -43,7 +43,7 @@ from pledge.trust.jws import UnverifiedToken
 from pledge.trust.jwt_policy import MAX_LEEWAY_SECONDS
 from pledge.vault import CiphertextInvalid, KeyShredded
 
-log = logging.getLogger("pledge.connect.lifecycle")
+log = logging.getLogger("pledge.connect.lifecycle_routes")
 
 MAX_LIFECYCLE_BODY: Final = 64 * 1024
 MAX_SHARED_SECRET: Final = 128
@@ -96,7 +96,7 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
 
 def connect_routes(app: App, runtime: Runtime) -> list[Route]:
     """The descriptor, its icon, and the lifecycle callbacks of ``app``."""
-    lifecycle = Lifecycle(app.key, runtime)
+    lifecycle = ConnectLifecycle(app.key, runtime)
     document = descriptor(app, app_base_url(runtime, app.key))
 
     async def serve_descriptor(_request: Request) -> JSONResponse:
@@ -115,7 +115,7 @@ def connect_routes(app: App, runtime: Runtime) -> list[Route]:
     ]
 
 
-class Lifecycle:
+class ConnectLifecycle:
     """Handles one app's lifecycle callbacks; every failure is a JSON refusal with a reason code and its status
     (401 unauthentic, 400 a payload Pledge cannot take, 413 too large)."""
 
