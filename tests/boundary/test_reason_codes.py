@@ -32,6 +32,11 @@ FAULTS = frozenset(
         "pledge.jobs.job.LeaseLost",  # jobs run outside requests; the runner records or logs these
         "pledge.jobs.runner.JobBusy",
         "pledge.jobs.runner.UnknownJob",
+        "pledge.backup.target.TargetError",  # backups run as jobs and commands, never inside a request
+        "pledge.backup.target.TargetUnavailable",
+        "pledge.backup.target.ObjectMissing",
+        "pledge.backup.target.ObjectExists",
+        "pledge.backup.target.ObjectLocked",
     }
 )
 

@@ -156,7 +156,7 @@ async def test_a_failed_migration_is_rolled_back_and_the_tenant_served_again(
     await site.install(f"{eu.app}/forge/lifecycle/installed", installation)  # EU already knows this installation
 
     failed = await _migrate(site, us, installation, "EU", "migration-4")
-    assert failed == "FAILED: the EU deployment refused import: 400"
+    assert failed == "FAILED: the EU deployment refused import: 409"
     locked = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-4")
     assert locked.status_code == 409
 

@@ -354,4 +354,4 @@ async def test_the_destination_confirms_a_commit_only_for_a_copy_it_holds(hooks:
     sealed = transfer_seal(runtime).seal("m-9", "commit", {"migrationId": "m-9"})
     async with httpx.AsyncClient(transport=hooks.host, base_url=HOOKS) as client:
         answer = await client.post("/peer/commit", content=sealed, headers={"x-pledge-migration": "m-9"})
-    assert (answer.status_code, answer.json()["error"]) == (400, "refused")
+    assert (answer.status_code, answer.json()["error"]) == (409, "migration_state_conflict")

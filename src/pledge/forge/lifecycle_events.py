@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.errors import PledgeError, Refused
+from pledge.errors import Refused
 from pledge.tenants import Tenant, TenantNotFound, TenantState
 from pledge.trust.connect_jwt import read_json_object
 from pledge.trust.forge_fit import Invocation
@@ -123,7 +123,11 @@ class ForgeLifecycle:
         try:
             tenant = self._runtime.tenants.by_installation_id(self._verifier.app.key, invocation.installation_id)
         except TenantNotFound:
-            raise PledgeError("preUninstall for an installation that is no tenant here: nothing to do") from None
+            raise Refused(
+                "installation_unknown",
+                "preUninstall for an installation that is no tenant here: nothing to do",
+                status_code=404,
+            ) from None
         if tenant.region != self._runtime.settings.region:
             raise self._verifier.misdirected(tenant.region)
         if tenant.state in (TenantState.UNINSTALLED, TenantState.PURGED):

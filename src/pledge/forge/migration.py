@@ -30,7 +30,7 @@ from sqlalchemy import Column, Engine, PrimaryKeyConstraint, String, Table, inse
 from sqlalchemy.exc import IntegrityError
 
 from pledge.db import UtcDateTime, metadata
-from pledge.errors import ConfigurationError, PledgeError
+from pledge.errors import ConfigurationError, Refused
 from pledge.forge.installations import forge_tenant_data
 from pledge.runtime import Runtime
 from pledge.tenantdata import TenantDataConflict, TenantDataError, TenantDataSet
@@ -61,8 +61,11 @@ realm_migrations_table = Table(
 )
 
 
-class MigrationError(PledgeError):
-    """A realm migration step that cannot be done now; the message says why and what to do."""
+class MigrationError(Refused):
+    """A realm migration step that cannot be done now; the reason code and message say why and what to do."""
+
+    def __init__(self, code: str, message: str, *, status_code: int = 400) -> None:
+        super().__init__(code, message, status_code=status_code)
 
 
 def departed_to(engine: Engine, app_key: str, installation_id: str) -> str | None:
@@ -115,14 +118,16 @@ class TenantMover:
 
     def import_(self, bundle: dict[str, Any]) -> str:
         if bundle.get("format") != BUNDLE_FORMAT:
-            raise MigrationError(f"unknown transfer format {bundle.get('format')!r}: upgrade this deployment")
+            raise MigrationError(
+                "transfer_invalid", f"unknown transfer format {bundle.get('format')!r}: upgrade this deployment"
+            )
         keys = _data_keys(bundle.get("dataKeys"))
         try:
             tenant_id = self._moved.import_(bundle.get("tenantData"))
         except TenantDataConflict as exc:
-            raise MigrationError(f"{exc}: roll back") from None
+            raise MigrationError("transfer_conflict", f"{exc}: roll back", status_code=409) from None
         except TenantDataError as exc:
-            raise MigrationError(str(exc)) from None
+            raise MigrationError("transfer_invalid", str(exc)) from None
         try:
             self._runtime.vault.import_data_keys(tenant_id, keys)
         except Exception:
@@ -144,7 +149,7 @@ def _data_keys(entries: object) -> list[tuple[int, bytes]]:
             return [(entry["version"], base64.b64decode(entry["key"], validate=True)) for entry in entries]
         except binascii.Error:
             pass
-    raise MigrationError("the transfer's data keys are not a list of versions and keys")
+    raise MigrationError("transfer_invalid", "the transfer's data keys are not a list of versions and keys")
 
 
 @dataclass(frozen=True, slots=True)

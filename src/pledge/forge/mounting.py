@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 from pledge.forge.lifecycle_events import ForgeLifecycle
 from pledge.forge.realm import RealmHooks
 from pledge.forge.requests import ForgeRequestVerifier
-from pledge.forge.routes import INSTALLED_PATH, PEER_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH, answering_json
+from pledge.forge.routes import INSTALLED_PATH, PEER_PATH, PRE_UNINSTALL_PATH, REALM_PATH, UPGRADED_PATH
 from pledge.trust.identity import Verifier
 
 if TYPE_CHECKING:
@@ -24,12 +24,9 @@ def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRou
     lifecycle = ForgeLifecycle(verifier)
     hooks = RealmHooks(verifier)
     return [
-        Route(INSTALLED_PATH, answering_json(lifecycle.installed), methods=["POST"]),
-        Route(UPGRADED_PATH, answering_json(lifecycle.upgraded), methods=["POST"]),
-        Route(PRE_UNINSTALL_PATH, answering_json(lifecycle.pre_uninstall), methods=["POST"]),
-        *(
-            Route(f"{REALM_PATH}/{step}", answering_json(handler), methods=[method])
-            for step, method, handler in hooks.hooks()
-        ),
-        *(Route(f"{PEER_PATH}/{step}", answering_json(handler), methods=["POST"]) for step, handler in hooks.peer()),
+        Route(INSTALLED_PATH, lifecycle.installed, methods=["POST"]),
+        Route(UPGRADED_PATH, lifecycle.upgraded, methods=["POST"]),
+        Route(PRE_UNINSTALL_PATH, lifecycle.pre_uninstall, methods=["POST"]),
+        *(Route(f"{REALM_PATH}/{step}", handler, methods=[method]) for step, method, handler in hooks.hooks()),
+        *(Route(f"{PEER_PATH}/{step}", handler, methods=["POST"]) for step, handler in hooks.peer()),
     ]

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pledge.errors import PledgeError, Refused
+from pledge.errors import ConfigurationError, PledgeError, Refused
 from pledge.forge.migration import Migration, MigrationError, MigrationLog, TenantMover, transfer_seal
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
@@ -259,12 +259,19 @@ class RealmHooks:
             headers={_MIGRATION_HEADER: migration.id, "content-type": "application/octet-stream"},
         )
         if response.status_code != 200:
-            raise MigrationError(f"the {migration.target_realm} deployment refused {step}: {response.status_code}")
+            raise MigrationError(
+                "peer_unavailable",
+                f"the {migration.target_realm} deployment refused {step}: {response.status_code}",
+                status_code=503,
+            )
 
     def _peer_url(self, realm: str) -> str:
         url = self._runtime.settings.forge_peers.get(realm)
         if url is None:
-            raise MigrationError(f"no deployment serves realm {realm}: add it to PLEDGE_FORGE_PEERS as {realm}=URL")
+            raise MigrationError(
+                "target_realm_invalid",
+                f"no deployment serves realm {realm}: add it to PLEDGE_FORGE_PEERS as {realm}=URL",
+            )
         return url
 
     # Source deployment → destination deployment.
@@ -272,7 +279,9 @@ class RealmHooks:
     async def peer_import(self, request: Request) -> Response:
         migration_id, bundle = await self._opened(request, "import")
         if await run_in_threadpool(self._log.get, migration_id, DESTINATION) is not None:
-            raise MigrationError(f"migration {migration_id} was already imported here")
+            raise MigrationError(
+                "migration_id_taken", f"migration {migration_id} was already imported here", status_code=409
+            )
         tenant_id = await run_in_threadpool(self._mover.import_, bundle)
         tenant = await run_in_threadpool(self._runtime.tenants.get, tenant_id)
         here = self._runtime.settings.resolved_forge_region
@@ -280,7 +289,9 @@ class RealmHooks:
             migration_id, DESTINATION, tenant_id, tenant.installation_id or "", "", here, "READY", None
         )
         if not await run_in_threadpool(self._log.add, migration):
-            raise MigrationError(f"migration {migration_id} was already imported here")
+            raise MigrationError(
+                "migration_id_taken", f"migration {migration_id} was already imported here", status_code=409
+            )
         return JSONResponse({"status": "READY"})
 
     async def peer_commit(self, request: Request) -> Response:
@@ -289,7 +300,7 @@ class RealmHooks:
         if migration.state == "READY":
             migration = await self._moved(migration, "COMMITTED")
         if migration.state != "COMMITTED":
-            raise MigrationError(f"migration {migration.id} is {migration.state} here: it cannot be committed")
+            raise _wrong_state(migration, f"is {migration.state} here: it cannot be committed")
         await run_in_threadpool(self._activate, migration)  # idempotent: a retried commit finishes a crashed one
         return _status(migration)
 
@@ -301,7 +312,7 @@ class RealmHooks:
                 self._verifier.forget(migration.installation_id)
                 await run_in_threadpool(self._mover.delete, migration.tenant_id)
         if migration.state == "COMMITTED":
-            raise MigrationError(f"migration {migration.id} was committed here: it cannot be rolled back")
+            raise _wrong_state(migration, "was committed here: it cannot be rolled back")
         return _status(migration)
 
     def _activate(self, migration: Migration) -> None:
@@ -320,13 +331,16 @@ class RealmHooks:
 
     async def _opened(self, request: Request, step: str) -> tuple[str, dict[str, Any]]:
         migration_id = _migration_id(request.headers.get(_MIGRATION_HEADER))
-        seal = transfer_seal(self._runtime)
+        unauthentic = Refused("transfer_unauthentic", "the transfer is not sealed with this deployment's transfer key")
+        try:
+            seal = transfer_seal(self._runtime)
+        except ConfigurationError as exc:  # refused as a wrong key is: a caller learns nothing of the settings
+            log.warning("realm migration %s refused: %s", step, exc)
+            raise unauthentic from None
         try:
             return migration_id, seal.open(migration_id, step, await request.body())
         except CiphertextInvalid:
-            raise Refused(
-                "transfer_unauthentic", "the transfer is not sealed with this deployment's transfer key"
-            ) from None
+            raise unauthentic from None
 
     async def _destination_migration(self, request: Request, step: str) -> Migration:
         migration_id, _document = await self._opened(request, step)
