@@ -94,33 +94,27 @@ def request_qsh(request: Request, base_path: str, cache: PathHashes | None = Non
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused (``body_too_large``) as soon as it exceeds ``limit``; handlers can read it again."""
+    """The request body, refused (``body_too_large``) past ``limit``; handlers can read it again (Starlette keeps it).
+
+    A declared length over the limit is refused unread; a chunked body is read whole first, which the host bounds
+    (:mod:`pledge.body_limit` refuses it once the bytes received pass the host's limit).
+    """
     declared = raw_header(request, b"content-length")
-    if declared is not None:
-        if not declared.isdigit() or int(declared) > limit:
-            raise too_large(limit)
-        # The server never delivers more than the declared length, so the whole body is within the limit.
-        return await request.body()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    # Starlette serves a cached body to later readers (the handler) from this attribute.
-    request._body = body
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise too_large(limit)
+    body = await request.body()
+    if len(body) > limit:
+        raise too_large(limit)
     return body
 
 
 async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The body as a JSON object; kept in ``request.state`` so that ``context.json()`` does not parse it again."""
     body = await read_body(request, limit)
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise Refused("body_malformed", "the request body is not a JSON object", status_code=400)
-    # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
-    request._json = parsed
+    request.state.pledge_json = parsed
     return parsed
 
 
