@@ -34,6 +34,7 @@ CONFIG_VARIABLE = "PLEDGE_CONFIG"
 _NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MINIMUM_RETENTION_DAYS = 30
+MAX_WORKERS = 64
 # A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
 # password=… pairs: whatever echoes a setting or a driver's message masks these first.
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)\S*@")
@@ -100,6 +101,17 @@ class Settings(BaseSettings):
     jobs_tick_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="How often `pledge serve` checks which jobs are due."
     )
+    # Several instances (docs/operations.md)
+    workers: int = Field(
+        default=1, description="Worker processes of `pledge serve` (1 to 64), each serving on the one port."
+    )
+    tenant_changes_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=1.0,
+        description="How often each process looks for tenant changes other instances made: uninstall, disable and "
+        "secret rotation are honoured everywhere within this plus one query.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -145,6 +157,13 @@ class Settings(BaseSettings):
             parts = urlsplit(url)
             if not re.fullmatch(r"[A-Z]{2,8}", realm) or parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{realm}={url!r} is not REALM=http(s)://host, e.g. EU=https://eu.example.com")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _worker_count(cls, value: int) -> int:
+        if not 1 <= value <= MAX_WORKERS:
+            raise ValueError(f"must be 1 to {MAX_WORKERS} worker processes (about one per CPU core)")
         return value
 
     @field_validator("region")

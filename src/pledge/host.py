@@ -88,6 +88,9 @@ def create_host(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as running:
+            await running.enter_async_context(
+                runtime.tenant_changes.watching(runtime.settings.tenant_changes_poll_seconds)
+            )
             if jobs is not None and runtime.settings.jobs_enabled:
                 await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
             yield

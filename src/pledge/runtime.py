@@ -14,6 +14,7 @@ from pledge.clock import Clock, SystemClock
 from pledge.config import ENV_PREFIX, Settings
 from pledge.db import open_engine
 from pledge.egress import OutboundClient
+from pledge.egress.refusal_counts import RefusalCounts
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.store import TenantStore
 from pledge.store.async_store import store_threads
@@ -23,6 +24,7 @@ from pledge.tenants import Tenant, TenantRegistry
 from pledge.tenants.registry import TENANT_ROWS
 from pledge.trust.install_keys import InstallKeys
 from pledge.trust.tenant_cache import ConnectTenantCache
+from pledge.trust.tenant_changes import TenantChangeWatcher
 from pledge.vault import LocalKeyring, Vault
 
 if TYPE_CHECKING:
@@ -48,9 +50,12 @@ class Runtime:
     """What the runtime keeps for each app between requests (see :mod:`pledge.app_state`)."""
     tenant_data: TenantDataSet = field(init=False, repr=False)
     """Everything a tenant owns, exported, imported or deleted as one (see :mod:`pledge.tenantdata`)."""
+    tenant_changes: TenantChangeWatcher = field(init=False, repr=False)
+    """Forgets cached tenants that other instances changed (see :mod:`pledge.trust.tenant_changes`)."""
 
     def __post_init__(self) -> None:
         self.store_threads = store_threads(self.engine)
+        self.tenant_changes = TenantChangeWatcher(self.tenants, self.connect_tenants)
         self.tenant_data = TenantDataSet(self.engine, [*TENANT_ROWS, self.vault.tenant_keys(), RECORD_ROWS])
 
     @classmethod
@@ -82,6 +87,7 @@ class Runtime:
                 settings.connect_install_keys_url: f"{ENV_PREFIX}CONNECT_INSTALL_KEYS_URL",
                 settings.forge_jwks_url: f"{ENV_PREFIX}FORGE_JWKS_URL",
             },
+            counts=RefusalCounts(engine),
         )
         return cls(
             settings=settings,

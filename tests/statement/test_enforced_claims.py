@@ -89,7 +89,7 @@ def test_the_enforced_claims_are_provided_and_hold_on_a_clean_deployment(runtime
         Outcome.PASSED,
         "the outbound client allows https://api.atlassian.com, https://connect-install-keys.atlassian.com, "
         "https://forge.cdn.prod.atlassian-dev.net and, per call, the calling site; a probe to "
-        "https://egress-probe.invalid was refused; 0 refusals counted by this process",
+        "https://egress-probe.invalid was refused; 0 refusals counted by the deployment's instances",
     )
 
 

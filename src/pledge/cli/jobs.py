@@ -11,6 +11,7 @@ from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
 from pledge.runtime import Runtime
+from pledge.trust.fit_uses import FORGE_TOKEN_USES_SWEEP
 
 _LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE")
 _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
@@ -18,7 +19,7 @@ _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTA
 
 def declared_jobs() -> tuple[Job, ...]:
     """Every job of this deployment: what `pledge serve` runs and `pledge jobs` shows."""
-    return builtin_jobs()
+    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP)
 
 
 def job_runner(runtime: Runtime) -> JobRunner:

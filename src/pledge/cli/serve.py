@@ -1,4 +1,10 @@
-"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM or Ctrl+C."""
+"""``pledge serve``: migrate under a lock, then serve the configured apps until SIGTERM or Ctrl+C.
+
+With ``--workers N`` (``PLEDGE_WORKERS``) the process migrates and publishes the statement once, then supervises N
+worker processes that serve on its one listening socket, each with a runtime of its own: uvicorn's supervisor
+(``uvicorn.supervisors.Multiprocess``) starts them, replaces one that dies, and on SIGTERM or Ctrl+C stops each the
+way a single server stops (requests in flight finish). See docs/operations.md.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,27 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import click
 import uvicorn
+from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from pledge import schema
 from pledge.app import App
 from pledge.cli.common import open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
-from pledge.errors import ConfigurationError
+from pledge.errors import ConfigurationError, PledgeError
 from pledge.host import create_host
 from pledge.logs import configure_logging
 from pledge.request_head import BoundedHttpToolsProtocol
-from pledge.statement.pages import serve_statement
+from pledge.runtime import Runtime
+from pledge.statement.pages import serve_statement, statement_routes
 
 log = logging.getLogger("pledge.serve")
 
@@ -36,10 +47,11 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 @click.option("--host", help="Bind address (default from PLEDGE_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default from PLEDGE_PORT, 8000).")
 @click.option("--app", "apps", multiple=True, help="App to serve as module:attribute (repeatable).")
+@click.option("--workers", type=int, help="Worker processes, 1 to 64 (default from PLEDGE_WORKERS, 1).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[str, ...]) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[str, ...], workers: int | None) -> None:
     """Serve the apps over HTTP, with /healthz, /readyz and /metrics."""
-    settings = settings_from(ctx, host=host, port=port, apps=apps or None)
+    settings = settings_from(ctx, host=host, port=port, apps=apps or None, workers=workers)
     run(settings)
 
 
@@ -51,29 +63,72 @@ def run(settings: Settings) -> None:
     # Bound before anything else happens: a busy port is one line and status 2, not a statement published by a
     # server that then cannot start.
     listening = bind(settings.host, settings.port)
-    with listening, open_runtime(settings) as runtime:
-        log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-        host = create_host(
-            runtime,
-            loaded,
-            extra_routes=asyncio.run(serve_statement(runtime, loaded)),
-            owns_runtime=True,
-            jobs=job_runner(runtime),
-        )
-        log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
-        config = uvicorn.Config(
-            host,
-            host=settings.host,
-            port=settings.port,
-            http=BoundedHttpToolsProtocol,
-            log_config=None,
-            # The host writes the access line itself, by route template (pledge.metrics).
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
-        uvicorn.Server(config).run(sockets=[listening])
+    with listening:
+        if settings.workers > 1:
+            with open_runtime(settings) as runtime:
+                _prepare(runtime, loaded)
+            supervise(settings, listening)
+            return
+        with open_runtime(settings) as runtime:
+            routes = _prepare(runtime, loaded)
+            host = create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
+            log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
+            uvicorn.Server(_uvicorn_config(host, settings)).run(sockets=[listening])
+
+
+def _prepare(runtime: Runtime, apps: list[App]) -> list[Any]:
+    """What happens once, before serving: migrate (under the lock), publish and verify the statement; its routes."""
+    log.info("schema: %s", schema.upgrade(runtime.engine).describe())
+    return asyncio.run(serve_statement(runtime, apps))
+
+
+def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=BoundedHttpToolsProtocol,
+        log_config=None,
+        # The host writes the access line itself, by route template (pledge.metrics).
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        **options,
+    )
+
+
+def supervise(settings: Settings, listening: socket.socket) -> None:
+    """Run ``settings.workers`` worker processes on ``listening`` until SIGTERM or Ctrl+C, replacing any that dies.
+
+    A worker that fails before it serves would fail the same way again: then every worker is stopped and this
+    raises, so the operator reads one line and the process manager sees a failure.
+    """
+    config = _uvicorn_config(WorkerHost(settings.model_dump()), settings, factory=True, workers=settings.workers)
+    log.info("serving with %d worker processes at %s", settings.workers, settings.public_url)
+    supervisor = Multiprocess(config, sockets=[listening])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise PledgeError("a worker process failed to start (its log lines above say why): stopped every worker")
+
+
+@dataclass(frozen=True)
+class WorkerHost:
+    """The host factory each worker process calls (uvicorn's ``factory``): its own runtime, jobs and caches.
+
+    It travels to the worker pickled, so it holds the settings as plain values; the supervisor has migrated the
+    schema and published the statement, so a worker only reads them.
+    """
+
+    settings: dict[str, Any]
+
+    def __call__(self) -> Starlette:
+        settings = Settings.model_construct(**self.settings)
+        configure_logging(settings.log_level)
+        loaded = load_apps(settings.apps)
+        runtime = Runtime.open(settings)
+        routes = statement_routes(runtime, loaded)
+        return create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -42,8 +42,8 @@ def check_egress_allowlist(deployment: Sending, facts: StatedDestinations) -> Ev
     return Evidence(
         True,
         f"the outbound client allows {', '.join(sorted(egress.allowed)) or 'no fixed origin'} and, per call, the "
-        f"calling site; a probe to {EGRESS_PROBE} was refused; {plural(egress.refusals, 'refusal')} counted by "
-        "this process",
+        f"calling site; a probe to {EGRESS_PROBE} was refused; {plural(egress.recorded_refusals(), 'refusal')} "
+        "counted by the deployment's instances",
     )
 
 
@@ -55,8 +55,7 @@ EGRESS_ALLOWLIST: Claim[Sending, StatedDestinations] = Claim(
     "allows only your site (for calls made on its behalf), Atlassian ({facts.egress_destinations_text}) and "
     "this service's own deployments in other regions ({facts.peer_deployments_text}; used only to move your "
     "site's data when Atlassian changes its data residency realm), and refuses any other destination before "
-    "a byte is sent; each refusal is logged and counted by the "
-    "server process that refused it.",
+    "a byte is sent; each refusal is logged and counted, across all of the service's server processes.",
     check_egress_allowlist,
 )
 

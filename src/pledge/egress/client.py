@@ -8,6 +8,7 @@ would resolve ``/issue/X/../../myself`` to ``/myself`` before sending it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from pledge.egress.paths import UnsafePath, unsafe_reason
+from pledge.egress.refusal_counts import RefusalCounts
 from pledge.errors import PledgeError
 
 log = logging.getLogger("pledge.egress")
@@ -53,11 +55,14 @@ class OutboundClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sources: Mapping[str, str] | None = None,
+        counts: RefusalCounts | None = None,
     ) -> None:
-        """``sources``: URL prefix -> the setting that names it, for the log line of a failed request there."""
+        """``sources``: URL prefix -> the setting that names it, for the log line of a failed request there.
+        ``counts``: where refusals are counted for every instance (``refusals`` counts this client's)."""
         self._allowed = frozenset(origin(url) for url in allowed)
         self._sources = dict(sources or {})
         self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, follow_redirects=False)
+        self._counts = counts
         self.refusals = 0
 
     @property
@@ -73,14 +78,14 @@ class OutboundClient:
         """Send a request if ``url``'s origin is allowed (``also_allow``: e.g. the tenant's own site)."""
         also = tuple(also_allow)
         if not self.allows(url, also=also):
-            self.refusals += 1
             target = origin(url)
             log.warning("egress refused: %s", target)
+            await self._count("destination")
             raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
         reason = _path_reason(url)
         if reason is not None:
-            self.refusals += 1
             log.warning("egress refused: a path to %s %s", origin(url), reason)
+            await self._count("path")
             raise UnsafePath(f"refused outbound request to {origin(url)}: its path {reason}")
         setting = self._setting_for(url)
         if setting is None:
@@ -93,6 +98,20 @@ class OutboundClient:
         if response.status_code >= 400:
             log.warning("%s answered %d: check the setting %s", origin(url), response.status_code, setting)
         return response
+
+    async def _count(self, reason: str) -> None:
+        self.refusals += 1
+        if self._counts is None:
+            return
+        try:
+            await asyncio.to_thread(self._counts.add, reason)
+        except Exception:
+            # The refusal stands whatever happens to its count; the log line above is its record meanwhile.
+            log.exception("egress refusal not counted in the database")
+
+    def recorded_refusals(self) -> int:
+        """Refusals counted by every instance of the deployment (this client's alone without a database)."""
+        return self.refusals if self._counts is None else self._counts.total()
 
     def _setting_for(self, url: str) -> str | None:
         for prefix, setting in self._sources.items():

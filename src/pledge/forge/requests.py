@@ -25,6 +25,7 @@ from pledge.forge.installations import Installations, InstallationState
 from pledge.forge_config import ForgeConfig
 from pledge.tenants import Tenant, TenantNotFound
 from pledge.trust.connect_jwt import read_body, read_json_object
+from pledge.trust.fit_uses import SharedTokenUses
 from pledge.trust.forge_fit import FitVerifier, Invocation, JwksCache
 from pledge.trust.identity import Identity, raw_header
 
@@ -109,7 +110,9 @@ class ForgeRequestVerifier:
         jwks = JwksCache(settings.forge_jwks_url, runtime.egress, runtime.clock)
         staging = settings.forge_staging_jwks_url
         staging_jwks = None if staging is None else JwksCache(staging, runtime.egress, runtime.clock)
-        self.fit = FitVerifier(config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks)
+        self.fit = FitVerifier(
+            config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks, shared_uses=SharedTokenUses(runtime.engine)
+        )
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = held_app_tokens(runtime, app)
         self._resolved: dict[str, _Resolution] = {}

@@ -197,3 +197,10 @@ async def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[Base
     verification = await verify_published(deployment, published)
     log.info("statement version %d at /privacy; verification %s", published.version.id, verification.summary())
     return StatementPages(deployment, published).routes()
+
+
+def statement_routes(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
+    """The routes of the statement's pages, for a worker of ``pledge serve --workers``: its supervisor published and
+    verified the statement already (the same text publishes no new version)."""
+    deployment = Deployment.of(runtime, apps)
+    return StatementPages(deployment, publish(deployment)).routes()

@@ -7,6 +7,12 @@ Signed lifecycle events (install, uninstall, enable, disable) change who can act
 not bound to the body they arrive with. So each token is accepted once (its SHA-256 digest is kept until it expires,
 in the database, so the rule holds across instances) and, per tenant, an event older than the last one accepted is
 refused: a captured ``installed`` can neither be replayed nor follow a later ``uninstalled``.
+
+Several instances cache tenants (``pledge.trust.tenant_cache``). So that each learns of a change another one made,
+every change (create, transition, secret, identity) takes the next number of one counter in its own transaction and
+writes it as the tenant's ``tenant_changes.version``. The counter row stays locked (PostgreSQL) or the database
+write-locked (SQLite) until commit, so numbers become visible in the order they were taken: an instance that has
+seen every change up to ``n`` finds all later ones with ``version > n`` (:meth:`TenantRegistry.changes_since`).
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from datetime import UTC, datetime
 from typing import Final, Protocol
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Connection,
     Engine,
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Table,
@@ -99,9 +108,34 @@ lifecycle_order_table = Table(
     Column("issued_at", Float, nullable=False),  # the iat (epoch seconds) of the last lifecycle event accepted
 )
 
+tenant_changes_table = Table(
+    "tenant_changes",
+    metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),  # the number of the tenant's latest change
+    Index("ix_tenant_changes_version", "version"),
+)
+
+tenant_change_counter_table = Table(
+    "tenant_change_counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # one row, id 1
+    Column("version", BigInteger, nullable=False),
+)
+
 TENANT_ROWS: Final = (TableRows(tenants_table, "id"), TableRows(lifecycle_order_table))
 """A tenant's rows here, as parts of its tenant data (:mod:`pledge.tenantdata`). ``lifecycle_tokens`` is no
-tenant's: it holds digests of used tokens, whoever they were for."""
+tenant's: it holds digests of used tokens, whoever they were for. Nor is ``tenant_changes``: its numbers are this
+deployment's, meaningless in another (it goes with the tenant's row, by cascade)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedTenant:
+    """A tenant another instance changed, by the ids a cache holds it under."""
+
+    app_key: str
+    client_key: str | None
+    installation_id: str | None
 
 
 class TenantNotFound(PledgeError):
@@ -186,6 +220,7 @@ class TenantRegistry:
         )
         with self._engine.begin() as connection:
             connection.execute(insert(tenants_table).values(**_row(tenant)))
+            _record_change(connection, tenant.id)
         return tenant
 
     def get(self, tenant_id: str) -> Tenant:
@@ -290,6 +325,26 @@ class TenantRegistry:
             return False  # a concurrent first event for this tenant won
         return True
 
+    def latest_change(self) -> int:
+        """The number of the last committed tenant change: where an instance that caches nothing yet starts."""
+        with self._engine.connect() as connection:
+            return int(connection.execute(select(tenant_change_counter_table.c.version)).scalar_one())
+
+    def changes_since(self, seen: int) -> tuple[int, tuple[ChangedTenant, ...]]:
+        """The tenants changed after change number ``seen``, and the number to pass next time."""
+        changes = tenant_changes_table
+        query = (
+            select(
+                changes.c.version, tenants_table.c.app_key, tenants_table.c.client_key, tenants_table.c.installation_id
+            )
+            .join(tenants_table, tenants_table.c.id == changes.c.tenant_id)
+            .where(changes.c.version > seen)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        latest = max((row.version for row in rows), default=seen)
+        return latest, tuple(ChangedTenant(row.app_key, row.client_key, row.installation_id) for row in rows)
+
     def _one(self, condition: object) -> Tenant:
         with self._engine.connect() as connection:
             row = connection.execute(select(tenants_table).where(condition)).mappings().one_or_none()  # type: ignore[arg-type]
@@ -300,8 +355,21 @@ class TenantRegistry:
     def _write(self, tenant_id: str, values: dict[str, object]) -> None:
         with self._engine.begin() as connection:
             result = connection.execute(update(tenants_table).where(tenants_table.c.id == tenant_id).values(**values))
-        if result.rowcount != 1:
-            raise TenantNotFound(f"no tenant {tenant_id}")
+            if result.rowcount != 1:
+                raise TenantNotFound(f"no tenant {tenant_id}")
+            _record_change(connection, tenant_id)
+
+
+def _record_change(connection: Connection, tenant_id: str) -> None:
+    """Number a change of ``tenant_id`` in the caller's transaction, as its last statement: the counter stays
+    locked only until the commit that follows."""
+    counter, changes = tenant_change_counter_table, tenant_changes_table
+    version = connection.execute(
+        update(counter).where(counter.c.id == 1).values(version=counter.c.version + 1).returning(counter.c.version)
+    ).scalar_one()
+    moved = connection.execute(update(changes).where(changes.c.tenant_id == tenant_id).values(version=version))
+    if moved.rowcount == 0:  # the counter's lock serialises changes: nobody else inserts this row meanwhile
+        connection.execute(insert(changes).values(tenant_id=tenant_id, version=version))
 
 
 def _row(tenant: Tenant) -> dict[str, object]:

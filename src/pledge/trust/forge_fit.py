@@ -13,11 +13,11 @@ Connect's reader too: one base64url rule, times JSON integers, the same reason c
 Staging: a FIT whose ``app.apiBaseUrl`` is on ``api.stg.atlassian.com`` is checked against the staging JWKS only, and
 only when the deployment configured one; production FITs never against staging keys.
 
-Replay: a FIT lives about 25 seconds; each ``jti`` (when present) is accepted once per process within its lifetime.
-Forge mints a new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a
-retry. The memory is per process: two instances behind a load balancer each accept a replayed token once, within
-25 s. It holds each ``jti`` until its token expires, no longer: its size is bounded by the call rate times the
-lifetime.
+Replay: a FIT lives about 25 seconds; each ``jti`` (when present) is accepted once within its lifetime. Forge mints
+a new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a retry. Each
+process remembers the ``jti``s it accepted (a replay to the same process is refused without a round trip), and the
+database remembers them for every instance (:mod:`pledge.trust.fit_uses`): a token captured on its way to one
+instance is refused by all the others too. Both hold each ``jti`` until its token expires, no longer.
 
 Every Forge call pays for this module, so it does the work once: the token is split once, a header already seen
 (Forge signs every FIT with the same few headers) is not decoded again (the verifier owns that cache).
@@ -36,10 +36,12 @@ from typing import Any
 import httpx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
+from starlette.concurrency import run_in_threadpool
 
 from pledge.clock import Clock
 from pledge.egress import EgressRefused, OutboundClient
 from pledge.errors import Refused
+from pledge.trust.fit_uses import SharedTokenUses
 from pledge.trust.jws import RS256, b64url_decode, check_algorithm, check_times, header_cache, read_unverified
 from pledge.trust.jws import verify_signature as verify_jws_signature
 
@@ -238,12 +240,15 @@ class FitVerifier:
         *,
         leeway: timedelta = LEEWAY,
         staging_jwks: JwksCache | None = None,
+        shared_uses: SharedTokenUses | None = None,
     ) -> None:
+        """``shared_uses``: the instances' common memory of used ``jti``s; without it, this process's only."""
         if not _APP_ID.fullmatch(app_id):
             raise ValueError(f"Forge app id {app_id!r} must look like ari:cloud:ecosystem::app/<uuid>")
         self.app_id = app_id
         self._jwks = jwks
         self._staging_jwks = staging_jwks
+        self._shared_uses = shared_uses
         self._clock = clock
         self._leeway = int(leeway.total_seconds())
         # jti -> until when it is remembered (epoch seconds), oldest sighting first, so expired ones leave in order.
@@ -264,7 +269,11 @@ class FitVerifier:
         expires = check_times(claims, now, leeway=self._leeway, max_lifetime=_MAX_LIFETIME_SECONDS)
         invocation = Invocation.from_claims(claims)
         if invocation.jti is not None:
-            self._remember(invocation.jti, expires + self._leeway, now)
+            until = expires + self._leeway
+            self._remember(invocation.jti, until, now)
+            shared = self._shared_uses
+            if shared is not None and not await run_in_threadpool(shared.use_once, self.app_id, invocation.jti, until):
+                raise _replayed()
         return invocation
 
     def _jwks_for(self, claims: dict[str, Any]) -> JwksCache:
@@ -299,9 +308,13 @@ class FitVerifier:
         known = seen.get(jti)
         if known is not None:
             if known >= now:
-                raise Refused("token_replayed", "this FIT was already used: Forge mints one per invocation")
+                raise _replayed()
             del seen[jti]  # remembered past its expiry, now seen again: remembered anew, in arrival order
         seen[jti] = until
+
+
+def _replayed() -> Refused:
+    return Refused("token_replayed", "this FIT was already used: Forge mints one per invocation")
 
 
 def _bearer(authorization: str | None) -> str:
