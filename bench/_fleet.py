@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +163,7 @@ def start_instance(name: str, env: Mapping[str, str], root: Path, port: int) -> 
     }
     log_path = data / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own command
+        process = subprocess.Popen(
             [str(Path(sys.executable).with_name("pledge")), "serve"],
             cwd=ROOT,
             env=child_env,
@@ -211,7 +211,9 @@ def postgres_schema(admin_url: str = POSTGRES_URL) -> Iterator[str]:
             connection.execute(text(f'CREATE SCHEMA "{name}"'))
     except Exception as exc:
         engine.dispose()
-        raise BenchError(f"PostgreSQL at {admin_url} is not usable ({type(exc).__name__}): set PLEDGE_BENCH_POSTGRES_URL")
+        raise BenchError(
+            f"PostgreSQL at {admin_url} is not usable ({type(exc).__name__}): set PLEDGE_BENCH_POSTGRES_URL"
+        ) from None
     try:
         yield f"{admin_url}?options=-csearch_path%3D{name}"
     finally:
@@ -287,7 +289,7 @@ class Tally:
         return sum(count for status, count in self.statuses.items() if status // 100 == first_digit)
 
 
-Action = Callable[[], Awaitable[None]]
+Action = Callable[[], Coroutine[None, None, None]]
 
 
 class Driver:
@@ -299,12 +301,17 @@ class Driver:
         self.tally = Tally()
         self._next_instance = 0
 
-    def _pick(self) -> str:
-        instance = self._fleet.instances[self._next_instance % len(self._fleet.instances)]
+    def _instances_from_next(self) -> Iterator[str]:
+        """The next instance in turn, then the one after it if a retry is needed, and so on: each delivery walks
+        the instances from its own start (one shared turn for every retry would let retries of several deliveries
+        fall on the same dead instance in lockstep)."""
+        instances = self._fleet.instances
+        start = self._next_instance
         self._next_instance += 1
-        return instance.url
+        for attempt in range(MAX_ATTEMPTS):
+            yield instances[(start + attempt) % len(instances)].url
 
-    def _request(self, delivery: Delivery, base: str) -> httpx.Request:
+    def request_for(self, delivery: Delivery, base: str) -> httpx.Request:
         tenants = self._fleet.tenants
         if delivery.kind == "connect":
             payload = {"delivery": delivery.id, "issue": {"key": "SIM-1"}}
@@ -323,8 +330,8 @@ class Driver:
     async def deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         """Until acknowledged: a fresh token each attempt (Atlassian signs every delivery anew), the next instance."""
         reason = "never sent"
-        for _attempt in range(MAX_ATTEMPTS):
-            request = self._request(delivery, self._pick())
+        for base in self._instances_from_next():
+            request = self.request_for(delivery, base)
             started = time.perf_counter()
             try:
                 response = await client.send(request)
@@ -371,7 +378,7 @@ class Driver:
                         _at, what, action = pending.pop(0)
                         progress.console.log(f"{now:5.1f} s: {what}")
                         event_tasks.append(asyncio.create_task(action()))
-                    delivery = self._next_delivery(sequence)
+                    delivery = self.next_delivery(sequence)
                     sequence += 1
                     self.tally.sent += 1
                     task = asyncio.create_task(self.deliver(client, delivery))
@@ -385,7 +392,7 @@ class Driver:
                 progress.update(bar, description=self._status(0))
         return elapsed
 
-    def _next_delivery(self, sequence: int) -> Delivery:
+    def next_delivery(self, sequence: int) -> Delivery:
         tenants = self._fleet.tenants
         if sequence % 2 == 0:
             return Delivery("connect", (sequence // 2) % len(tenants.connect), f"c-{sequence}")

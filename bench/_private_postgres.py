@@ -7,6 +7,7 @@ process is root (PostgreSQL refuses to run as root), as the current user otherwi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -38,7 +39,7 @@ class PrivatePostgres:
 
     def _pg_ctl(self, *args: str) -> None:
         command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args]
-        completed = subprocess.run(  # noqa: S603 - the server's own binaries
+        completed = subprocess.run(
             command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
         )
         if completed.returncode != 0:
@@ -84,9 +85,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             os.chown(root, uid, -1)
         data = root / "data"
         initdb = [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
-        completed = subprocess.run(  # noqa: S603 - the server's own binaries
-            initdb, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
-        )
+        completed = subprocess.run(initdb, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False)
         if completed.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {(completed.stderr or completed.stdout).strip()[-300:]}")
         port = free_port()
@@ -97,9 +96,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         try:
             yield server
         finally:
-            try:
+            with contextlib.suppress(PostgresUnavailable):  # already stopped by the scenario
                 server.stop()
-            except PostgresUnavailable:
-                pass  # already stopped by the scenario
     finally:
         shutil.rmtree(root, ignore_errors=True)

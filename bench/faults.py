@@ -34,6 +34,8 @@ from bench.harness import BenchError
 
 TMPFS_BYTES: Final = 8 * 1024 * 1024
 FILL_CHUNK: Final = 64 * 1024
+AFTER_THE_RUN: Final = 900_000_000
+"""Sequence numbers of the deliveries sent after a run: never one of the run's own."""
 
 
 class FaultUnavailable(RuntimeError):
@@ -50,7 +52,9 @@ class FaultOutcome:
 def _storage_only_503(outcome: Outcome, code: str) -> list[str]:
     """Every 5xx must be the documented 503 ``code`` with Retry-After (never a 500), and nothing lost."""
     tally = outcome.tally
-    problems = [f"{count} answers {status}" for status, count in tally.statuses.items() if status >= 500 and status != 503]
+    problems = [
+        f"{count} answers {status}" for status, count in tally.statuses.items() if status >= 500 and status != 503
+    ]
     wrong = {what: n for what, n in tally.refusals.items() if not what.startswith(f"{code}, Retry-After")}
     if wrong:
         problems.append(f"503 answers without the documented reason and Retry-After: {wrong}")
@@ -65,17 +69,19 @@ def _answers_first_time(running: Fleet) -> list[str]:
     """After the fault: every instance acknowledges a new delivery at the first attempt, with no restart."""
     problems = []
     driver = Driver(running, rate=1.0)
-    for instance in running.instances:
-        for kind_sequence in (0, 1):  # a Connect webhook, a Forge invocation
-            delivery = driver._next_delivery(kind_sequence)
-            request = driver._request(delivery, instance.url)
-            response = httpx.Client(timeout=10).send(request)
-            if response.status_code >= 300:
-                problems.append(f"{instance.name} answered {response.status_code} after the fault: {response.text}")
+    with httpx.Client(timeout=10) as client:
+        for number, instance in enumerate(running.instances):
+            for sequence in (2 * number, 2 * number + 1):  # a Connect webhook, a Forge invocation, past the run's
+                request = driver.request_for(driver.next_delivery(AFTER_THE_RUN + sequence), instance.url)
+                response = client.send(request)
+                if response.status_code >= 300:
+                    problems.append(f"{instance.name} answered {response.status_code} after the fault: {response.text}")
     return problems
 
 
-def postgres_restart(*, seconds: float = 20.0, outage: float = 4.0, rate: float = 20.0, instances: int = 3) -> FaultOutcome:
+def postgres_restart(
+    *, seconds: float = 20.0, outage: float = 4.0, rate: float = 20.0, instances: int = 3
+) -> FaultOutcome:
     """Stop the private PostgreSQL server at a third of the run, start it ``outage`` seconds later."""
     try:
         server_context = private_postgres()
@@ -115,7 +121,7 @@ def small_filesystem(size: int = TMPFS_BYTES) -> Iterator[Path]:
     if os.geteuid() != 0:
         raise FaultUnavailable("mounting a small tmpfs needs root")
     with tempfile.TemporaryDirectory(prefix="pledge-small-fs-") as mount_point:
-        mounted = subprocess.run(  # noqa: S603, S607 - a fixed command
+        mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", mount_point],
             capture_output=True,
             text=True,
@@ -126,22 +132,17 @@ def small_filesystem(size: int = TMPFS_BYTES) -> Iterator[Path]:
         try:
             yield Path(mount_point)
         finally:
-            subprocess.run(["umount", "-l", mount_point], check=False)  # noqa: S603, S607
+            subprocess.run(["umount", "-l", mount_point], check=False)
 
 
 def fill(directory: Path) -> Path:
     """Write a filler file until the filesystem is full; return it (deleting it frees the space again)."""
     filler = directory / "filler"
-    chunk = b"\0" * FILL_CHUNK
-    with filler.open("wb") as out:
-        with contextlib.suppress(OSError):  # ENOSPC: full
-            while True:
-                out.write(chunk)
-                out.flush()
-    with contextlib.suppress(OSError), filler.open("ab") as out:
-        while True:  # the last partial chunk's worth, byte blocks at a time
-            out.write(b"\0" * 512)
-            out.flush()
+    with filler.open("wb", buffering=0) as out:
+        for size in (FILL_CHUNK, 512):  # big blocks, then the last small ones
+            with contextlib.suppress(OSError):  # ENOSPC: full at this block size
+                while True:
+                    out.write(b"\0" * size)
     return filler
 
 

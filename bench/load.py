@@ -13,7 +13,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from bench._fleet import Driver, Fleet, Outcome, fleet, postgres_schema, print_outcomes, settle
+from bench._fleet import Action, Driver, Fleet, Outcome, fleet, postgres_schema, print_outcomes, settle
 from bench.harness import BenchError
 
 MAX_SECONDS = 300
@@ -29,7 +29,7 @@ def run(name: str, *, seconds: float, rate: float, kill_one: bool) -> Outcome:
         return settle(name, driver, running, elapsed)
 
 
-def _killer(running: Fleet) -> object:
+def _killer(running: Fleet) -> Action:
     async def kill() -> None:
         running.instances[-1].kill()
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.harness import free_port, serve
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.conftest import require
 
-from bench.harness import free_port, serve
 from pledge.app import App
 from pledge.cli.serve import load_apps
 from pledge.config import load_settings
@@ -71,7 +71,7 @@ def test_the_image_runs_the_pledge_command_with_the_example_app(monkeypatch: pyt
         for pair in shlex.split(arguments)
         if pair.startswith("PLEDGE_")
     )
-    (app,) = load_apps([environment["PLEDGE_APPS"]])
+    (app,) = load_apps((environment["PLEDGE_APPS"],))
     assert isinstance(app, App) and app.key == "issue-mailer"
 
     for name, value in environment.items():
@@ -172,7 +172,9 @@ def proxied(nginx: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     with serve("examples.issue_mailer.app:app", server="pledge serve", env=environment, ready_path="/healthz") as app:
         port = int(app.url.rsplit(":", 1)[1])
         http_port, https_port = free_port(), free_port()
-        conf = local_nginx_conf(tmp_path, http_port=http_port, https_port=https_port, upstreams=[port, free_port(), port])
+        conf = local_nginx_conf(
+            tmp_path, http_port=http_port, https_port=https_port, upstreams=[port, free_port(), port]
+        )
         base = [nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)]
         checked = subprocess.run([*base, "-t"], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stderr
@@ -216,4 +218,3 @@ def test_nginx_terminates_tls_in_front_of_pledge_and_skips_an_instance_that_is_d
 
     plain = httpx.get(f"http://127.0.0.1:{http_port}/apps/issue-mailer/x?jwt=secret-token")
     assert (plain.status_code, plain.headers["location"]) == (301, f"{PUBLIC_URL}/")
-

@@ -6,9 +6,8 @@ each delivery was answered and what the store holds afterwards."""
 from __future__ import annotations
 
 import pytest
-from tests.conftest import require
-
 from bench.faults import FaultOutcome, FaultUnavailable, disk_full, postgres_restart
+from tests.conftest import require
 
 
 def _staged(scenario: str) -> FaultOutcome:
