@@ -283,7 +283,13 @@ class Tally:
     unacknowledged: dict[Delivery, str] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
     """Reason code and Retry-After of every 5xx answer (``storage_unavailable, Retry-After 30``)."""
+    failing_between: tuple[float, float] | None = None
+    """Seconds into the run of the first and the last 5xx answer or connection failure."""
     sent: int = 0
+
+    def failed_at(self, seconds: float) -> None:
+        first = self.failing_between[0] if self.failing_between else seconds
+        self.failing_between = (first, seconds)
 
     def by_class(self, first_digit: int) -> int:
         return sum(count for status, count in self.statuses.items() if status // 100 == first_digit)
@@ -300,6 +306,7 @@ class Driver:
         self._rate = rate
         self.tally = Tally()
         self._next_instance = 0
+        self._started = time.perf_counter()
 
     def _instances_from_next(self) -> Iterator[str]:
         """The next instance in turn, then the one after it if a retry is needed, and so on: each delivery walks
@@ -336,10 +343,12 @@ class Driver:
             try:
                 response = await client.send(request)
             except httpx.ConnectError:
+                self.tally.failed_at(time.perf_counter() - self._started)
                 self.tally.retried["connection refused"] += 1
                 reason = "connection refused"
                 continue
             except httpx.TransportError as exc:
+                self.tally.failed_at(time.perf_counter() - self._started)
                 self.tally.retried[f"no answer ({type(exc).__name__})"] += 1
                 reason = type(exc).__name__
                 continue
@@ -350,6 +359,7 @@ class Driver:
                 self.tally.acknowledged.add(delivery)
                 return
             if response.status_code >= 500:
+                self.tally.failed_at(time.perf_counter() - self._started)
                 self.tally.refusals[_describe(response)] += 1
             reason = f"{response.status_code} {_describe(response)}"
             if response.status_code not in RETRIED_STATUSES:
@@ -370,6 +380,7 @@ class Driver:
                 bar = progress.add_task(self._status(0), total=seconds)
                 loop = asyncio.get_running_loop()
                 start = loop.time()
+                self._started = time.perf_counter()
                 pending = sorted(events, key=lambda event: event[0])
                 event_tasks: list[asyncio.Task[None]] = []
                 sequence = 0
@@ -377,7 +388,7 @@ class Driver:
                     while pending and pending[0][0] <= now:
                         _at, what, action = pending.pop(0)
                         progress.console.log(f"{now:5.1f} s: {what}")
-                        event_tasks.append(asyncio.create_task(action()))
+                        event_tasks.append(asyncio.create_task(_logged(action, what, progress, start)))
                     delivery = self.next_delivery(sequence)
                     sequence += 1
                     self.tally.sent += 1
@@ -405,6 +416,11 @@ class Driver:
             f"sent {tally.sent}  2xx {tally.by_class(2)}  4xx {tally.by_class(4)}  5xx {tally.by_class(5)}"
             f"  retries {retries}  in flight {in_flight}"
         )
+
+
+async def _logged(action: Action, what: str, progress: Progress, start: float) -> None:
+    await action()
+    progress.console.log(f"{asyncio.get_running_loop().time() - start:5.1f} s: {what}: done")
 
 
 def _describe(response: httpx.Response) -> str:
@@ -518,5 +534,8 @@ def print_outcomes(outcomes: Sequence[Outcome]) -> None:
     for outcome in outcomes:
         if outcome.tally.retried:
             print(f"{outcome.name}: retried after {dict(outcome.tally.retried)}")
+        if outcome.tally.failing_between:
+            first, last = outcome.tally.failing_between
+            print(f"{outcome.name}: failed attempts from {first:.1f} s to {last:.1f} s into the run")
         if outcome.tally.refusals:
             print(f"{outcome.name}: 5xx answers {dict(outcome.tally.refusals)}")

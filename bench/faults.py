@@ -190,8 +190,11 @@ SCENARIOS: Final[dict[str, Callable[[], FaultOutcome]]] = {
 
 def main(argv: Sequence[str] = ()) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench faults", description="Fault scenarios under load.")
-    parser.add_argument("names", nargs="*", choices=[*SCENARIOS, []], metavar="NAME", help=", ".join(SCENARIOS))
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"scenarios to run: {', '.join(SCENARIOS)} (all)")
     names = parser.parse_args(list(argv)).names or list(SCENARIOS)
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"no fault scenario {', '.join(unknown)}: there are {', '.join(SCENARIOS)}")
     results: list[FaultOutcome] = []
     for name in names:
         try:
