@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 from bench._fleet import Action, Driver, Fleet, Outcome, fleet, postgres_schema, print_outcomes, settle
 from bench.harness import BenchError
@@ -21,8 +22,10 @@ DEFAULT_SECONDS = 60
 DEFAULT_RATE = 40.0
 
 
-def run(name: str, *, seconds: float, rate: float, kill_one: bool) -> Outcome:
-    with postgres_schema() as database_url, fleet(database_url) as running:
+def run(name: str, *, seconds: float, rate: float, kill_one: bool, database_url: str | None = None) -> Outcome:
+    """One run on ``database_url`` (default: a fresh schema of the PostgreSQL at ``PLEDGE_BENCH_POSTGRES_URL``)."""
+    with ExitStack() as stack:
+        running = stack.enter_context(fleet(database_url or stack.enter_context(postgres_schema())))
         driver = Driver(running, rate=rate)
         events = [(seconds / 2, f"SIGKILL {running.instances[-1].name}", _killer(running))] if kill_one else []
         elapsed = asyncio.run(driver.run(seconds, events, title=name))

@@ -5,9 +5,13 @@ each delivery was answered and what the store holds afterwards."""
 
 from __future__ import annotations
 
+import psycopg.errors
 import pytest
 from bench.faults import FaultOutcome, FaultUnavailable, disk_full, postgres_restart
+from sqlalchemy.exc import OperationalError
 from tests.conftest import require
+
+from pledge.db import is_disk_full
 
 
 def _staged(scenario: str) -> FaultOutcome:
@@ -39,3 +43,11 @@ def test_a_full_disk_refuses_writes_with_storage_full_and_corrupts_nothing() -> 
     assert "integrity_check: ok" in result.notes
     assert any('"storage full: POST /apps/' in note and "database or disk is full" in note for note in result.notes)
     assert tally.unacknowledged == {} and result.outcome.lost == 0
+
+
+def test_postgresql_s_disk_full_is_told_apart_from_its_outages() -> None:
+    """The SQLite side is staged above; PostgreSQL's full disk is its SQLSTATE 53100, as psycopg raises it."""
+    full = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    shutdown = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    assert is_disk_full(OperationalError("INSERT", {}, full))
+    assert not is_disk_full(OperationalError("INSERT", {}, shutdown))
