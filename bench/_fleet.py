@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import httpx
 from examples.forge_notes.app import APP_ID
@@ -46,6 +46,7 @@ from pledge.sim.forge_site import Installation as ForgeInstallation
 from pledge.sim.loopback import serve_on_loopback
 from pledge.sim.server import build_simulator
 from pledge.store.data_manifest import Category, Collection, DataManifest, Field
+from pledge.tenants import Tenant
 
 POSTGRES_URL: Final = os.environ.get("PLEDGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 STARTUP_TIMEOUT_SECONDS: Final = 60.0
@@ -136,17 +137,17 @@ class Fleet:
 def simulated_site(connect_sites: int) -> Iterator[tuple[list[ConnectSim], ForgeSite]]:
     """``pledge sim``'s site on loopback (Connect and Forge sides), with ``connect_sites`` Connect sites signing
     with one install key (as Atlassian's sites do), so every site's installs verify against one key server."""
-    built: list[Any] = []
+    built: list[tuple[list[ConnectSim], ForgeSite]] = []
 
     def make(url: str) -> ASGIApp:
         simulator = build_simulator(url, SystemClock(), forge_app_id=APP_ID)
         assert simulator.forge is not None
         others = [ConnectSim(simulator.site, signer=simulator.connect.signer) for _ in range(connect_sites - 1)]
-        built.extend([[simulator.connect, *others], simulator.forge])
+        built.append(([simulator.connect, *others], simulator.forge))
         return simulator.site.asgi()
 
     with serve_on_loopback(make):
-        yield built[0], built[1]
+        yield built[0]
 
 
 def start_instance(name: str, env: Mapping[str, str], root: Path, port: int) -> Instance:
@@ -472,7 +473,7 @@ def read_back(fleet: Fleet) -> Stored:
             runtime.close()
 
 
-def _all(runtime: Runtime, app: App, tenant: Any, collection: str, name: str) -> Iterator[str]:
+def _all(runtime: Runtime, app: App, tenant: Tenant, collection: str, name: str) -> Iterator[str]:
     store = runtime.store_for(app, tenant)
     after: str | None = None
     while page := store.list(collection, limit=500, after=after):

@@ -21,7 +21,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -83,36 +83,33 @@ def postgres_restart(
     *, seconds: float = 20.0, outage: float = 4.0, rate: float = 20.0, instances: int = 3
 ) -> FaultOutcome:
     """Stop the private PostgreSQL server at a third of the run, start it ``outage`` seconds later."""
-    try:
-        server_context = private_postgres()
-        server = server_context.__enter__()
-    except PostgresUnavailable as exc:
-        raise FaultUnavailable(str(exc)) from None
-    try:
-        with fleet(server.url, instances=instances) as running:
-            driver = Driver(running, rate=rate)
-            down_at = seconds / 3
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(private_postgres())
+        except PostgresUnavailable as exc:
+            raise FaultUnavailable(str(exc)) from None
+        running = stack.enter_context(fleet(server.url, instances=instances))
+        driver = Driver(running, rate=rate)
+        down_at = seconds / 3
 
-            async def stop() -> None:
-                await asyncio.to_thread(server.stop)
+        async def stop() -> None:
+            await asyncio.to_thread(server.stop)
 
-            async def start() -> None:
-                await asyncio.to_thread(server.start)
+        async def start() -> None:
+            await asyncio.to_thread(server.start)
 
-            events = [(down_at, "PostgreSQL stopped", stop), (down_at + outage, "PostgreSQL starting", start)]
-            elapsed = asyncio.run(driver.run(seconds, events, title="postgres restart"))
-            outcome = settle("PostgreSQL restarted mid-load", driver, running, elapsed)
-            problems = _storage_only_503(outcome, "storage_unavailable") + _answers_first_time(running)
-            if not outcome.tally.statuses.get(503):
-                problems.append("no 503 during the outage: did the server stop?")
-            lines = [line for instance in running.instances for line in instance.log_lines()]
-            notes = [
-                f"log lines: {sum('storage unavailable' in line for line in lines)} 'storage unavailable' (one per"
-                f" refused request), {sum('the tick failed' in line for line in lines)} 'jobs: the tick failed'",
-            ]
-            return FaultOutcome(outcome, problems, notes)
-    finally:
-        server_context.__exit__(None, None, None)
+        events = [(down_at, "PostgreSQL stopped", stop), (down_at + outage, "PostgreSQL starting", start)]
+        elapsed = asyncio.run(driver.run(seconds, events, title="postgres restart"))
+        outcome = settle("PostgreSQL restarted mid-load", driver, running, elapsed)
+        problems = _storage_only_503(outcome, "storage_unavailable") + _answers_first_time(running)
+        if not outcome.tally.statuses.get(503):
+            problems.append("no 503 during the outage: did the server stop?")
+        lines = [line for instance in running.instances for line in instance.log_lines()]
+        notes = [
+            f"log lines: {sum('storage unavailable' in line for line in lines)} 'storage unavailable' (one per"
+            f" refused request), {sum('the tick failed' in line for line in lines)} 'jobs: the tick failed'",
+        ]
+        return FaultOutcome(outcome, problems, notes)
 
 
 @contextmanager
