@@ -1,5 +1,8 @@
 """``python -m bench [NAME ...]``: run every scenario module in ``bench/`` (or the named ones), baseline first.
 
+``python -m bench NAME OPTION ...``: one module whose ``main`` takes arguments, given the rest of the command line
+(``python -m bench load --seconds 30``, ``python -m bench faults disk-full``).
+
 A module takes part by defining ``scenarios() -> list[Row]`` (load scenarios: printed as a table, then all of
 them together against the first baseline row) or ``main() -> None`` (anything else; it prints its own figures).
 See bench/README.md.
@@ -29,6 +32,9 @@ def discover() -> list[str]:
 def main(argv: list[str]) -> int:
     available = discover()
     names = argv or available
+    options: list[str] = []
+    if len(argv) > 1 and argv[0] in available and argv[1] not in available:
+        names, options = argv[:1], argv[1:]
     unknown = [name for name in names if name not in available]
     if unknown:
         print(f"bench: no scenario module {', '.join(unknown)}; there are: {', '.join(available)}", file=sys.stderr)
@@ -48,7 +54,7 @@ def main(argv: list[str]) -> int:
                 combined += [replace(row, name=f"{name}: {row.name}") for row in rows]
             elif hasattr(module, "main"):
                 print(f"\n== {name}")
-                module.main()
+                module.main(options) if options else module.main()
             else:
                 raise BenchError("defines neither scenarios() nor main()")
         except BenchError as exc:

@@ -112,6 +112,18 @@ def error_reason(exc: BaseException) -> str:
     return mask_passwords(text.splitlines()[0]) if text else type(original).__name__
 
 
+POSTGRES_DISK_FULL: Final = "53100"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a database error is the disk (or the database's size limit) being full: SQLite's ``SQLITE_FULL``,
+    PostgreSQL's ``disk_full``. Unlike an outage it does not pass by itself: an operator has to free space."""
+    original = getattr(exc, "orig", None) or exc
+    if isinstance(original, sqlite3.Error):
+        return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(original, "sqlstate", None) == POSTGRES_DISK_FULL
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside one transaction: committed on success, rolled back on any error."""

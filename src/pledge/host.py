@@ -19,7 +19,7 @@ from pledge import schema
 from pledge.app import App
 from pledge.body_limit import BodyLimitMiddleware
 from pledge.connect.product_client import ProductRequestFailed
-from pledge.db import error_reason
+from pledge.db import error_reason, is_disk_full
 from pledge.egress import EgressRefused, UnsafePath
 from pledge.errors import PledgeError, Refused
 from pledge.forge.api_client import ProductCallFailed, TokenUnavailable
@@ -146,15 +146,20 @@ def create_host(
 async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A database that refuses to work (disk full, unreachable, locked too long) answers 503 in one line.
 
-    The transaction that failed was rolled back, so nothing is half-written; the client may retry.
+    The transaction that failed was rolled back, so nothing is half-written; the client may retry. A full disk has
+    its own code (``storage_full``): it needs an operator, where an outage usually passes by itself.
     """
     reason = error_reason(exc)
-    log.error("storage unavailable: %s %s: %s", request.method, route_template(request.scope), reason)
-    return JSONResponse(
-        {"error": "storage_unavailable", "message": f"the database refused the operation: {reason}"},
-        status_code=503,
-        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
-    )
+    message = f"the database refused the operation: {reason}"
+    where = f"{request.method} {route_template(request.scope)}: {reason}"
+    if is_disk_full(exc):
+        log.error("storage full: %s", where)
+        response = refusal("storage_full", message, status_code=503)
+    else:
+        log.error("storage unavailable: %s", where)
+        response = refusal("storage_unavailable", message, status_code=503)
+    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+    return response
 
 
 async def front_page(_request: Request) -> JSONResponse:

@@ -140,11 +140,11 @@ def test_a_full_disk_is_a_503_in_one_line_and_what_was_stored_stays(
 
     assert (response.status_code, response.headers["retry-after"]) == (503, "30")
     assert response.json() == {
-        "error": "storage_unavailable",
+        "error": "storage_full",
         "message": "the database refused the operation: database or disk is full",
     }
     assert [record.getMessage() for record in caplog.records] == [
-        "storage unavailable: POST /apps/filler/fill: database or disk is full"
+        "storage full: POST /apps/filler/fill: database or disk is full"
     ]
     assert runtime.tenants.get(kept.id) == kept  # the failed write took nothing with it
     runtime.close()
