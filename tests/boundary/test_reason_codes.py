@@ -32,6 +32,12 @@ FAULTS = frozenset(
         "pledge.jobs.job.LeaseLost",  # jobs run outside requests; the runner records or logs these
         "pledge.jobs.runner.JobBusy",
         "pledge.jobs.runner.UnknownJob",
+        # backups run outside requests (a job, the CLI); no handler reaches a backup target
+        "pledge.backup.target.TargetError",
+        "pledge.backup.target.TargetUnavailable",
+        "pledge.backup.target.ObjectMissing",
+        "pledge.backup.target.ObjectExists",
+        "pledge.backup.target.ObjectLocked",
     }
 )
 
