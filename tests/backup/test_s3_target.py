@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -255,6 +256,42 @@ def test_a_server_that_never_answers_is_unavailable_not_a_hang(
     store = target(s3_server, s3_bucket, endpoint_url=silent_server, limits=QUICK)
     with pytest.raises(TargetUnavailable, match=r"unreachable \(ReadTimeoutError\)"):
         store.get("a")
+
+
+@pytest.fixture
+def throttling_server() -> Iterator[tuple[str, list[str]]]:
+    """A server that answers every request as an overloaded S3 does: 503 SlowDown."""
+    requests: list[str] = []
+
+    class SlowDown(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            requests.append(f"{self.command} {self.path}")
+            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_HEAD = do_PUT = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_throttling_is_retried_a_bounded_number_of_times_then_unavailable(
+    s3_server: S3Server, throttling_server: tuple[str, list[str]]
+) -> None:
+    endpoint, requests = throttling_server
+    store = target(s3_server, "pledge-backups", endpoint_url=endpoint, limits=QUICK)
+    with pytest.raises(TargetUnavailable, match="the server answered 503 SlowDown; retry later"):
+        store.list()
+    assert len(requests) == QUICK.attempts
 
 
 class CuttingProxy:
