@@ -69,6 +69,27 @@ class Settings(BaseSettings):
         default=None, description="file:///path or s3://bucket/prefix; default: data dir."
     )
     backup_retention_days: int = Field(default=30, ge=1, description="How long backups are kept (S5).")
+    # S3-compatible backup storage (docs/backup-s3.md)
+    backup_s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3-compatible server, e.g. https://minio.example:9000; default: AWS S3 in BACKUP_S3_REGION.",
+    )
+    backup_s3_region: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="The bucket's region; default: REGION (S1)."
+    )
+    backup_s3_path_style: bool = Field(
+        default=False,
+        description="Address the bucket in the path (host/bucket/key), as most S3-compatible servers need.",
+    )
+    backup_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="Access key id; unset: boto3's own chain (AWS_* variables, ~/.aws, instance role)."
+    )
+    backup_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret access key, set together with BACKUP_S3_ACCESS_KEY_ID."
+    )
+    backup_s3_require_object_lock: bool = Field(
+        default=False, description="Refuse a bucket without S3 Object Lock (objects then deletable before retention)."
+    )
     deletion_grace_days: int = Field(default=30, ge=0, description="Days data is kept after uninstall (S7).")
     connect_install_keys_url: str = Field(
         default="https://connect-install-keys.atlassian.com", description="Connect signed-install key server."
@@ -205,6 +226,33 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("backup_s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username
+            or parts.path.strip("/")
+            or parts.query
+        ):
+            raise ValueError("must be http(s)://host[:port], without a path, query or credentials")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("must be https, except on loopback (S12)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _s3_credentials_paired(self) -> Settings:
+        if (self.backup_s3_access_key_id is None) != (self.backup_s3_secret_access_key is None):
+            raise ValueError(
+                f"{ENV_PREFIX}BACKUP_S3_ACCESS_KEY_ID and {ENV_PREFIX}BACKUP_S3_SECRET_ACCESS_KEY are set together "
+                "or not at all (then boto3 finds credentials itself)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _transport_is_safe(self) -> Settings:

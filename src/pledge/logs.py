@@ -174,3 +174,5 @@ def configure_logging(level: str = "INFO") -> None:
     # holds response headers (cookies, tokens): never wanted in these logs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # botocore's DEBUG trace prints each request's headers: the access key id of a backup bucket's Authorization.
+    logging.getLogger("botocore").setLevel(logging.INFO)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from pledge.app_state import AppStates
+from pledge.backup.s3_location import S3Location
 from pledge.clock import Clock, SystemClock
 from pledge.config import ENV_PREFIX, Settings
 from pledge.db import open_engine
@@ -73,6 +74,7 @@ class Runtime:
         engine = engine or open_engine(settings.resolved_database_url)
         vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
+        backup_bucket = S3Location.from_settings(settings)
         egress = egress or OutboundClient(
             [
                 settings.connect_install_keys_url,
@@ -80,6 +82,7 @@ class Runtime:
                 settings.forge_jwks_url,
                 *filter(None, [settings.forge_staging_jwks_url]),
                 *settings.forge_peers.values(),
+                *([backup_bucket.origin] if backup_bucket else []),  # boto3 checks each request against this list
             ],
             # A key server that cannot be reached is the first thing an operator of `pledge sim` meets: the
             # failure's log line names the setting to change.

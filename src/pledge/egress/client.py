@@ -74,14 +74,19 @@ class OutboundClient:
         target = origin(url)
         return target in self._allowed or target in {origin(extra) for extra in also}
 
-    async def request(self, method: str, url: str, *, also_allow: Iterable[str] = (), **kwargs: Any) -> httpx.Response:
-        """Send a request if ``url``'s origin is allowed (``also_allow``: e.g. the tenant's own site)."""
-        also = tuple(also_allow)
+    def check_destination(self, url: str, *, also: Iterable[str] = ()) -> None:
+        """:class:`EgressRefused` (counted and logged) unless ``url``'s origin is allowed. Clients that do not send
+        through this one (boto3, for a backup bucket) call it for each request they are about to send."""
+        also = tuple(also)
         if not self.allows(url, also=also):
             target = origin(url)
             log.warning("egress refused: %s", target)
             await self._count("destination")
             raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
+
+    async def request(self, method: str, url: str, *, also_allow: Iterable[str] = (), **kwargs: Any) -> httpx.Response:
+        """Send a request if ``url``'s origin is allowed (``also_allow``: e.g. the tenant's own site)."""
+        self.check_destination(url, also=also_allow)
         reason = _path_reason(url)
         if reason is not None:
             log.warning("egress refused: a path to %s %s", origin(url), reason)
