@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pledge.db import error_reason
 from pledge.errors import PledgeError
 
+_REVISION = re.compile(r"[0-9a-z_]{1,32}")
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"pledge.schema").digest()[:8], "big", signed=True)
 
 
@@ -54,6 +57,22 @@ def expected_heads() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether this release's migrations include ``revision`` (a newer release's revision is unknown here)."""
+    if not _REVISION.fullmatch(revision):
+        return False
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def current_revision(connection: Connection) -> str:
+    """The database's revision, one head (Pledge's migrations are linear)."""
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads))
+
+
 def status(engine: Engine) -> SchemaStatus:
     try:
         with engine.connect() as connection:
@@ -63,11 +82,11 @@ def status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(current=tuple(sorted(current)), expected=expected_heads())
 
 
-def upgrade(engine: Engine) -> SchemaStatus:
-    """Apply every pending migration under a lock that serialises concurrent instances."""
+def upgrade(engine: Engine, revision: str = "heads") -> SchemaStatus:
+    """Apply every pending migration (up to ``revision``) under a lock that serialises concurrent instances."""
     try:
         with _migration_lock(engine), engine.begin() as connection:
-            command.upgrade(_config(connection), "heads")
+            command.upgrade(_config(connection), revision)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"database unreachable: {error_reason(exc)}") from None
     return status(engine)

@@ -125,10 +125,19 @@ class TenantDataSet:
             raise KeyError(f"no parts named {sorted(unknown)}")
         return TenantDataSet(self._engine, [part for part in parts if part.name not in names])
 
+    def on(self, engine: Engine) -> TenantDataSet:
+        """The same parts over another database (a restore's target)."""
+        return TenantDataSet(engine, self._snapshot())
+
     def export(self, tenant_id: str) -> dict[str, Any]:
         """The tenant's rows in every part, read in one transaction (one snapshot on PostgreSQL too)."""
         with self._connect() as connection:
-            parts = {part.name: _encoded(part.export_rows(connection, tenant_id)) for part in self._snapshot()}
+            return self.export_in(connection, tenant_id)
+
+    def export_in(self, connection: Connection, tenant_id: str) -> dict[str, Any]:
+        """The tenant's rows in every part, read through ``connection``: a caller exporting many tenants from one
+        snapshot (a backup) holds the transaction."""
+        parts = {part.name: _encoded(part.export_rows(connection, tenant_id)) for part in self._snapshot()}
         return {"format": FORMAT, "tenantId": tenant_id, "parts": parts}
 
     def import_(self, document: object) -> str:
@@ -141,6 +150,23 @@ class TenantDataSet:
                     part.import_rows(connection, tenant_id, rows.get(part.name, []))
         except IntegrityError:
             raise TenantDataConflict(f"tenant {tenant_id}, or a row of it, is here already: delete it first") from None
+        except StatementError:
+            raise TenantDataError(f"the document's rows of tenant {tenant_id} do not fit this deployment") from None
+        return tenant_id
+
+    def replace(self, document: object) -> str:
+        """Delete the tenant's rows from every part and write the document's, in one transaction: all or nothing,
+        no other tenant touched (a single-tenant restore). The tenant's id."""
+        parts = self._snapshot()
+        tenant_id, rows = _read(document, {part.name for part in parts})
+        try:
+            with self._engine.begin() as connection:
+                for part in reversed(parts):
+                    part.delete_rows(connection, tenant_id)
+                for part in parts:
+                    part.import_rows(connection, tenant_id, rows.get(part.name, []))
+        except IntegrityError:
+            raise TenantDataConflict(f"a row of tenant {tenant_id} conflicts with another tenant's") from None
         except StatementError:
             raise TenantDataError(f"the document's rows of tenant {tenant_id} do not fit this deployment") from None
         return tenant_id

@@ -1,0 +1,187 @@
+"""Making a backup: one snapshot, a sealed segment per tenant and one for the platform, the manifest last.
+
+Anything that goes wrong — a keyring that cannot unwrap, a tenant without a key, a target that refuses — raises
+and leaves no manifest, so the backup never lists as complete; nothing is ever written unsealed (codec).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from importlib.metadata import version as package_version
+from typing import Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, MetaData, select
+
+from pledge import schema
+from pledge.backup import codec
+from pledge.backup.backups import Backups, Progress, created_at, retain_until
+from pledge.backup.codec import Manifest, Segment
+from pledge.backup.snapshot import read_snapshot
+from pledge.backup.target import ObjectExists
+from pledge.tenantdata import Row
+from pledge.tenants.registry import tenants_table
+from pledge.vault import KeyShredded, WrappedKey
+from pledge.vault.envelope import data_key_context, shredded_tenants_table
+
+log = logging.getLogger("pledge.backup")
+
+ORPHAN_AGE: Final = timedelta(days=1)
+"""Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
+NOT_PLATFORM: Final = frozenset({"alembic_version"})
+"""Tables no segment holds: the schema revision is in the manifest."""
+AFTER_FIRST_SEGMENT_HOOK: Final = "PLEDGE_TEST_BACKUP_PAUSE_AFTER_SEGMENT"
+"""Test hook (the suite's own PLEDGE_TEST_ prefix): after the first segment, the run writes this file and waits, so a
+test can kill it there."""
+
+
+def run_backup(backups: Backups, *, progress: Progress | None = None, before_publish: Callable[[], None] = lambda: None
+               ) -> Manifest:
+    """Make a complete backup of the database in the target; its manifest. ``before_publish`` runs just before the
+    manifest is written (a job checks its lease there)."""
+    sweep_orphans(backups)
+    now = backups.clock.now()
+    backup_id = f"{now.strftime('%Y%m%dt%H%M%Sz')}-{secrets.token_hex(4)}"
+    keep_until = retain_until(backups, now)
+    known_keys = set(backups.target.list("keys/"))
+    segments: list[Segment] = []
+    with read_snapshot(backups.engine) as connection:
+        revision = schema.current_revision(connection)
+        tenant_ids = [str(t) for t in connection.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars()]
+        shredded = {str(t) for t in connection.execute(select(shredded_tenants_table.c.tenant_id)).scalars()}
+        live = [tenant_id for tenant_id in tenant_ids if tenant_id not in shredded]
+        total = len(live) + 1
+        platform_key = AESGCM.generate_key(bit_length=256)
+        document, rows = _platform_document(connection, backups)
+        sealed = codec.seal_segment(
+            platform_key, document, backup_id=backup_id, name=codec.PLATFORM_SEGMENT, tenant_id="", key_version=0
+        )
+        backups.target.put(codec.segment_object(backup_id, codec.PLATFORM_SEGMENT), sealed, retain_until=keep_until)
+        segments.append(codec.segment_entry(codec.PLATFORM_SEGMENT, "", 0, sealed, rows))
+        _pause_for_tests()
+        if progress:
+            progress(1, total)
+        for done, tenant_id in enumerate(live, start=2):
+            segment = _tenant_segment(backups, connection, backup_id, tenant_id, known_keys, keep_until)
+            if segment is None:
+                shredded.add(tenant_id)
+            else:
+                segments.append(segment)
+            if progress:
+                progress(done, total)
+    manifest = Manifest(
+        backup_id=backup_id,
+        created_at=now,
+        schema_revision=revision,
+        engine=backups.engine.dialect.name,
+        pledge_version=package_version("pledge"),
+        tenants=tuple(segment.tenant_id for segment in segments if segment.tenant_id),
+        shredded=tuple(sorted(shredded)),
+        segments=tuple(segments),
+        platform_key=platform_key,
+    )
+    before_publish()
+    backups.target.put(
+        codec.manifest_object(backup_id), codec.seal_manifest(manifest, backups.vault.keyring), retain_until=keep_until
+    )
+    for tenant_id in sorted(shredded):
+        backups.forget_tenant_keys(tenant_id)
+    log.info("backup %s: %d segments, %d bytes", backup_id, len(segments), manifest.size)
+    return manifest
+
+
+def sweep_orphans(backups: Backups) -> list[str]:
+    """Delete the objects of backups that never got a manifest and are older than :data:`ORPHAN_AGE`; their ids."""
+    complete = set(backups.complete_ids())
+    cutoff = backups.clock.now() - ORPHAN_AGE
+    orphans: dict[str, list[str]] = {}
+    for name in backups.target.list("backups/"):
+        backup_id = name.split("/")[1]
+        if backup_id not in complete and codec.BACKUP_ID.fullmatch(backup_id) and created_at(backup_id) < cutoff:
+            orphans.setdefault(backup_id, []).append(name)
+    for names in orphans.values():
+        for name in names:
+            backups.target.delete(name)
+    return sorted(orphans)
+
+
+def _platform_document(connection: Connection, backups: Backups) -> tuple[dict[str, object], dict[str, int]]:
+    """Every table that is not tenant data, as reflected from the database itself: none is forgotten."""
+    reflected = MetaData()
+    reflected.reflect(bind=connection)
+    tenant_tables = set(backups.tenant_data.names)
+    tables: dict[str, object] = {}
+    rows: dict[str, int] = {}
+    for table in reflected.sorted_tables:
+        if table.name in tenant_tables or table.name in NOT_PLATFORM:
+            continue
+        order = list(table.primary_key.columns) or list(table.columns)
+        found = [dict(row) for row in connection.execute(select(table).order_by(*order)).mappings()]
+        tables[table.name] = codec.encode_rows(found)
+        rows[table.name] = len(found)
+    return {"format": codec.PLATFORM_FORMAT, "tables": tables}, rows
+
+
+def _tenant_segment(
+    backups: Backups,
+    connection: Connection,
+    backup_id: str,
+    tenant_id: str,
+    known_keys: set[str],
+    keep_until: datetime,
+) -> Segment | None:
+    """Seal the tenant's data under its current data key and make sure the target holds its wrapped keys; None if
+    the tenant was shredded meanwhile (it has no key to seal under, and nothing of it may be kept)."""
+    key_part = backups.vault.tenant_keys()
+    document = backups.tenant_data.without(key_part.name).export_in(connection, tenant_id)
+    key_rows = key_part.export_rows(connection, tenant_id)
+    if not key_rows:
+        # A tenant that never wrote a record has no key yet: it gets one now (in its own transaction), as its
+        # first write would have given it.
+        try:
+            backups.vault.key_version(tenant_id)
+        except KeyShredded:
+            return None
+        with backups.engine.connect() as fresh:
+            key_rows = key_part.export_rows(fresh, tenant_id)
+    for row in key_rows:
+        name = codec.key_object(tenant_id, _int(row["version"]))
+        if name not in known_keys:
+            try:
+                backups.target.put(name, codec.encode_key(row))
+            except ObjectExists:
+                pass  # another run wrote the same key: keys never change
+            known_keys.add(name)
+    current = max(key_rows, key=lambda row: _int(row["version"]))
+    version = _int(current["version"])
+    key = _unwrap(backups, tenant_id, current)
+    name = codec.tenant_segment_name(tenant_id)
+    sealed = codec.seal_segment(key, document, backup_id=backup_id, name=name, tenant_id=tenant_id, key_version=version)
+    backups.target.put(codec.segment_object(backup_id, name), sealed, retain_until=keep_until)
+    parts = document["parts"]
+    return codec.segment_entry(name, tenant_id, version, sealed, {part: len(rows) for part, rows in parts.items()})
+
+
+def _unwrap(backups: Backups, tenant_id: str, row: Row) -> bytes:
+    wrapped = row["wrapped_key"]
+    assert isinstance(wrapped, bytes)
+    version = _int(row["version"])
+    return backups.vault.keyring.unwrap(WrappedKey(str(row["kek_id"]), wrapped), data_key_context(tenant_id, version))
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _pause_for_tests() -> None:
+    marker = os.environ.get(AFTER_FIRST_SEGMENT_HOOK)
+    if marker:
+        with open(marker, "w") as handle:
+            handle.write("paused")
+        signal.pause()
