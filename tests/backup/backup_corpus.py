@@ -1,4 +1,4 @@
-"""Test data for backups: three sites of an app that stores personal data and secrets (the PII corpus's values), and their backups."""
+"""Test data for backups: sites of an app that stores personal data and secrets (the PII corpus's values)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pledge.store.pii import scan
 from pledge.tenants import Tenant
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "store"))
-from pii_corpus import TRUE_POSITIVES  # noqa: E402
+from pii_corpus import TRUE_POSITIVES
 
 MANIFEST = DataManifest(
     (
@@ -49,7 +49,10 @@ def populate(runtime: Runtime, sites: int = 3, records: int = 6) -> Corpus:
     values = personal_values()
     for site in range(sites):
         tenant = runtime.tenants.create(
-            app_key="mailer", client_key=f"site-{site}", base_url=f"https://site-{site}.atlassian.net", product_type="jira"
+            app_key="mailer",
+            client_key=f"site-{site}",
+            base_url=f"https://site-{site}.atlassian.net",
+            product_type="jira",
         )
         shared = f"connect-secret-{uuid.uuid4().hex}"
         runtime.tenants.set_shared_secret(tenant.id, shared)
@@ -59,9 +62,9 @@ def populate(runtime: Runtime, sites: int = 3, records: int = 6) -> Corpus:
             recipient = values[(site * records + i) % len(values)]
             password = f"smtp-password-{uuid.uuid4().hex}"
             body = f"body-text-{uuid.uuid4().hex}"
-            store.create("rules", {"name": f"rule {i}", "recipient": recipient, "body": body, "smtp_password": Secret(password)})
+            store.create(
+                "rules", {"name": f"rule {i}", "recipient": recipient, "body": body, "smtp_password": Secret(password)}
+            )
             corpus.needles += [recipient, password, body]
         corpus.tenants.append(tenant)
     return corpus
-
-

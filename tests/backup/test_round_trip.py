@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backup_corpus import MAILER, Corpus
 from sqlalchemy import Engine
 
 from pledge import schema
@@ -13,8 +14,6 @@ from pledge.backup.restore import restore_all, restore_tenant
 from pledge.backup.writer import run_backup
 from pledge.db import open_engine
 from pledge.runtime import Runtime
-
-from backup_corpus import MAILER, Corpus
 
 
 def _exports(backups: Backups, engine: Engine, tenant_ids: list[str]) -> list[dict[str, object]]:

@@ -100,8 +100,9 @@ def platform_key_context(backup_id: str) -> bytes:
     return f"pledge/backup-key/1|{backup_id}".encode()
 
 
-def seal_segment(key: bytes, document: Mapping[str, Any], *, backup_id: str, name: str, tenant_id: str,
-                 key_version: int) -> bytes:
+def seal_segment(
+    key: bytes, document: Mapping[str, Any], *, backup_id: str, name: str, tenant_id: str, key_version: int
+) -> bytes:
     """The segment object: the document as JSON, zstd-compressed, sealed under ``key`` bound to where it belongs."""
     plain = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     compressed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(plain)
@@ -217,7 +218,11 @@ def open_manifest(data: bytes, keyring: Keyring, backup_id: str) -> Manifest:
             shredded=tuple(body["shredded"]),
             segments=tuple(
                 Segment(
-                    str(s["name"]), str(s["tenantId"]), int(s["keyVersion"]), str(s["sha256"]), int(s["size"]),
+                    str(s["name"]),
+                    str(s["tenantId"]),
+                    int(s["keyVersion"]),
+                    str(s["sha256"]),
+                    int(s["size"]),
                     {str(k): int(v) for k, v in s["rows"].items()},
                 )
                 for s in body["segments"]
@@ -251,11 +256,7 @@ def decode_key(data: bytes, tenant_id: str, version: int) -> Row:
     """The ``data_keys`` row a ``keys/`` object holds; :class:`BackupCorrupt` unless it is that tenant's version."""
     try:
         document = json.loads(data)
-        if (
-            document["format"] != KEY_FORMAT
-            or document["tenantId"] != tenant_id
-            or document["version"] != version
-        ):
+        if document["format"] != KEY_FORMAT or document["tenantId"] != tenant_id or document["version"] != version:
             raise ValueError("another key")
         return {
             "tenant_id": tenant_id,

@@ -36,7 +36,7 @@ def verify_backup(
     if not 0 < share <= 1:
         raise ValueError("the share of segments to verify is above 0 and at most 1")
     segments = list(manifest.segments)
-    chosen = random.sample(segments, max(1, math.ceil(len(segments) * share)))  # noqa: S311 - a sample, not a secret
+    chosen = random.sample(segments, max(1, math.ceil(len(segments) * share)))
     failures: list[str] = []
     shredded: list[str] = []
     for done, segment in enumerate(chosen, start=1):

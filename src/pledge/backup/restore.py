@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, func, inspect, insert, select, text
+from sqlalchemy import Engine, MetaData, func, insert, inspect, select, text
 
 from pledge import schema
 from pledge.backup import codec
@@ -48,7 +48,9 @@ def check_revision(manifest: Manifest) -> None:
         )
 
 
-def restore_all(backups: Backups, manifest: Manifest, engine: Engine, *, progress: Progress | None = None) -> RestoreReport:
+def restore_all(
+    backups: Backups, manifest: Manifest, engine: Engine, *, progress: Progress | None = None
+) -> RestoreReport:
     """Write the whole backup into ``engine``'s empty database, then migrate it to this release's schema."""
     check_revision(manifest)
     if inspect(engine).get_table_names():
@@ -76,7 +78,9 @@ def restore_all(backups: Backups, manifest: Manifest, engine: Engine, *, progres
                 written[table.name] += len(rows)
         already = set(connection.execute(select(shredded_tenants_table.c.tenant_id)).scalars())
         replayed = [
-            {"tenant_id": tenant_id, "shredded_at": backups.clock.now()} for tenant_id in shredded if tenant_id not in already
+            {"tenant_id": tenant_id, "shredded_at": backups.clock.now()}
+            for tenant_id in shredded
+            if tenant_id not in already
         ]
         if replayed:
             connection.execute(insert(shredded_tenants_table), replayed)
@@ -152,9 +156,9 @@ def _reset_sequences(connection: Any, reflected: MetaData) -> None:
                 text("SELECT pg_get_serial_sequence(:table, :column)"), {"table": table.name, "column": column.name}
             ).scalar()
             if sequence:
+                following = connection.execute(select(func.coalesce(func.max(column), 0) + 1)).scalar_one()
                 connection.execute(
-                    text(f'SELECT setval(:sequence, (SELECT COALESCE(MAX("{column.name}"), 0) + 1 FROM "{table.name}"), false)'),
-                    {"sequence": sequence},
+                    text("SELECT setval(:sequence, :value, false)"), {"sequence": sequence, "value": following}
                 )
 
 

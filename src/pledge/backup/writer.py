@@ -6,6 +6,7 @@ and leaves no manifest, so the backup never lists as complete; nothing is ever w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -40,8 +41,9 @@ AFTER_FIRST_SEGMENT_HOOK: Final = "PLEDGE_TEST_BACKUP_PAUSE_AFTER_SEGMENT"
 test can kill it there."""
 
 
-def run_backup(backups: Backups, *, progress: Progress | None = None, before_publish: Callable[[], None] = lambda: None
-               ) -> Manifest:
+def run_backup(
+    backups: Backups, *, progress: Progress | None = None, before_publish: Callable[[], None] = lambda: None
+) -> Manifest:
     """Make a complete backup of the database in the target; its manifest. ``before_publish`` runs just before the
     manifest is written (a job checks its lease there)."""
     sweep_orphans(backups)
@@ -52,7 +54,9 @@ def run_backup(backups: Backups, *, progress: Progress | None = None, before_pub
     segments: list[Segment] = []
     with read_snapshot(backups.engine) as connection:
         revision = schema.current_revision(connection)
-        tenant_ids = [str(t) for t in connection.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars()]
+        tenant_ids = [
+            str(t) for t in connection.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars()
+        ]
         shredded = {str(t) for t in connection.execute(select(shredded_tenants_table.c.tenant_id)).scalars()}
         live = [tenant_id for tenant_id in tenant_ids if tenant_id not in shredded]
         total = len(live) + 1
@@ -152,10 +156,8 @@ def _tenant_segment(
     for row in key_rows:
         name = codec.key_object(tenant_id, _int(row["version"]))
         if name not in known_keys:
-            try:
+            with contextlib.suppress(ObjectExists):  # another run wrote the same key: keys never change
                 backups.target.put(name, codec.encode_key(row))
-            except ObjectExists:
-                pass  # another run wrote the same key: keys never change
             known_keys.add(name)
     current = max(key_rows, key=lambda row: _int(row["version"]))
     version = _int(current["version"])
