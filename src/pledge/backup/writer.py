@@ -25,12 +25,17 @@ from pledge.backup.backups import Backups, Progress, created_at, retain_until
 from pledge.backup.codec import Manifest, Segment
 from pledge.backup.snapshot import read_snapshot
 from pledge.backup.target import ObjectExists
+from pledge.errors import PledgeError
 from pledge.tenantdata import Row
 from pledge.tenants.registry import tenants_table
 from pledge.vault import KeyShredded, WrappedKey
 from pledge.vault.envelope import data_key_context, shredded_tenants_table
 
 log = logging.getLogger("pledge.backup")
+
+
+class KeyMissing(PledgeError):
+    """A tenant's data key cannot be found: its segment cannot be sealed, so the backup stops."""
 
 ORPHAN_AGE: Final = timedelta(days=1)
 """Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
@@ -153,6 +158,8 @@ def _tenant_segment(
             return None
         with backups.engine.connect() as fresh:
             key_rows = key_part.export_rows(fresh, tenant_id)
+    if not key_rows:
+        raise KeyMissing(f"tenant {tenant_id} has no data key to seal its backup under: nothing was published")
     for row in key_rows:
         name = codec.key_object(tenant_id, _int(row["version"]))
         if name not in known_keys:
