@@ -153,7 +153,13 @@ def _time(text: str | None) -> datetime | None:
 def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
     console = Console(stderr=True)
     with Progress(
-        TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # a script reading stderr gets the one-line error, no bar
     ) as bar:
         task = bar.add_task(what, total=None)
 
