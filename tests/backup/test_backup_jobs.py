@@ -36,7 +36,10 @@ def test_the_backup_runs_daily_catches_up_once_and_goes_late_after_26_hours(
     backups: Backups, corpus: Corpus, clock: FrozenClock
 ) -> None:
     runner = _runner(backups, clock)
-    assert [(r.name, r.outcome) for r in runner.tick()] == [(BACKUP_JOB, Outcome.SUCCEEDED), (DRILL_JOB, Outcome.SUCCEEDED)]
+    assert [(r.name, r.outcome) for r in runner.tick()] == [
+        (BACKUP_JOB, Outcome.SUCCEEDED),
+        (DRILL_JOB, Outcome.SUCCEEDED),
+    ]
     assert len(backups.complete_ids()) == 1
     clock.advance(timedelta(hours=23))
     assert runner.tick() == []

@@ -64,7 +64,7 @@ def test_a_backup_of_a_newer_schema_is_refused_with_the_release_to_use(
     assert opened.schema_revision == "9900"
     scratch = open_engine(f"sqlite:///{tmp_path / 'scratch.db'}")
     try:
-        with pytest.raises(NewerSchema, match="revision 9900, newer than this release knows .*: restore it with"):
+        with pytest.raises(NewerSchema, match=r"revision 9900, newer than this release knows .*: restore it with"):
             restore_all(backups, opened, scratch)
     finally:
         scratch.dispose()

@@ -37,6 +37,7 @@ log = logging.getLogger("pledge.backup")
 class KeyMissing(PledgeError):
     """A tenant's data key cannot be found: its segment cannot be sealed, so the backup stops."""
 
+
 ORPHAN_AGE: Final = timedelta(days=1)
 """Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
 NOT_PLATFORM: Final = frozenset({"alembic_version"})
