@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,14 +14,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pledge.db import error_reason
 from pledge.errors import PledgeError
 
-_REVISION = re.compile(r"[0-9a-z_]{1,32}")
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"pledge.schema").digest()[:8], "big", signed=True)
 
 
@@ -59,12 +57,13 @@ def expected_heads() -> tuple[str, ...]:
 
 def is_known_revision(revision: str) -> bool:
     """Whether this release's migrations include ``revision`` (a newer release's revision is unknown here)."""
-    if not _REVISION.fullmatch(revision):
-        return False
-    try:
-        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
-    except CommandError:
-        return False
+    return revision in _known_revisions()
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    # The migrations are this release's files: read once, not at every restore.
+    return frozenset(script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions())
 
 
 def current_revision(connection: Connection) -> str:

@@ -32,6 +32,17 @@ FAULTS = frozenset(
         "pledge.jobs.job.LeaseLost",  # jobs run outside requests; the runner records or logs these
         "pledge.jobs.runner.JobBusy",
         "pledge.jobs.runner.UnknownJob",
+        # Backups run in jobs and the CLI, never in a request: operators read these as one line.
+        "pledge.backup.target.TargetError",
+        "pledge.backup.target.TargetUnavailable",
+        "pledge.backup.target.ObjectMissing",
+        "pledge.backup.target.ObjectExists",
+        "pledge.backup.target.ObjectLocked",
+        "pledge.backup.codec.BackupCorrupt",
+        "pledge.backup.backups.NoBackup",
+        "pledge.backup.writer.KeyMissing",
+        "pledge.backup.restore.NewerSchema",
+        "pledge.backup.restore.RestoreRefused",
     }
 )
 

@@ -71,10 +71,13 @@ class DirectoryTarget:
             raise TargetUnavailable(f"{self.description}: cannot read {name}: {exc.strerror}") from None
 
     def list(self, prefix: str = "") -> Sequence[str]:
+        # Only the subtree the prefix names is walked: listing one tenant's keys must not read every backup.
+        folder = prefix.rpartition("/")[0]
+        start = self._root.joinpath(*folder.split("/")) if folder else self._root
         names = []
         try:
-            for directory, subdirectories, files in os.walk(self._root):
-                subdirectories.sort()
+            for directory, subdirectories, files in os.walk(start):
+                subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
                 relative = Path(directory).relative_to(self._root)
                 for file in files:
                     if file.startswith("."):

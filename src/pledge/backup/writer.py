@@ -11,7 +11,9 @@ import logging
 import os
 import secrets
 import signal
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from importlib.metadata import version as package_version
 from typing import Final
@@ -24,7 +26,7 @@ from pledge.backup import codec
 from pledge.backup.backups import Backups, Progress, created_at, retain_until
 from pledge.backup.codec import Manifest, Segment
 from pledge.backup.snapshot import read_snapshot
-from pledge.backup.target import ObjectExists
+from pledge.backup.target import BackupTarget, ObjectExists
 from pledge.errors import PledgeError
 from pledge.tenantdata import Row
 from pledge.tenants.registry import tenants_table
@@ -38,6 +40,8 @@ class KeyMissing(PledgeError):
     """A tenant's data key cannot be found: its segment cannot be sealed, so the backup stops."""
 
 
+UPLOAD_THREADS: Final = 4
+MAX_IN_FLIGHT: Final = 16
 ORPHAN_AGE: Final = timedelta(days=1)
 """Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
 NOT_PLATFORM: Final = frozenset({"alembic_version"})
@@ -58,7 +62,7 @@ def run_backup(
     keep_until = retain_until(backups, now)
     known_keys = set(backups.target.list("keys/"))
     segments: list[Segment] = []
-    with read_snapshot(backups.engine) as connection:
+    with _Uploads(backups.target) as uploads, read_snapshot(backups.engine) as connection:
         revision = schema.current_revision(connection)
         tenant_ids = [
             str(t) for t in connection.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars()
@@ -71,19 +75,20 @@ def run_backup(
         sealed = codec.seal_segment(
             platform_key, document, backup_id=backup_id, name=codec.PLATFORM_SEGMENT, tenant_id="", key_version=0
         )
-        backups.target.put(codec.segment_object(backup_id, codec.PLATFORM_SEGMENT), sealed, retain_until=keep_until)
+        uploads.put(codec.segment_object(backup_id, codec.PLATFORM_SEGMENT), sealed, keep_until)
         segments.append(codec.segment_entry(codec.PLATFORM_SEGMENT, "", 0, sealed, rows))
         _pause_for_tests()
         if progress:
             progress(1, total)
         for done, tenant_id in enumerate(live, start=2):
-            segment = _tenant_segment(backups, connection, backup_id, tenant_id, known_keys, keep_until)
+            segment = _tenant_segment(backups, uploads, connection, backup_id, tenant_id, known_keys, keep_until)
             if segment is None:
                 shredded.add(tenant_id)
             else:
                 segments.append(segment)
             if progress:
                 progress(done, total)
+        uploads.finish()
     manifest = Manifest(
         backup_id=backup_id,
         created_at=now,
@@ -139,6 +144,7 @@ def _platform_document(connection: Connection, backups: Backups) -> tuple[dict[s
 
 def _tenant_segment(
     backups: Backups,
+    uploads: _Uploads,
     connection: Connection,
     backup_id: str,
     tenant_id: str,
@@ -172,9 +178,35 @@ def _tenant_segment(
     key = _unwrap(backups, tenant_id, current)
     name = codec.tenant_segment_name(tenant_id)
     sealed = codec.seal_segment(key, document, backup_id=backup_id, name=name, tenant_id=tenant_id, key_version=version)
-    backups.target.put(codec.segment_object(backup_id, name), sealed, retain_until=keep_until)
+    uploads.put(codec.segment_object(backup_id, name), sealed, keep_until)
     parts = document["parts"]
     return codec.segment_entry(name, tenant_id, version, sealed, {part: len(rows) for part, rows in parts.items()})
+
+
+class _Uploads:
+    """Segments put on a few threads, so that the target's latency (a directory's fsync, an S3 round trip) overlaps
+    the next tenant's export and sealing; at most :data:`MAX_IN_FLIGHT` wait at a time, which bounds memory. The
+    first failure is raised by the next :meth:`put` or by :meth:`finish`, before any manifest is written."""
+
+    def __init__(self, target: BackupTarget) -> None:
+        self._target = target
+        self._pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="pledge-backup")
+        self._pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, name: str, data: bytes, retain_until: datetime) -> None:
+        while len(self._pending) >= MAX_IN_FLIGHT:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._target.put, name, data, retain_until=retain_until))
+
+    def finish(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
 
 
 def _unwrap(backups: Backups, tenant_id: str, row: Row) -> bytes:
