@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from sqlalchemy import Column, Connection, Engine, Table, TypeDecorator, delete, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -58,6 +58,15 @@ class TenantData(Protocol):
     def delete_rows(self, connection: Connection, tenant_id: str) -> int: ...
 
 
+@runtime_checkable
+class ExportsInBatches(Protocol):
+    """A part that reads many tenants' rows in one query (a backup reads every tenant)."""
+
+    def export_rows_of(self, connection: Connection, tenant_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """Each tenant's rows, as :meth:`TenantData.export_rows` gives them."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class TableRows:
     """Every row of ``table`` whose ``tenant_column`` is the tenant's id, as stored, ordered by primary key."""
@@ -73,6 +82,16 @@ class TableRows:
         order = list(self.table.primary_key.columns) or list(self.table.columns)
         query = select(self.table).where(self.table.c[self.tenant_column] == tenant_id).order_by(*order)
         return [dict(row) for row in connection.execute(query).mappings()]
+
+    def export_rows_of(self, connection: Connection, tenant_ids: Sequence[str]) -> dict[str, list[Row]]:
+        tenant = self.table.c[self.tenant_column]
+        order = list(self.table.primary_key.columns) or list(self.table.columns)
+        grouped: dict[str, list[Row]] = {tenant_id: [] for tenant_id in tenant_ids}
+        for row in connection.execute(
+            select(self.table).where(tenant.in_(tenant_ids)).order_by(tenant, *order)
+        ).mappings():
+            grouped[row[self.tenant_column]].append(dict(row))
+        return grouped
 
     def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
         columns = self.table.columns
@@ -139,6 +158,23 @@ class TenantDataSet:
         snapshot (a backup) holds the transaction."""
         parts = {part.name: _encoded(part.export_rows(connection, tenant_id)) for part in self._snapshot()}
         return {"format": FORMAT, "tenantId": tenant_id, "parts": parts}
+
+    def export_many_in(self, connection: Connection, tenant_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """:meth:`export_in` of each tenant, in order, a part that can read them all at once doing so in one query."""
+        by_part = {
+            part.name: part.export_rows_of(connection, tenant_ids)
+            if isinstance(part, ExportsInBatches)
+            else {tenant_id: part.export_rows(connection, tenant_id) for tenant_id in tenant_ids}
+            for part in self._snapshot()
+        }
+        return [
+            {
+                "format": FORMAT,
+                "tenantId": tenant_id,
+                "parts": {name: _encoded(rows[tenant_id]) for name, rows in by_part.items()},
+            }
+            for tenant_id in tenant_ids
+        ]
 
     def import_(self, document: object) -> str:
         """Write an exported tenant back, all parts or none; the tenant's id. The tenant must not be here already."""

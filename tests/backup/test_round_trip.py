@@ -51,3 +51,10 @@ def test_one_tenant_restored_into_a_live_system_leaves_the_others_untouched(
     assert runtime.tenant_data.export(first.id) == before
     assert [runtime.tenant_data.export(t.id) for t in (second, third)] == others
     assert len(runtime.store_for(MAILER, first).list("rules")) == 6
+
+
+def test_tenants_read_in_batches_are_exported_as_one_by_one(runtime: Runtime, corpus: Corpus) -> None:
+    ids = [tenant.id for tenant in corpus.tenants] + ["0" * 32]  # a tenant with no rows at all, too
+    with runtime.engine.connect() as connection:
+        batched = runtime.tenant_data.export_many_in(connection, ids)
+        assert batched == [runtime.tenant_data.export_in(connection, tenant_id) for tenant_id in ids]

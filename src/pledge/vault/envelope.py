@@ -437,6 +437,9 @@ class WrappedDataKeys:
     def export_rows(self, connection: Connection, tenant_id: str) -> list[Row]:
         return _KEY_ROWS.export_rows(connection, tenant_id)
 
+    def export_rows_of(self, connection: Connection, tenant_ids: Sequence[str]) -> dict[str, list[Row]]:
+        return _KEY_ROWS.export_rows_of(connection, tenant_ids)
+
     def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
         _lock_tenant(connection, tenant_id)
         if _is_shredded(connection, tenant_id):
