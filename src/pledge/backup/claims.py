@@ -43,12 +43,13 @@ def check_backup_daily(deployment: BackedUp, facts: StatedBackups) -> Evidence:
     ids = backups.complete_ids()
     if not ids:
         return Evidence(False, f"no complete backup in {backups.target.description}")
-    newest = backups.manifest(ids[-1])  # authenticates: a forged manifest is no backup
+    newest = backups.manifest(ids[-1])
     age = now - newest.created_at
     if age > MAXIMUM_AGE:
         return Evidence(False, f"the newest complete backup, {newest.backup_id}, is {_hours(age)} old")
     window = [i for i in ids if created_at(i) >= now - timedelta(days=facts.backup_retention_days)]
-    times = [created_at(i) for i in window]
+    # Each counts only if its manifest authenticates: an object named like a backup proves nothing.
+    times = [backups.manifest(backup_id).created_at for backup_id in window]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     longest = max(gaps, default=timedelta(0))
     covered = now - times[0]
