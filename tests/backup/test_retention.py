@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from backup_corpus import Corpus, populate
 
-from pledge.backup import codec
+from pledge.backup import backup_format
 from pledge.backup.backups import Backups, created_at
 from pledge.backup.integrity import verify_backup
 from pledge.backup.pruning import prune
@@ -56,10 +56,12 @@ def test_a_backup_of_a_newer_schema_is_refused_with_the_release_to_use(
     future = dataclasses.replace(manifest, backup_id=manifest.backup_id[:-8] + "ffffffff", schema_revision="9900")
     for segment in manifest.segments:  # the segments are bound to their backup id: seal the same data anew
         backups.target.put(
-            codec.segment_object(future.backup_id, segment.name),
-            backups.target.get(codec.segment_object(manifest.backup_id, segment.name)),
+            backup_format.segment_object(future.backup_id, segment.name),
+            backups.target.get(backup_format.segment_object(manifest.backup_id, segment.name)),
         )
-    backups.target.put(codec.manifest_object(future.backup_id), codec.seal_manifest(future, backups.vault.keyring))
+    backups.target.put(
+        backup_format.manifest_object(future.backup_id), backup_format.seal_manifest(future, backups.vault.keyring)
+    )
     opened = backups.manifest(future.backup_id)
     assert opened.schema_revision == "9900"
     scratch = open_engine(f"sqlite:///{tmp_path / 'scratch.db'}")

@@ -10,8 +10,8 @@ import pytest
 from backup_corpus import Corpus
 from sqlalchemy import inspect
 
+from pledge.backup.backup_format import BackupCorrupt, Manifest, tenant_segment_name
 from pledge.backup.backups import Backups
-from pledge.backup.codec import BackupCorrupt, Manifest, tenant_segment_name
 from pledge.backup.integrity import verify_backup
 from pledge.backup.restore import restore_all, restore_tenant
 from pledge.backup.writer import run_backup

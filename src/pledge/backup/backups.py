@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy import Engine
 
-from pledge.backup.codec import (
+from pledge.backup.backup_format import (
     BACKUP_ID,
     Manifest,
     Segment,

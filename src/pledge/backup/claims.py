@@ -12,8 +12,8 @@ import itertools
 from datetime import timedelta
 from typing import Final, Protocol
 
+from pledge.backup.backup_format import PLATFORM_SEGMENT, segment_object
 from pledge.backup.backups import Backups, created_at
-from pledge.backup.codec import PLATFORM_SEGMENT, segment_object
 from pledge.backup.directory import DIRECTORY_MODE, DirectoryTarget
 from pledge.backup.schedule import DRILL_JOB, MAXIMUM_PERIOD, backup_jobs
 from pledge.jobs import JobRunner

@@ -7,8 +7,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from pledge.backup.backup_format import BackupCorrupt, Manifest
 from pledge.backup.backups import Backups, Progress
-from pledge.backup.codec import BackupCorrupt, Manifest
 from pledge.backup.target import ObjectMissing
 from pledge.vault import KeyringError
 

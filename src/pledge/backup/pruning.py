@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pledge.backup.backup_format import manifest_object
 from pledge.backup.backups import Backups, created_at
-from pledge.backup.codec import manifest_object
 from pledge.backup.target import ObjectLocked
 
 

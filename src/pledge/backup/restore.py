@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, func, insert, inspect, select, text
 
 from pledge import schema
-from pledge.backup import codec
+from pledge.backup import backup_format
+from pledge.backup.backup_format import BackupCorrupt, Manifest
 from pledge.backup.backups import Backups, Progress
-from pledge.backup.codec import BackupCorrupt, Manifest
 from pledge.errors import PledgeError
 from pledge.vault.envelope import shredded_tenants_table
 
@@ -72,7 +72,7 @@ def restore_all(
     written: Counter[str] = Counter()
     with engine.begin() as connection:
         for table in reflected.sorted_tables:
-            rows = codec.decode_rows(tables.get(table.name, []))
+            rows = backup_format.decode_rows(tables.get(table.name, []))
             if rows:
                 connection.execute(insert(table), rows)
                 written[table.name] += len(rows)
@@ -101,12 +101,12 @@ def restore_tenant(backups: Backups, manifest: Manifest, tenant_id: str) -> Rest
     """Replace the tenant's rows in the live database with the backup's, in one transaction; no other tenant is
     touched."""
     check_revision(manifest)
-    if not codec.TENANT_ID.fullmatch(tenant_id):
+    if not backup_format.TENANT_ID.fullmatch(tenant_id):
         raise RestoreRefused("a tenant id is 32 hex digits (see `pledge tenants list`)")
     if backups.vault.is_shredded(tenant_id):
         raise RestoreRefused(f"tenant {tenant_id} was crypto-shredded: its data can never come back")
     names = {segment.name for segment in manifest.segments}
-    name = codec.tenant_segment_name(tenant_id)
+    name = backup_format.tenant_segment_name(tenant_id)
     if name not in names:
         raise RestoreRefused(f"backup {manifest.backup_id} holds no tenant {tenant_id}")
     document = backups.open_segment(manifest, manifest.segment(name))
@@ -143,7 +143,7 @@ def _with_keys(backups: Backups, document: dict[str, Any], tenant_id: str) -> No
     parts = document.get("parts")
     if not isinstance(parts, dict):
         raise BackupCorrupt(f"the segment of tenant {tenant_id} holds no parts")
-    parts[backups.vault.tenant_keys().name] = codec.encode_rows(backups.key_rows(tenant_id))
+    parts[backups.vault.tenant_keys().name] = backup_format.encode_rows(backups.key_rows(tenant_id))
 
 
 def _reset_sequences(connection: Any, reflected: MetaData) -> None:

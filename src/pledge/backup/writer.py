@@ -1,7 +1,7 @@
 """Making a backup: one snapshot, a sealed segment per tenant and one for the platform, the manifest last.
 
 Anything that goes wrong — a keyring that cannot unwrap, a tenant without a key, a target that refuses — raises
-and leaves no manifest, so the backup never lists as complete; nothing is ever written unsealed (codec).
+and leaves no manifest, so the backup never lists as complete; nothing is ever written unsealed (backup_format).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, MetaData, select
 
 from pledge import schema
-from pledge.backup import codec
+from pledge.backup import backup_format
+from pledge.backup.backup_format import Manifest, Segment
 from pledge.backup.backups import Backups, Progress, created_at, retain_until
-from pledge.backup.codec import Manifest, Segment
 from pledge.backup.snapshot import read_snapshot
 from pledge.backup.target import BackupTarget, ObjectExists
 from pledge.errors import PledgeError
@@ -75,11 +75,16 @@ def run_backup(
         total = len(live) + 1
         platform_key = AESGCM.generate_key(bit_length=256)
         document, rows = _platform_document(connection, backups)
-        sealed = codec.seal_segment(
-            platform_key, document, backup_id=backup_id, name=codec.PLATFORM_SEGMENT, tenant_id="", key_version=0
+        sealed = backup_format.seal_segment(
+            platform_key,
+            document,
+            backup_id=backup_id,
+            name=backup_format.PLATFORM_SEGMENT,
+            tenant_id="",
+            key_version=0,
         )
-        uploads.put(codec.segment_object(backup_id, codec.PLATFORM_SEGMENT), sealed, keep_until)
-        segments.append(codec.segment_entry(codec.PLATFORM_SEGMENT, "", 0, sealed, rows))
+        uploads.put(backup_format.segment_object(backup_id, backup_format.PLATFORM_SEGMENT), sealed, keep_until)
+        segments.append(backup_format.segment_entry(backup_format.PLATFORM_SEGMENT, "", 0, sealed, rows))
         _pause_for_tests()
         if progress:
             progress(1, total)
@@ -112,7 +117,9 @@ def run_backup(
     )
     before_publish()
     backups.target.put(
-        codec.manifest_object(backup_id), codec.seal_manifest(manifest, backups.vault.keyring), retain_until=keep_until
+        backup_format.manifest_object(backup_id),
+        backup_format.seal_manifest(manifest, backups.vault.keyring),
+        retain_until=keep_until,
     )
     for tenant_id in sorted(shredded):
         backups.forget_tenant_keys(tenant_id)
@@ -127,7 +134,11 @@ def sweep_orphans(backups: Backups) -> list[str]:
     orphans: dict[str, list[str]] = {}
     for name in backups.target.list("backups/"):
         backup_id = name.split("/")[1]
-        if backup_id not in complete and codec.BACKUP_ID.fullmatch(backup_id) and created_at(backup_id) < cutoff:
+        if (
+            backup_id not in complete
+            and backup_format.BACKUP_ID.fullmatch(backup_id)
+            and created_at(backup_id) < cutoff
+        ):
             orphans.setdefault(backup_id, []).append(name)
     for names in orphans.values():
         for name in names:
@@ -147,9 +158,9 @@ def _platform_document(connection: Connection, backups: Backups) -> tuple[dict[s
             continue
         order = list(table.primary_key.columns) or list(table.columns)
         found = [dict(row) for row in connection.execute(select(table).order_by(*order)).mappings()]
-        tables[table.name] = codec.encode_rows(found)
+        tables[table.name] = backup_format.encode_rows(found)
         rows[table.name] = len(found)
-    return {"format": codec.PLATFORM_FORMAT, "tables": tables}, rows
+    return {"format": backup_format.PLATFORM_FORMAT, "tables": tables}, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,21 +185,21 @@ class _Sealing:
         if not key_rows:
             raise KeyMissing(f"tenant {tenant_id} has no data key to seal its backup under: nothing was published")
         for row in key_rows:
-            name = codec.key_object(tenant_id, _int(row["version"]))
+            name = backup_format.key_object(tenant_id, _int(row["version"]))
             if name not in self.known_keys:
                 with contextlib.suppress(ObjectExists):  # another run wrote the same key: keys never change
-                    backups.target.put(name, codec.encode_key(row))
+                    backups.target.put(name, backup_format.encode_key(row))
                 self.known_keys.add(name)
         current = max(key_rows, key=lambda row: _int(row["version"]))
         version = _int(current["version"])
         key = _unwrap(backups, tenant_id, current)
-        name = codec.tenant_segment_name(tenant_id)
-        sealed = codec.seal_segment(
+        name = backup_format.tenant_segment_name(tenant_id)
+        sealed = backup_format.seal_segment(
             key, document, backup_id=self.backup_id, name=name, tenant_id=tenant_id, key_version=version
         )
-        self.uploads.put(codec.segment_object(self.backup_id, name), sealed, self.keep_until)
+        self.uploads.put(backup_format.segment_object(self.backup_id, name), sealed, self.keep_until)
         rows = {part: len(listed) for part, listed in document["parts"].items()}
-        return codec.segment_entry(name, tenant_id, version, sealed, rows)
+        return backup_format.segment_entry(name, tenant_id, version, sealed, rows)
 
 
 def _first_key(backups: Backups, tenant_id: str) -> list[Row] | None:

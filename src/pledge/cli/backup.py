@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pledge.backup.backup_format import BackupCorrupt, Manifest
 from pledge.backup.backups import Backups
-from pledge.backup.codec import BackupCorrupt, Manifest
 from pledge.backup.integrity import verify_backup
 from pledge.backup.pruning import prune
 from pledge.backup.restore import restore_all, restore_tenant
