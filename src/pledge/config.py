@@ -35,6 +35,7 @@ _NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MINIMUM_RETENTION_DAYS = 30
 MAX_WORKERS = 64
+MAXIMUM_BACKUP_PERIOD_HOURS = 24
 # A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
 # password=… pairs: whatever echoes a setting or a driver's message masks these first.
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)\S*@")
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     )
     backup_s3_require_object_lock: bool = Field(
         default=False, description="Refuse a bucket without S3 Object Lock (objects then deletable before retention)."
+    )
+    backup_period_hours: float = Field(
+        default=24, gt=0, description="How often a backup is made, in hours: at most 24 (S5 promises daily)."
     )
     deletion_grace_days: int = Field(default=30, ge=0, description="Days data is kept after uninstall (S7).")
     connect_install_keys_url: str = Field(
@@ -214,7 +218,20 @@ class Settings(BaseSettings):
     @classmethod
     def _retention_keeps_promise(cls, value: int) -> int:
         if value < MINIMUM_RETENTION_DAYS:
-            raise ValueError(f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises a month of backups")
+            raise ValueError(
+                f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises "
+                '"we back up at least daily and keep backups at least a month"'
+            )
+        return value
+
+    @field_validator("backup_period_hours")
+    @classmethod
+    def _period_keeps_promise(cls, value: float) -> float:
+        if value > MAXIMUM_BACKUP_PERIOD_HOURS:
+            raise ValueError(
+                f"must be at most {MAXIMUM_BACKUP_PERIOD_HOURS}: the statement promises "
+                '"we back up at least daily and keep backups at least a month"'
+            )
         return value
 
     @field_validator("connect_install_keys_url", "forge_jwks_url", "forge_staging_jwks_url", "atlassian_api_url")

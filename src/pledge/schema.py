@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,23 @@ def expected_heads() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether this release's migrations include ``revision`` (a newer release's revision is unknown here)."""
+    return revision in _known_revisions()
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    # The migrations are this release's files: read once, not at every restore.
+    return frozenset(script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions())
+
+
+def current_revision(connection: Connection) -> str:
+    """The database's revision, one head (Pledge's migrations are linear)."""
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads))
+
+
 def status(engine: Engine) -> SchemaStatus:
     try:
         with engine.connect() as connection:
@@ -63,11 +81,11 @@ def status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(current=tuple(sorted(current)), expected=expected_heads())
 
 
-def upgrade(engine: Engine) -> SchemaStatus:
-    """Apply every pending migration under a lock that serialises concurrent instances."""
+def upgrade(engine: Engine, revision: str = "heads") -> SchemaStatus:
+    """Apply every pending migration (up to ``revision``) under a lock that serialises concurrent instances."""
     try:
         with _migration_lock(engine), engine.begin() as connection:
-            command.upgrade(_config(connection), "heads")
+            command.upgrade(_config(connection), revision)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"database unreachable: {error_reason(exc)}") from None
     return status(engine)

@@ -18,8 +18,11 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
 from pledge.app import App, Auth, Endpoint, RequestContext
+from pledge.backup.backups import Backups
+from pledge.backup.targets import open_target
 from pledge.connect import connect_routes
 from pledge.errors import ConfigurationError, Refused
+from pledge.forge.installations import forge_tenant_data
 from pledge.forge.mounting import forge_routes
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.refusal import refused
@@ -28,6 +31,19 @@ from pledge.trust.connect_jwt import ConnectVerifier
 from pledge.trust.identity import Identity, Verifier
 
 log = logging.getLogger("pledge.serving")
+
+
+def backups_for(runtime: Runtime) -> Backups:
+    """The deployment's backups: the runtime's database, vault and tenant data (every part a product registers,
+    Forge's installations included), in the target ``PLEDGE_BACKUP_TARGET`` names."""
+    return Backups(
+        engine=runtime.engine,
+        vault=runtime.vault,
+        tenant_data=forge_tenant_data(runtime),
+        target=open_target(runtime.settings),
+        clock=runtime.clock,
+        retention_days=runtime.settings.backup_retention_days,
+    )
 
 
 def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:

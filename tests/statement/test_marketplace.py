@@ -31,7 +31,6 @@ def test_what_is_not_yet_provided_is_answered_no() -> None:
     result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
     assert result["dataRetention"]["deletedAfterUninstall"] is False
     assert result["dataRetention"]["automaticRecordDeletion"] is False
-    assert result["security"]["encryptedBackups"] is False
     assert result["security"]["tls12OrLaterWithHsts"] is False
     assert result["thirdPartiesAndSubprocessors"]["subprocessorRegister"] is False
     assert result["thirdPartiesAndSubprocessors"]["egressRefusalsRecorded"] is False
@@ -64,3 +63,8 @@ def test_what_the_store_connect_and_egress_enforce_is_answered_yes() -> None:
     ]
     assert third_parties["peerDeployments"] == []
     assert third_parties["subprocessors"] == []
+
+
+def test_encrypted_backups_are_answered_yes_now_that_backups_provide_their_claim() -> None:
+    result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
+    assert result["security"]["encryptedBackups"] is True

@@ -66,7 +66,7 @@ def site(tmp_path: Path) -> Iterator[str]:
     west = publish(deployment_with(settings, runtime.engine, clock, apps, region="us-west-2")).markdown
     clock.advance(timedelta(days=7))
     StatementVersions(runtime.engine, clock).publish(
-        west.replace("**Not yet provided.** Backups", "_Not yet provided._ Backups", 1)
+        west.replace("**Not yet provided.** Unrecoverable", "_Not yet provided._ Unrecoverable", 1)
     )
     clock.advance(timedelta(days=1))
     # Playwright's sync API runs an event loop in this thread; the start-up runs outside it, as under pledge serve.

@@ -38,7 +38,7 @@ def test_a_claim_without_a_check_is_stated_as_not_yet_provided() -> None:
             assert f"- {sentence}" in markdown
         else:
             assert f"- **Not yet provided.** {sentence}" in markdown
-    assert "**Not yet provided.** Backups of all stored data at least once a day" in markdown
+    assert "**Not yet provided.** Unrecoverable deletion 30 days after uninstall" in markdown
 
 
 def test_the_app_section_lists_personal_data_secrets_and_retention() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pledge.cli.backup import backup
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config_command import config
 from pledge.cli.db_command import db
@@ -46,6 +47,7 @@ cli.add_command(keys)
 cli.add_command(forge)
 cli.add_command(tenants)
 cli.add_command(jobs)
+cli.add_command(backup)
 
 
 def main(argv: list[str] | None = None) -> Any:

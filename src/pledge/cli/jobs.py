@@ -6,24 +6,27 @@ from datetime import datetime, timedelta
 
 import click
 
+from pledge.backup.schedule import backup_jobs
 from pledge.cli.common import command_with_settings, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
 from pledge.runtime import Runtime
+from pledge.serving import backups_for
 from pledge.trust.fit_uses import FORGE_TOKEN_USES_SWEEP
 
 _LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE")
 _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
 
 
-def declared_jobs() -> tuple[Job, ...]:
+def declared_jobs(runtime: Runtime) -> tuple[Job, ...]:
     """Every job of this deployment: what `pledge serve` runs and `pledge jobs` shows."""
-    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP)
+    period = timedelta(hours=runtime.settings.backup_period_hours)
+    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP, *backup_jobs(backups_for(runtime), period))
 
 
 def job_runner(runtime: Runtime) -> JobRunner:
-    return JobRunner(runtime.engine, runtime.clock, declared_jobs())
+    return JobRunner(runtime.engine, runtime.clock, declared_jobs(runtime))
 
 
 @click.group()

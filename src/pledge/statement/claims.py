@@ -1,7 +1,8 @@
 """The statement's claims, in reading order: the one place the statement learns what it promises (S1..S14).
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
-:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
+:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`,
+:mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
 :mod:`pledge.logs_claims`; the two every protocol keeps together in :mod:`pledge.statement.verifier_claims`). This
 module places them in the statement's order, beside the promises no package keeps yet: a claim without a check is
 rendered as **Not yet provided** and reported as missing by verification, which counts as a failure, so the
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pledge import logs_claims, settings_claims
+from pledge.backup import claims as backup_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.promises import Claim, Evidence, Section
@@ -26,26 +28,8 @@ __all__ = ["CLAIMS", "Claim", "Evidence", "Section", "StatementClaim", "claims_i
 StatementClaim = Claim[Deployment, Facts]
 """A claim as the statement checks it: its check reads the deployment and the stated facts."""
 
-# Promises of subsystems still to come (backups, purge, portability, staff access, transport, the sub-processor
+# Promises of subsystems still to come (purge, portability, staff access, transport, the sub-processor
 # register): stated as what the service will do, with no check, so they read and verify as not yet provided.
-_BACKUP_DAILY: StatementClaim = Claim(
-    "backup-daily",
-    "S5",
-    Section.BACKUP,
-    "Backups of all stored data at least once a day, each kept {facts.backup_retention_days} days.",
-)
-_BACKUP_ENCRYPTED: StatementClaim = Claim(
-    "backup-encrypted",
-    "S4",
-    Section.BACKUP,
-    "Backups encrypted before they leave the server, unreadable to anyone without the key-encryption key.",
-)
-_RESTORE_DRILL: StatementClaim = Claim(
-    "restore-drill",
-    "S5",
-    Section.BACKUP,
-    "A restore drill at least every 48 hours proving that the latest backup restores.",
-)
 _PURGE_AFTER_GRACE: StatementClaim = Claim(
     "purge-after-grace",
     "S7",
@@ -106,9 +90,6 @@ _LEGAL_REQUESTS: StatementClaim = Claim(
     "law forbids it.",
 )
 _PLANNED = (
-    _BACKUP_DAILY,
-    _BACKUP_ENCRYPTED,
-    _RESTORE_DRILL,
     _PURGE_AFTER_GRACE,
     _RECORD_RETENTION,
     _EXPORT,
@@ -128,6 +109,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *settings_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
+    *backup_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )

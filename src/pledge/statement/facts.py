@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from pledge import serving
 from pledge.app import App, Auth
+from pledge.backup.backups import Backups
 from pledge.clock import Clock
 from pledge.config import MINIMUM_RETENTION_DAYS, Settings
 from pledge.egress.client import origin
@@ -184,6 +185,10 @@ class Deployment:
         if self.runtime is None:
             raise EvidenceUnavailable(f"the runtime could not start: {self.runtime_error}")
         return self.runtime
+
+    def backups(self) -> Backups:
+        """The deployment's backups, in the target its settings name."""
+        return serving.backups_for(self.require_runtime())
 
     def verifiers(self, app: App) -> Mapping[Auth, Verifier]:
         """The verifier of each route kind of ``app``, as the host binds them (made once per Deployment)."""

@@ -287,7 +287,7 @@ class Vault:
         with self._engine.begin() as connection:
             rows = connection.execute(select(data_keys_table)).mappings().all()
             for row in rows:
-                context = _wrap_context(row["tenant_id"], row["version"])
+                context = data_key_context(row["tenant_id"], row["version"])
                 data_key = self._keyring.unwrap(WrappedKey(row["kek_id"], row["wrapped_key"]), context)
                 wrapped = self._keyring.wrap(data_key, context)
                 connection.execute(
@@ -322,7 +322,7 @@ class Vault:
                 (
                     row["version"],
                     self._keyring.unwrap(
-                        WrappedKey(row["kek_id"], row["wrapped_key"]), _wrap_context(tenant_id, row["version"])
+                        WrappedKey(row["kek_id"], row["wrapped_key"]), data_key_context(tenant_id, row["version"])
                     ),
                 )
                 for row in rows
@@ -336,7 +336,7 @@ class Vault:
             if _is_shredded(connection, tenant_id):
                 raise KeyShredded(f"tenant {tenant_id} was crypto-shredded here: its keys cannot come back")
             for version, data_key in keys:
-                wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
+                wrapped = self._keyring.wrap(data_key, data_key_context(tenant_id, version))
                 connection.execute(
                     data_keys_table.insert().values(
                         tenant_id=tenant_id,
@@ -347,6 +347,11 @@ class Vault:
                     )
                 )
             self._current.pop(tenant_id, None)
+
+    @property
+    def keyring(self) -> Keyring:
+        """The KEK keyring that wraps this vault's data keys (backups wrap their own keys with it too)."""
+        return self._keyring
 
     def is_shredded(self, tenant_id: str) -> bool:
         with self._engine.connect() as connection:
@@ -380,7 +385,7 @@ class Vault:
                 raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: its data can never be read again")
         if row is None:
             raise CiphertextInvalid(f"tenant {tenant_id} has no data key version {version}: the ciphertext is foreign")
-        data_key = self._keyring.unwrap(WrappedKey(row.kek_id, row.wrapped_key), _wrap_context(tenant_id, version))
+        data_key = self._keyring.unwrap(WrappedKey(row.kek_id, row.wrapped_key), data_key_context(tenant_id, version))
         key = _DataKey(AESGCM(data_key), HMAC(_index_key(data_key, tenant_id, version), SHA256()))
         self._keys.put(tenant_id, version, key)
         return key
@@ -402,7 +407,7 @@ class Vault:
             if first and latest is not None:
                 return int(latest)  # another instance created it first: theirs is the key
             version = (latest or 0) + 1
-            wrapped = self._keyring.wrap(data_key, _wrap_context(tenant_id, version))
+            wrapped = self._keyring.wrap(data_key, data_key_context(tenant_id, version))
             connection.execute(
                 insert(data_keys_table).values(
                     tenant_id=tenant_id,
@@ -431,6 +436,9 @@ class WrappedDataKeys:
 
     def export_rows(self, connection: Connection, tenant_id: str) -> list[Row]:
         return _KEY_ROWS.export_rows(connection, tenant_id)
+
+    def export_rows_of(self, connection: Connection, tenant_ids: Sequence[str]) -> dict[str, list[Row]]:
+        return _KEY_ROWS.export_rows_of(connection, tenant_ids)
 
     def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
         _lock_tenant(connection, tenant_id)
@@ -497,5 +505,6 @@ def _index_key(data_key: bytes, tenant_id: str, version: int) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(data_key)
 
 
-def _wrap_context(tenant_id: str, version: int) -> bytes:
+def data_key_context(tenant_id: str, version: int) -> bytes:
+    """What a data key's wrap is bound to (crypto.md): the same context unwraps it, here or from a backup's copy."""
     return f"pledge/data-key/1|{tenant_id}|{version}".encode()

@@ -1,0 +1,259 @@
+"""Making a backup: one snapshot, a sealed segment per tenant and one for the platform, the manifest last.
+
+Anything that goes wrong — a keyring that cannot unwrap, a tenant without a key, a target that refuses — raises
+and leaves no manifest, so the backup never lists as complete; nothing is ever written unsealed (backup_format).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import version as package_version
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, MetaData, select
+
+from pledge import schema
+from pledge.backup import backup_format
+from pledge.backup.backup_format import Manifest, Segment
+from pledge.backup.backups import Backups, Progress, created_at, retain_until
+from pledge.backup.snapshot import read_snapshot
+from pledge.backup.target import BackupTarget, ObjectExists
+from pledge.errors import PledgeError
+from pledge.tenantdata import Row
+from pledge.tenants.registry import tenants_table
+from pledge.vault import KeyShredded, WrappedKey
+from pledge.vault.envelope import data_key_context, shredded_tenants_table
+
+log = logging.getLogger("pledge.backup")
+
+
+class KeyMissing(PledgeError):
+    """A tenant's data key cannot be found: its segment cannot be sealed, so the backup stops."""
+
+
+TENANTS_PER_READ: Final = 100
+"""Tenants whose rows one query reads, part by part: a few queries per hundred tenants rather than per tenant."""
+UPLOAD_THREADS: Final = 4
+MAX_IN_FLIGHT: Final = 16
+ORPHAN_AGE: Final = timedelta(days=1)
+"""Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
+NOT_PLATFORM: Final = frozenset({"alembic_version"})
+"""Tables no segment holds: the schema revision is in the manifest."""
+AFTER_FIRST_SEGMENT_HOOK: Final = "PLEDGE_TEST_BACKUP_PAUSE_AFTER_SEGMENT"
+"""Test hook (the suite's own PLEDGE_TEST_ prefix): after the first segment, the run writes this file and waits, so a
+test can kill it there."""
+
+
+def run_backup(
+    backups: Backups, *, progress: Progress | None = None, before_publish: Callable[[], None] = lambda: None
+) -> Manifest:
+    """Make a complete backup of the database in the target; its manifest. ``before_publish`` runs just before the
+    manifest is written (a job checks its lease there)."""
+    sweep_orphans(backups)
+    now = backups.clock.now()
+    backup_id = f"{now.strftime('%Y%m%dt%H%M%Sz')}-{secrets.token_hex(4)}"
+    keep_until = retain_until(backups, now)
+    known_keys = set(backups.target.list("keys/"))
+    segments: list[Segment] = []
+    with _Uploads(backups.target) as uploads, read_snapshot(backups.engine) as connection:
+        revision = schema.current_revision(connection)
+        tenant_ids = [
+            str(t) for t in connection.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars()
+        ]
+        shredded = {str(t) for t in connection.execute(select(shredded_tenants_table.c.tenant_id)).scalars()}
+        live = [tenant_id for tenant_id in tenant_ids if tenant_id not in shredded]
+        total = len(live) + 1
+        platform_key = AESGCM.generate_key(bit_length=256)
+        document, rows = _platform_document(connection, backups)
+        sealed = backup_format.seal_segment(
+            platform_key,
+            document,
+            backup_id=backup_id,
+            name=backup_format.PLATFORM_SEGMENT,
+            tenant_id="",
+            key_version=0,
+        )
+        uploads.put(backup_format.segment_object(backup_id, backup_format.PLATFORM_SEGMENT), sealed, keep_until)
+        segments.append(backup_format.segment_entry(backup_format.PLATFORM_SEGMENT, "", 0, sealed, rows))
+        _pause_for_tests()
+        if progress:
+            progress(1, total)
+        key_part = backups.vault.tenant_keys()
+        tenant_data = backups.tenant_data.without(key_part.name)
+        sealing = _Sealing(backup_id, uploads, known_keys, keep_until)
+        for start in range(0, len(live), TENANTS_PER_READ):
+            chunk = live[start : start + TENANTS_PER_READ]
+            keys = key_part.export_rows_of(connection, chunk)
+            for document in tenant_data.export_many_in(connection, chunk):
+                tenant_id = str(document["tenantId"])
+                segment = sealing.tenant_segment(backups, document, keys[tenant_id])
+                if segment is None:
+                    shredded.add(tenant_id)
+                else:
+                    segments.append(segment)
+            if progress:
+                progress(1 + start + len(chunk), total)
+        uploads.finish()
+    manifest = Manifest(
+        backup_id=backup_id,
+        created_at=now,
+        schema_revision=revision,
+        engine=backups.engine.dialect.name,
+        pledge_version=package_version("pledge"),
+        tenants=tuple(segment.tenant_id for segment in segments if segment.tenant_id),
+        shredded=tuple(sorted(shredded)),
+        segments=tuple(segments),
+        platform_key=platform_key,
+    )
+    before_publish()
+    backups.target.put(
+        backup_format.manifest_object(backup_id),
+        backup_format.seal_manifest(manifest, backups.vault.keyring),
+        retain_until=keep_until,
+    )
+    for tenant_id in sorted(shredded):
+        backups.forget_tenant_keys(tenant_id)
+    log.info("backup %s: %d segments, %d bytes", backup_id, len(segments), manifest.size)
+    return manifest
+
+
+def sweep_orphans(backups: Backups) -> list[str]:
+    """Delete the objects of backups that never got a manifest and are older than :data:`ORPHAN_AGE`; their ids."""
+    complete = set(backups.complete_ids())
+    cutoff = backups.clock.now() - ORPHAN_AGE
+    orphans: dict[str, list[str]] = {}
+    for name in backups.target.list("backups/"):
+        backup_id = name.split("/")[1]
+        if (
+            backup_id not in complete
+            and backup_format.BACKUP_ID.fullmatch(backup_id)
+            and created_at(backup_id) < cutoff
+        ):
+            orphans.setdefault(backup_id, []).append(name)
+    for names in orphans.values():
+        for name in names:
+            backups.target.delete(name)
+    return sorted(orphans)
+
+
+def _platform_document(connection: Connection, backups: Backups) -> tuple[dict[str, object], dict[str, int]]:
+    """Every table that is not tenant data, as reflected from the database itself: none is forgotten."""
+    reflected = MetaData()
+    reflected.reflect(bind=connection)
+    tenant_tables = set(backups.tenant_data.names)
+    tables: dict[str, object] = {}
+    rows: dict[str, int] = {}
+    for table in reflected.sorted_tables:
+        if table.name in tenant_tables or table.name in NOT_PLATFORM:
+            continue
+        order = list(table.primary_key.columns) or list(table.columns)
+        found = [dict(row) for row in connection.execute(select(table).order_by(*order)).mappings()]
+        tables[table.name] = backup_format.encode_rows(found)
+        rows[table.name] = len(found)
+    return {"format": backup_format.PLATFORM_FORMAT, "tables": tables}, rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Sealing:
+    """What every tenant segment of one backup shares."""
+
+    backup_id: str
+    uploads: _Uploads
+    known_keys: set[str]
+    """``keys/`` objects the target holds."""
+    keep_until: datetime
+
+    def tenant_segment(self, backups: Backups, document: dict[str, Any], key_rows: list[Row]) -> Segment | None:
+        """Seal the tenant's exported data under its current data key and make sure the target holds its wrapped
+        keys; None if the tenant was shredded meanwhile (no key to seal under, and nothing of it may be kept)."""
+        tenant_id = str(document["tenantId"])
+        if not key_rows:
+            found = _first_key(backups, tenant_id)
+            if found is None:
+                return None
+            key_rows = found
+        if not key_rows:
+            raise KeyMissing(f"tenant {tenant_id} has no data key to seal its backup under: nothing was published")
+        for row in key_rows:
+            name = backup_format.key_object(tenant_id, _int(row["version"]))
+            if name not in self.known_keys:
+                with contextlib.suppress(ObjectExists):  # another run wrote the same key: keys never change
+                    backups.target.put(name, backup_format.encode_key(row))
+                self.known_keys.add(name)
+        current = max(key_rows, key=lambda row: _int(row["version"]))
+        version = _int(current["version"])
+        key = _unwrap(backups, tenant_id, current)
+        name = backup_format.tenant_segment_name(tenant_id)
+        sealed = backup_format.seal_segment(
+            key, document, backup_id=self.backup_id, name=name, tenant_id=tenant_id, key_version=version
+        )
+        self.uploads.put(backup_format.segment_object(self.backup_id, name), sealed, self.keep_until)
+        rows = {part: len(listed) for part, listed in document["parts"].items()}
+        return backup_format.segment_entry(name, tenant_id, version, sealed, rows)
+
+
+def _first_key(backups: Backups, tenant_id: str) -> list[Row] | None:
+    """A tenant that never wrote a record has no data key yet: it gets one now (in its own transaction), as its
+    first write would have given it. None if the tenant was shredded meanwhile."""
+    try:
+        backups.vault.key_version(tenant_id)
+    except KeyShredded:
+        return None
+    with backups.engine.connect() as fresh:
+        return backups.vault.tenant_keys().export_rows(fresh, tenant_id)
+
+
+class _Uploads:
+    """Segments put on a few threads, so that the target's latency (a directory's fsync, an S3 round trip) overlaps
+    the next tenant's export and sealing; at most :data:`MAX_IN_FLIGHT` wait at a time, which bounds memory. The
+    first failure is raised by the next :meth:`put` or by :meth:`finish`, before any manifest is written."""
+
+    def __init__(self, target: BackupTarget) -> None:
+        self._target = target
+        self._pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="pledge-backup")
+        self._pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, name: str, data: bytes, retain_until: datetime) -> None:
+        while len(self._pending) >= MAX_IN_FLIGHT:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._target.put, name, data, retain_until=retain_until))
+
+    def finish(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+
+def _unwrap(backups: Backups, tenant_id: str, row: Row) -> bytes:
+    wrapped = row["wrapped_key"]
+    assert isinstance(wrapped, bytes)
+    version = _int(row["version"])
+    return backups.vault.keyring.unwrap(WrappedKey(str(row["kek_id"]), wrapped), data_key_context(tenant_id, version))
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _pause_for_tests() -> None:
+    marker = os.environ.get(AFTER_FIRST_SEGMENT_HOOK)
+    if marker:
+        with open(marker, "w") as handle:
+            handle.write("paused")
+        signal.pause()

@@ -1,0 +1,87 @@
+"""``pledge backup run | list | verify | restore | prune`` as an operator runs them: a summary line, one-line
+errors, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backup_corpus import MAILER, Corpus
+from click.testing import CliRunner
+
+from pledge import schema
+from pledge.cli import cli
+from pledge.config import Settings, load_settings
+from pledge.runtime import Runtime
+
+
+def _run(settings: Settings, *arguments: str, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    environment = {
+        "PLEDGE_DATA_DIR": str(settings.data_dir),
+        "PLEDGE_DATABASE_URL": database_url or settings.resolved_database_url,
+    }
+    return CliRunner().invoke(cli, ["backup", *arguments], env=environment)
+
+
+def test_run_list_verify_and_restore_one_tenant(runtime: Runtime, settings: Settings, corpus: Corpus) -> None:
+    ran = _run(settings, "run")
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout.startswith("backup ") and "3 tenants, 4 segments" in ran.stdout
+    backup_id = ran.stdout.split()[1].rstrip(":")
+
+    listed = _run(settings, "list")
+    assert listed.exit_code == 0
+    assert listed.stdout.splitlines()[0].startswith(f"{backup_id}  ")
+    assert "3 tenants" in listed.stdout.splitlines()[0]
+
+    for option in ("--full", "--sample=50%"):
+        verified = _run(settings, "verify", option)
+        assert verified.exit_code == 0, verified.output
+        assert verified.stdout.startswith(f"backup {backup_id}: ") and verified.stdout.rstrip().endswith("0 failed")
+    assert "4 of 4 segments read" in _run(settings, "verify", "--full").stdout
+
+    tenant = corpus.tenants[0]
+    store = runtime.store_for(MAILER, tenant)
+    for record in store.list("rules"):
+        store.delete("rules", record.id)
+    restored = _run(settings, "restore", "--tenant", tenant.id)
+    assert restored.exit_code == 0, restored.output
+    assert restored.stdout.startswith(f"restored backup {backup_id}: 1 tenants")
+    assert len(store.list("rules")) == 6
+
+    pruned = _run(settings, "prune")
+    assert pruned.exit_code == 0 and pruned.stdout.startswith("pruned 0 backups, kept 1")
+
+
+def test_whole_restore_goes_into_an_empty_database_only(
+    runtime: Runtime, settings: Settings, corpus: Corpus, tmp_path: Path
+) -> None:
+    assert _run(settings, "run").exit_code == 0
+    refused = _run(settings, "restore")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("pledge: a whole-system restore writes into an empty database only")
+    assert refused.stderr.count("\n") == 1
+
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    restored = _run(settings, "restore", database_url=empty)
+    assert restored.exit_code == 0, restored.output
+    assert "3 tenants" in restored.stdout
+    fresh = Runtime.open(load_settings(data_dir=settings.data_dir, database_url=empty))
+    try:
+        assert schema.status(fresh.engine).is_current
+        assert [fresh.tenant_data.export(t.id) for t in corpus.tenants] == [
+            runtime.tenant_data.export(t.id) for t in corpus.tenants
+        ]
+    finally:
+        fresh.close()
+
+
+def test_operator_mistakes_are_one_line(runtime: Runtime, settings: Settings) -> None:
+    nothing = _run(settings, "verify")
+    assert nothing.exit_code == 1 and "no complete backup" in nothing.stderr and nothing.stderr.count("\n") == 1
+    assert _run(settings, "verify", "--sample", "0%").exit_code == 2
+    assert _run(settings, "verify", "--sample", "10%", "--full").exit_code == 2
+    assert _run(settings, "restore", "--to", "yesterday").exit_code == 2
+    unknown = _run(settings, "restore", "20261127t090000z-00000000")
+    assert unknown.exit_code == 1 and "no complete backup 20261127t090000z-00000000" in unknown.stderr
+    bad = _run(settings, "restore", "../../etc")
+    assert bad.exit_code == 1 and "is not a backup id" in bad.stderr
