@@ -24,7 +24,8 @@ from pledge.errors import ConfigurationError
 from pledge.host import create_host
 from pledge.logs import configure_logging
 from pledge.request_head import BoundedHttpToolsProtocol
-from pledge.statement.pages import serve_statement
+from pledge.statement.facts import Deployment
+from pledge.statement.pages import StatementPages
 
 log = logging.getLogger("pledge.serve")
 
@@ -53,10 +54,11 @@ def run(settings: Settings) -> None:
     listening = bind(settings.host, settings.port)
     with listening, open_runtime(settings) as runtime:
         log.info("schema: %s", schema.upgrade(runtime.engine).describe())
+        statement = StatementPages(Deployment.of(runtime, loaded))
         host = create_host(
             runtime,
             loaded,
-            extra_routes=asyncio.run(serve_statement(runtime, loaded)),
+            extra_routes=statement.routes(),
             owns_runtime=True,
             jobs=job_runner(runtime),
         )
@@ -73,7 +75,23 @@ def run(settings: Settings) -> None:
             server_header=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        uvicorn.Server(config).run(sockets=[listening])
+        asyncio.run(serve_then_publish(uvicorn.Server(config), listening, statement))
+
+
+async def serve_then_publish(server: uvicorn.Server, listening: socket.socket, statement: StatementPages) -> None:
+    """Serve, and once the server listens, verify and publish the statement: its checks probe the served address, so
+    they must find the server answering (its pages wait for the publication)."""
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        try:
+            await statement.publish()
+        except BaseException:
+            server.should_exit = True
+            await serving
+            raise
+    await serving
 
 
 def bind(host: str, port: int) -> socket.socket:
