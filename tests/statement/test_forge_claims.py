@@ -4,11 +4,10 @@ residency realm, and a site moved to another realm leaves nothing behind; each f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from collections.abc import Iterator
-
 from sqlalchemy import Engine
 from tests.statement.example import mailer_app, verified
 

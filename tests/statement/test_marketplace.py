@@ -8,8 +8,7 @@ from tests.statement.example import mailer_app, verified
 
 from pledge.config import load_settings
 from pledge.statement.claims import CLAIMS
-from pledge.statement.facts import gather
-from pledge.statement.facts import Facts
+from pledge.statement.facts import Facts, gather
 from pledge.statement.marketplace import answers as answers_of
 from pledge.statement.verify import Outcome
 

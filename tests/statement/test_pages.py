@@ -15,8 +15,8 @@ from pledge.clock import FrozenClock
 from pledge.config import Settings, load_settings
 from pledge.host import create_host
 from pledge.runtime import Runtime
-from pledge.statement.pages import serve_statement
 from pledge.statement.facts import Deployment
+from pledge.statement.pages import serve_statement
 from pledge.statement.verify import Verification
 from pledge.statement.versions import StatementVersions
 

@@ -7,8 +7,7 @@ from tests.statement.example import mailer_app, verified
 from pledge.app import App
 from pledge.config import load_settings
 from pledge.statement.claims import CLAIMS, Section
-from pledge.statement.facts import gather
-from pledge.statement.facts import Facts
+from pledge.statement.facts import Facts, gather
 from pledge.statement.render import FAILED, NOT_OFFERED, render, render_app, to_html
 from pledge.store.data_manifest import DataManifest
 

@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from tests.statement.example import deployment_with, mailer_app
 
+from pledge import schema
 from pledge.app import Auth, Identity
 from pledge.clock import FrozenClock
-from pledge import schema
 from pledge.config import Settings, load_settings
 from pledge.db import open_engine
 from pledge.runtime import Runtime
