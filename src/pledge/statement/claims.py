@@ -2,10 +2,11 @@
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
 :mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
-:mod:`pledge.logs_claims`; the two every protocol keeps together in :mod:`pledge.statement.verifier_claims`). This
-module places them in the statement's order, beside the promises no package keeps yet: a claim without a check is
-rendered as **Not yet provided** and reported as missing by verification, which counts as a failure, so the
-statement never claims more than the system does.
+:mod:`pledge.transport.claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
+:mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
+package keeps yet and the disclosures (true negatives, the customer's part): a claim without a check is rendered as
+**Not yet provided** and reported as missing by verification, which counts as a failure, so the statement never
+claims more than the system does.
 """
 
 from __future__ import annotations
