@@ -77,9 +77,6 @@ class Facts:
     keyring_placement: str
     """Where the keyring is, next to the database: ``beside`` (the SQLite file's directory), ``same-host`` (a
     database on the server's own host) or ``apart``."""
-    public_url: str
-    https_required: bool
-    """Outside development mode the settings refuse any base URL that is not https."""
     backup_retention_days: int
     deletion_grace_days: int
     egress_destinations: tuple[str, ...]
@@ -149,8 +146,6 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
         database_engine=engine_name(make_url(settings.resolved_database_url).drivername),
         database_networks=settings.database_networks,
         keyring_placement=_keyring_placement(settings),
-        public_url=settings.public_url,
-        https_required=not settings.dev_mode,
         backup_retention_days=settings.backup_retention_days,
         deletion_grace_days=settings.deletion_grace_days,
         egress_destinations=tuple(

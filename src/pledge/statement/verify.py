@@ -64,9 +64,6 @@ class Verification:
         """Each claim's outcome by id: what the statement marks."""
         return {result.claim_id: result.outcome for result in self.results}
 
-    def outcome(self, claim_id: str) -> Outcome | None:
-        return self.outcomes().get(claim_id)
-
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
 
