@@ -27,12 +27,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from pledge.errors import ConfigurationError
+from pledge.regions import provider_code, provider_name, region_of
 
 ENV_PREFIX = "PLEDGE_"
 CONFIG_VARIABLE = "PLEDGE_CONFIG"
 # Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
 _NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}|[a-z]+(-[a-z]+)+\d{1,2}|[a-z]{6,24}\d?")
+"""AWS (us-west-2), Google Cloud (us-west1) and Azure (westus2) region codes."""
 MINIMUM_RETENTION_DAYS = 30
 MAX_WORKERS = 64
 MAXIMUM_BACKUP_PERIOD_HOURS = 24
@@ -138,6 +140,69 @@ class Settings(BaseSettings):
         "secret rotation are honoured everywhere within this plus one query.",
     )
 
+    # Hosting facts the statement declares (docs/statement.md): who hosts the service, the region's name, and where
+    # the database may answer from; verification checks them against the live database connection.
+    hosting_provider: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 .,&()'-]{1,79}$",
+        description="Who hosts this deployment: aws, gcp, azure, or the provider's name; the statement names it.",
+    )
+    region_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 .,()'/-]{1,79}$",
+        description="The region's name for readers, e.g. US West (Oregon); default from the known AWS, Google Cloud "
+        "and Azure regions; required for any other region.",
+    )
+    database_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated addresses or networks (CIDR) the PostgreSQL server may answer from, e.g. "
+        "10.0.0.0/16; unset: the database must run on this host.",
+    )
+
+    @field_validator("database_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an address or network such as 10.0.0.0/16") from None
+        return value
+
+    @model_validator(mode="after")
+    def _hosting_is_named(self) -> Settings:
+        known = region_of(self.region)
+        provider = provider_code(self.hosting_provider)
+        if known is not None and provider is not None and known.provider != provider:
+            raise ValueError(
+                f"{ENV_PREFIX}REGION={self.region!r} is not a region of {self.hosting_provider}: check "
+                f"{ENV_PREFIX}HOSTING_PROVIDER"
+            )
+        if known is None and self.region_name is None:
+            raise ValueError(
+                f"{ENV_PREFIX}REGION={self.region!r} is not a region Pledge can name: set {ENV_PREFIX}REGION_NAME "
+                "to its name for readers (e.g. Frankfurt)"
+            )
+        return self
+
+    @property
+    def resolved_region_name(self) -> str:
+        """The region's name for readers: the setting, else the provider's own name for it."""
+        known = region_of(self.region)
+        return self.region_name or (known.name if known is not None else self.region)
+
+    @property
+    def hosting_provider_name(self) -> str | None:
+        """The provider's name as the statement prints it (a known code expanded), None when not declared."""
+        return provider_name(self.hosting_provider)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -195,7 +260,7 @@ class Settings(BaseSettings):
     @classmethod
     def _region_shape(cls, value: str) -> str:
         if not _REGION.fullmatch(value):
-            raise ValueError("must be a cloud region name such as us-east-1 or eu-west-1")
+            raise ValueError("must be a cloud region name such as us-east-1, us-west1 or westus2")
         return value
 
     @field_validator("database_url")

@@ -30,7 +30,8 @@ LOGS_REDACTED: Claim[object, object] = Claim(
     "logs-redacted",
     "S2",
     Section.SECURITY,
-    "Tokens, secrets and e-mail addresses are masked in every log line before it is written.",
+    "Tokens, secrets and e-mail addresses are masked in every log line before it is written. Log lines do "
+    "name your site's address and, where a request names them, issue keys.",
     check_logs_redacted,
 )
 

@@ -55,10 +55,39 @@ class Claim(Generic[DeploymentT, FactsT]):
     """The sentence, formatted with ``facts`` (``{facts.region}``)."""
     check: Callable[[DeploymentT, FactsT], Evidence | Awaitable[Evidence]] | None = None
     """None while nothing proves the sentence: it is then rendered and verified as not yet provided."""
+    applies: Callable[[FactsT], bool] | None = None
+    """Whether the deployment offers what the claim promises at all (None: always). Where it does not, the
+    statement says :attr:`not_offered` instead, marked as not offered, and verification does not count it."""
+    not_offered: str = ""
 
     @property
     def provided(self) -> bool:
         return self.check is not None
+
+    def offered(self, facts: FactsT) -> bool:
+        return self.applies is None or self.applies(facts)
+
+    def sentence(self, facts: FactsT) -> str:
+        return (self.text if self.offered(facts) else self.not_offered).format(facts=facts)
+
+
+class DisclosureKind(enum.Enum):
+    """What a disclosure tells a reader; the value is how the statement marks it."""
+
+    NOT_OFFERED = "Not offered"
+    """Something the service does not do, said as a fact rather than left out."""
+    YOURS = "Your responsibility"
+    """Something the customer keeps, not the service."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """A sentence that promises no protection, so it needs no check: a true negative or the customer's part."""
+
+    id: str
+    section: Section
+    kind: DisclosureKind
+    text: str
 
     def sentence(self, facts: object) -> str:
         return self.text.format(facts=facts)

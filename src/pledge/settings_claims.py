@@ -1,5 +1,5 @@
-"""The claims the running settings prove: retention never below the statement, HTTPS only, a private keyring
-file (S4, S5, S12). Each check reads the settings the process runs with and the files they name."""
+"""The keyring's claim: a private keyring file, where the statement says it is next to the database (S4). The check
+reads the file the running settings name and asks the live database connection where the data is."""
 
 from __future__ import annotations
 
@@ -8,49 +8,26 @@ import stat
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import Engine
+
 from pledge.config import Settings
+from pledge.hosting import database_location, same_filesystem
 from pledge.promises import Claim, Evidence, Section
 
 
 class Configured(Protocol):
-    """The deployment as these checks read it: the settings it runs with."""
+    """The deployment as these checks read it: the settings it runs with and its database."""
 
     @property
     def settings(self) -> Settings: ...
 
-
-class StatedRetention(Protocol):
     @property
-    def backup_retention_days(self) -> int: ...
+    def engine(self) -> Engine: ...
 
+
+class StatedKeyring(Protocol):
     @property
-    def minimum_backup_retention_days(self) -> int: ...
-
-    @property
-    def deletion_grace_days(self) -> int: ...
-
-
-def check_retention_settings(deployment: Configured, facts: StatedRetention) -> Evidence:
-    settings = deployment.settings
-    detail = (
-        f"backups kept {settings.backup_retention_days} days (stated {facts.backup_retention_days}, "
-        f"at least {facts.minimum_backup_retention_days}); uninstalled sites kept "
-        f"{settings.deletion_grace_days} days (stated {facts.deletion_grace_days})"
-    )
-    holds = (
-        settings.backup_retention_days >= max(facts.backup_retention_days, facts.minimum_backup_retention_days)
-        and settings.deletion_grace_days >= facts.deletion_grace_days
-    )
-    return Evidence(holds, detail)
-
-
-def check_https(deployment: Configured, facts: object) -> Evidence:
-    settings = deployment.settings
-    if settings.dev_mode:
-        return Evidence(False, f"development mode: plain HTTP is served at {settings.public_url}")
-    if not settings.public_url.startswith("https://"):
-        return Evidence(False, f"the public URL {settings.public_url} is not https")
-    return Evidence(True, f"public URL {settings.public_url}; development mode off")
+    def keyring_placement(self) -> str: ...
 
 
 def _mode(path: Path) -> int | None:
@@ -61,41 +38,37 @@ def _mode(path: Path) -> int | None:
         return None
 
 
-def check_keyring_private(deployment: Configured, facts: object) -> Evidence:
+def check_keyring_private(deployment: Configured, facts: StatedKeyring) -> Evidence:
+    """The keyring file is private to the server's account, and where the statement says it is apart from the
+    database, the live database is on another filesystem or host."""
     path = deployment.settings.resolved_keyring_path
     mode = _mode(path)
     if mode is None:
         return Evidence(False, f"no keyring file at {path}")
     if mode & 0o077:
         return Evidence(False, f"{path} has mode {mode:04o}, readable by others: run `chmod 600 {path}`")
-    return Evidence(True, f"{path} has mode {mode:04o}")
+    private = f"{path} has mode {mode:04o}"
+    if facts.keyring_placement != "apart":
+        where = "beside the database file" if facts.keyring_placement == "beside" else "on the database's host"
+        return Evidence(True, f"{private}; {where}, as stated")
+    location = database_location(deployment.engine)
+    if location.path is not None:
+        if same_filesystem(path, location.path):
+            return Evidence(False, f"the keyring and the database file {location.path} are on one filesystem")
+        return Evidence(True, f"{private}; the database file {location.path} is on another filesystem")
+    if location.on_this_host:
+        return Evidence(False, "the database runs on this host: nothing keeps the keyring apart from its files")
+    return Evidence(True, f"{private}; the database answers from another host ({location.address})")
 
 
-RETENTION_SETTINGS: Claim[Configured, StatedRetention] = Claim(
-    "retention-settings",
-    "S5",
-    Section.BACKUP,
-    "The retention settings never fall below this statement: backups are configured to be kept "
-    "{facts.backup_retention_days} days (never less than {facts.minimum_backup_retention_days}), and an "
-    "uninstalled site's data {facts.deletion_grace_days} days.",
-    check_retention_settings,
-)
-HTTPS_ONLY: Claim[Configured, object] = Claim(
-    "https-only",
-    "S12",
-    Section.SECURITY,
-    "The server's public address is HTTPS only: outside development mode Pledge refuses to start with a "
-    "plain-HTTP address.",
-    check_https,
-)
-KEYRING_PRIVATE: Claim[Configured, object] = Claim(
+KEYRING_PRIVATE: Claim[Configured, StatedKeyring] = Claim(
     "keyring-private",
     "S4",
     Section.SECURITY,
-    "Encryption keys are kept apart from the data: each site has its own data key, wrapped by "
-    "key-encryption keys held in a keyring file that only the server's account can read.",
+    "Encryption keys: each site has its own data key, wrapped by key-encryption keys held in a keyring file "
+    "that only the server's account can read. {facts.keyring_text}",
     check_keyring_private,
 )
 
-CLAIMS: tuple[Claim[Configured, StatedRetention], ...] = (RETENTION_SETTINGS, HTTPS_ONLY, KEYRING_PRIVATE)
+CLAIMS: tuple[Claim[Configured, StatedKeyring], ...] = (KEYRING_PRIVATE,)
 """The settings' claims; :mod:`pledge.statement.claims` places them in the statement."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -10,7 +12,10 @@ from sqlalchemy import Engine
 from pledge.app import App, Auth, RequestContext
 from pledge.clock import FrozenClock
 from pledge.config import Settings, load_settings
-from pledge.statement.facts import Deployment
+from pledge.statement.claims import CLAIMS, StatementClaim
+from pledge.statement.facts import Deployment, Facts
+from pledge.statement.publish import Published, publish
+from pledge.statement.verify import ClaimResult, Outcome, Verification
 from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 
 
@@ -63,3 +68,23 @@ def deployment_with(
     """The same database and data dir as ``settings``, with some settings changed (no runtime)."""
     changed = load_settings(data_dir=settings.data_dir, database_url=settings.database_url, **changes)
     return Deployment(changed, engine, clock, tuple(apps))
+
+
+def published(deployment: Deployment) -> Published:
+    """Verify and publish the deployment's statement, as `pledge serve` and every `pledge statement` command do."""
+    return asyncio.run(publish(deployment))
+
+
+def verified(facts: Facts, *, failed: Iterable[str] = ()) -> Verification:
+    """A verification of ``facts`` in which every provided claim held except those ``failed``."""
+    failing = set(failed)
+
+    def outcome(claim: StatementClaim) -> Outcome:
+        if not claim.offered(facts):
+            return Outcome.NOT_OFFERED
+        if not claim.provided:
+            return Outcome.MISSING
+        return Outcome.FAILED if claim.id in failing else Outcome.PASSED
+
+    results = tuple(ClaimResult(claim.id, claim.promise, claim.sentence(facts), outcome(claim), "") for claim in CLAIMS)
+    return Verification(datetime(2026, 11, 27, 9, 0, tzinfo=UTC), None, results)

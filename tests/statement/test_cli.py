@@ -35,7 +35,7 @@ def test_show_prints_the_markdown_and_versions_lists_it(data_dir: Path) -> None:
     shown = _run("show")
     assert shown.exit_code == 0
     assert shown.stdout.startswith("# Data Security & Privacy Statement\n")
-    assert "hosted in the **us-east-1** region" in shown.stdout
+    assert "hosted in the **US East (N. Virginia)** region (`us-east-1`)" in shown.stdout
     listed = _run("versions")
     assert listed.exit_code == 0
     assert "current" in _row(listed.stdout, "1")
@@ -48,10 +48,11 @@ def test_region_change_then_compare_in_the_terminal(data_dir: Path) -> None:
 
     compared = _run("compare", "1", "2", region="us-west-2")
     assert compared.exit_code == 0
-    assert "1 word added, 1 removed, 0 formatting changes" in compared.stdout
+    assert "3 words added, 4 removed, 0 formatting changes" in compared.stdout
     assert "Key: {+This line was added.+}  [-This line was removed.-]  {~Formatting was changed.~}" in compared.stdout
-    assert "hosted in the **[-us-east-1-]{+us-west-2+}** region" in compared.stdout
-    assert (compared.stdout.count("{+"), compared.stdout.count("[-")) == (2, 2)  # the change, and the Key
+    changed = "in the **US [-East-]{+West+} ([-N. Virginia-]{+Oregon+})** region (`[-us-east-1-]{+us-west-2+}`)"
+    assert changed in compared.stdout
+    assert (compared.stdout.count("{+"), compared.stdout.count("[-")) == (4, 4)  # the change, and the Key
 
 
 def test_compare_an_unknown_version_is_one_line(data_dir: Path) -> None:

@@ -4,14 +4,16 @@ residency realm, and a site moved to another realm leaves nothing behind; each f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from tests.statement.example import mailer_app
+from sqlalchemy import Engine
+from tests.statement.example import mailer_app, verified
 
 from pledge.app import App, Auth, RequestContext
 from pledge.clock import FrozenClock
-from pledge.config import load_settings
+from pledge.config import Settings, load_settings
 from pledge.forge import ForgeConfig
 from pledge.forge.migration import Migration, MigrationLog, TenantMover
 from pledge.runtime import Runtime
@@ -23,6 +25,23 @@ from pledge.trust.identity import Verifier
 
 FORGE_APP_ID = "ari:cloud:ecosystem::app/5b8e6d0a-2f64-4c3e-9a51-0d7c3f1e2b90"
 INSTALLATION = "ari:cloud:ecosystem::installation/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+PEERS = "EU=https://eu.pledge.example.com"
+TRANSFER_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, base64
+MIGRATION_READY = "peers https://eu.pledge.example.com allowed, transfer key usable"
+
+
+@pytest.fixture
+def migrating(settings: Settings, engine: Engine, clock: FrozenClock) -> Iterator[Runtime]:
+    """A deployment configured for realm migration: peer deployments and the transfer key they share."""
+    configured = load_settings(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        forge_peers=PEERS,
+        forge_transfer_key=TRANSFER_KEY,
+    )
+    runtime = Runtime.open(configured, clock=clock, engine=engine)
+    yield runtime
+    runtime.close()
 
 
 def _forge_mailer() -> App:
@@ -67,15 +86,16 @@ def test_an_uninstalled_forge_site_is_refused_by_the_forge_verifier(
 
 
 def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
-    runtime: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    migrating: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pledge.forge.migration
 
+    runtime = migrating
     app = _forge_mailer()
     deployment = Deployment.of(runtime, [app])
     assert _outcome(deployment, "data-residency") == (
         Outcome.PASSED,
-        "serves Forge realm US from us-east-1; 0 sites moved away: none left",
+        f"serves Forge realm US from us-east-1; {MIGRATION_READY}; 0 sites moved away: none left",
     )
     log = MigrationLog(runtime, app.key)
     moved = _forge_site(runtime)
@@ -94,8 +114,8 @@ def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
     TenantMover(runtime).delete(moved.id)  # the tables registered today: the store's records and indexes move too
     assert _outcome(deployment, "data-residency") == (
         Outcome.PASSED,
-        "serves Forge realm US from us-east-1; 1 site moved away: none left; 1 of them probed: refused "
-        "(pinned_elsewhere)",
+        f"serves Forge realm US from us-east-1; {MIGRATION_READY}; 1 site moved away: none left; 1 of them probed: "
+        "refused (pinned_elsewhere)",
     )
     with monkeypatch.context() as patch:  # a regression: the verifier forgets where moved sites went
         patch.setattr(pledge.forge.migration, "departed_to", lambda *_args: None)
@@ -115,31 +135,61 @@ def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
     log.add(Migration("back-to-us", "destination", moved.id, INSTALLATION, "EU", "US", "COMMITTED", None))
     assert _outcome(deployment, "data-residency") == (
         Outcome.PASSED,
-        "serves Forge realm US from us-east-1; 0 sites moved away: none left",
+        f"serves Forge realm US from us-east-1; {MIGRATION_READY}; 0 sites moved away: none left",
     )
 
 
-def test_a_region_in_no_realm_cannot_claim_data_residency(runtime: Runtime) -> None:
-    settings = load_settings(data_dir=runtime.settings.data_dir, region="me-central-1")
-    deployment = Deployment(settings, runtime.engine, runtime.clock, (_forge_mailer(),), runtime)
-    assert _outcome(deployment, "data-residency") == (
-        Outcome.FAILED,
-        "the region me-central-1 is in no Forge realm: set PLEDGE_FORGE_REGION",
+def test_data_residency_is_claimed_only_where_realm_migration_is_configured(migrating: Runtime) -> None:
+    forge = (_forge_mailer(),)
+    ready = Deployment(migrating.settings, migrating.engine, migrating.clock, forge, migrating)
+    assert _outcome(ready, "data-residency")[0] is Outcome.PASSED
+
+    def configured(**changes: object) -> Deployment:
+        settings = load_settings(
+            data_dir=migrating.settings.data_dir, database_url=migrating.settings.database_url, **changes
+        )
+        return Deployment(settings, migrating.engine, migrating.clock, forge, migrating)
+
+    not_offered = (Outcome.NOT_OFFERED, "not offered by this deployment")
+    assert _outcome(configured(forge_peers=PEERS), "data-residency") == not_offered  # no transfer key
+    assert _outcome(configured(forge_transfer_key=TRANSFER_KEY), "data-residency") == not_offered  # no peers
+    in_no_realm = configured(region="me-central-1", forge_peers=PEERS, forge_transfer_key=TRANSFER_KEY)
+    assert _outcome(in_no_realm, "data-residency") == not_offered
+    connect_only = Deployment(migrating.settings, migrating.engine, migrating.clock, (mailer_app(),), migrating)
+    assert _outcome(connect_only, "data-residency") == not_offered
+
+    short_key = configured(forge_peers=PEERS, forge_transfer_key="c2hvcnQ=")
+    running = Runtime.open(short_key.settings, clock=migrating.clock, engine=migrating.engine)
+    try:
+        outcome, evidence = _outcome(Deployment.of(running, forge), "data-residency")
+    finally:
+        running.close()
+    assert outcome is Outcome.FAILED
+    assert evidence.startswith("realm migration needs PLEDGE_FORGE_TRANSFER_KEY")
+
+
+def test_data_residency_is_answered_where_realm_migration_is_configured_only() -> None:
+    ready = gather(
+        load_settings(region="eu-west-1", forge_peers=PEERS, forge_transfer_key=TRANSFER_KEY), [_forge_mailer()]
     )
-
-
-def test_data_residency_is_answered_for_forge_apps_only() -> None:
-    peers = "EU=https://eu.pledge.example.com"
-    forge = answers(gather(load_settings(region="eu-west-1", forge_peers=peers), [_forge_mailer()]))
+    forge = answers(ready, verified(ready))
     assert forge["dataResidency"] == {
         "hostingRegions": ["eu-west-1"],
+        "hostingRegionNames": ["Europe (Ireland)"],
+        "hostingProvider": None,
         "realm": "EU",
         "supportsDataResidency": True,
         "supportsRealmMigration": True,
     }
     assert forge["thirdPartiesAndSubprocessors"]["peerDeployments"] == ["https://eu.pledge.example.com"]
-    connect_only = answers(gather(load_settings(region="eu-west-1"), [mailer_app()]))
-    assert connect_only["dataResidency"]["supportsDataResidency"] is False
+    for facts in (
+        gather(load_settings(region="eu-west-1"), [mailer_app()]),
+        gather(load_settings(region="eu-west-1", forge_peers=PEERS), [_forge_mailer()]),
+    ):
+        answered = answers(facts, verified(facts))
+        assert answered["dataResidency"]["supportsDataResidency"] is False
+        assert answered["dataResidency"]["realm"] is None
+        assert answered["notOffered"] == ["data-residency"]
 
 
 def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from tests.statement.example import mailer_app
+from typing import Any
+
+from tests.statement.example import mailer_app, verified
 
 from pledge.config import load_settings
 from pledge.statement.claims import CLAIMS
-from pledge.statement.facts import gather
-from pledge.statement.marketplace import answers
+from pledge.statement.facts import Facts, gather
+from pledge.statement.marketplace import answers as answers_of
+from pledge.statement.verify import Outcome
+
+
+def answers(facts: Facts, failed: tuple[str, ...] = ()) -> dict[str, Any]:
+    return answers_of(facts, verified(facts, failed=failed))
 
 
 def test_the_answers_follow_the_manifest_and_the_settings() -> None:
@@ -23,7 +30,7 @@ def test_the_answers_follow_the_manifest_and_the_settings() -> None:
     retention = result["dataRetention"]
     assert (retention["minimumRetentionDays"], retention["maximumRetentionDays"]) == (90, None)
     assert retention["keptUntilAccountDeletion"] is True
-    assert retention["daysKeptAfterUninstall"] == 45
+    assert retention["daysKeptAfterUninstall"] is None  # nothing purges after a grace period yet
     assert result["privacyRoles"] == {"gdpr": "processor", "ccpa": "service provider"}
 
 
@@ -39,8 +46,12 @@ def test_what_is_not_yet_provided_is_answered_no() -> None:
     assert result["notYetProvided"] == [claim.id for claim in CLAIMS if not claim.provided]
 
 
-def test_https_is_not_claimed_in_development_mode() -> None:
-    assert answers(gather(load_settings(), []))["security"]["httpsOnly"] is False
+def test_a_claim_that_failed_its_verification_is_answered_no() -> None:
+    result = answers(gather(load_settings(), []), failed=("https-only", "keyring-private"))
+    assert result["security"]["httpsOnly"] is False
+    assert result["security"]["keysHeldApartFromData"] is False
+    assert result["failedVerification"] == ["https-only", "keyring-private"]
+    assert verified(gather(load_settings(), [])).outcomes()["https-only"] is Outcome.PASSED
 
 
 def test_an_app_that_stores_nothing_stores_no_end_user_data() -> None:

@@ -9,14 +9,15 @@ from collections.abc import Iterator, Sequence
 import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
-from tests.statement.example import deployment_with, mailer_app
+from tests.statement.example import mailer_app, published
 
 from pledge.clock import FrozenClock
 from pledge.config import Settings, load_settings
 from pledge.host import create_host
 from pledge.runtime import Runtime
+from pledge.statement.facts import Deployment
 from pledge.statement.pages import serve_statement
-from pledge.statement.publish import publish
+from pledge.statement.verify import Verification
 from pledge.statement.versions import StatementVersions
 
 CHANGE = re.compile(r'<(?:ins|del|span) class="(added|removed|format-changed)">(.*?)</(?:ins|del|span)>', re.DOTALL)
@@ -33,7 +34,9 @@ def _compared(html: str) -> list[tuple[str, str]]:
 @pytest.fixture
 def west(settings: Settings, engine: Engine, clock: FrozenClock) -> Iterator[Runtime]:
     """The deployment moved to us-west-2, after version 1 was published from us-east-1."""
-    publish(deployment_with(settings, engine, clock, [mailer_app()], region="us-east-1"))
+    east = Runtime.open(settings, clock=clock, engine=engine)
+    published(Deployment.of(east, [mailer_app()]))
+    east.close()
     moved = load_settings(data_dir=settings.data_dir, database_url=settings.database_url, region="us-west-2")
     runtime = Runtime.open(moved, clock=clock, engine=engine)
     yield runtime
@@ -74,7 +77,8 @@ def test_the_json_carries_the_text_facts_claims_and_verification(runtime: Runtim
     assert claims["hosting-region"]["provided"] and not claims["purge-after-grace"]["provided"]
     assert body["verification"]["passed"] is False
     assert body["verification"]["version_id"] == 1
-    assert {r["claim"]: r["outcome"] for r in body["verification"]["results"]}["keyring-private"] == "passed"
+    assert {r["claim"]: r["outcome"] for r in body["verification"]["results"]}["logs-redacted"] == "passed"
+    assert claims["https-only"]["mark"] == "Failed verification" and claims["logs-redacted"]["mark"] is None
 
 
 def test_moving_region_shows_exactly_that_change_on_the_compare_page(west: Runtime) -> None:
@@ -83,7 +87,14 @@ def test_moving_region_shows_exactly_that_change_on_the_compare_page(west: Runti
 
     page = client.get("/privacy/compare?from=1&to=2")
     assert page.status_code == 200
-    assert _compared(page.text) == [("removed", "us-east-1"), ("added", "us-west-2")]
+    assert _compared(page.text) == [
+        ("removed", "East"),
+        ("added", "West"),
+        ("removed", "N. Virginia"),
+        ("added", "Oregon"),
+        ("removed", "us-east-1"),
+        ("added", "us-west-2"),
+    ]
     assert '<ins class="added">This line was added.</ins>' in page.text
     assert '<del class="removed">This line was removed.</del>' in page.text
     assert '<span class="format-changed">Formatting was changed.</span>' in page.text
@@ -97,7 +108,7 @@ def test_moving_region_shows_exactly_that_change_on_the_compare_page(west: Runti
 def test_compare_steps_between_neighbouring_versions(runtime: Runtime) -> None:
     stored = StatementVersions(runtime.engine, runtime.clock)
     for text in ("one\n", "two\n", "**two**\n"):
-        stored.publish(text)
+        stored.publish(text, Verification(runtime.clock.now(), None, ()))
     client = _client(runtime)  # publishes the real statement as version 4
 
     middle = client.get("/privacy/compare?from=2&to=3").text

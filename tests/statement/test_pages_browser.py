@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.conftest import require
-from tests.statement.example import deployment_with, mailer_app
+from tests.statement.example import deployment_with, mailer_app, published
 
 from pledge import schema
 from pledge.clock import FrozenClock
@@ -24,7 +24,6 @@ from pledge.config import load_settings
 from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.statement.pages import serve_statement
-from pledge.statement.publish import publish
 from pledge.statement.versions import StatementVersions
 
 pytestmark = pytest.mark.browser
@@ -61,16 +60,18 @@ def site(tmp_path: Path) -> Iterator[str]:
     runtime = Runtime.open(settings, clock=clock)
     schema.upgrade(runtime.engine)
     apps = [mailer_app()]
-    publish(deployment_with(settings, runtime.engine, clock, apps, region="us-east-1"))
-    clock.advance(timedelta(days=9))
-    west = publish(deployment_with(settings, runtime.engine, clock, apps, region="us-west-2")).markdown
-    clock.advance(timedelta(days=7))
-    StatementVersions(runtime.engine, clock).publish(
-        west.replace("**Not yet provided.** Unrecoverable", "_Not yet provided._ Unrecoverable", 1)
-    )
-    clock.advance(timedelta(days=1))
-    # Playwright's sync API runs an event loop in this thread; the start-up runs outside it, as under pledge serve.
+    # Playwright's sync API runs an event loop in this thread; publications run outside it, as under pledge serve.
     with ThreadPoolExecutor(max_workers=1) as start_up:
+        start_up.submit(published, deployment_with(settings, runtime.engine, clock, apps, region="us-east-1")).result()
+        clock.advance(timedelta(days=9))
+        west = start_up.submit(
+            published, deployment_with(settings, runtime.engine, clock, apps, region="us-west-2")
+        ).result()
+        clock.advance(timedelta(days=7))
+        StatementVersions(runtime.engine, clock).publish(
+            west.markdown.replace("**Not yet provided.** Backups", "_Not yet provided._ Backups", 1), west.verification
+        )
+        clock.advance(timedelta(days=1))
         routes = start_up.submit(asyncio.run, serve_statement(runtime, apps)).result()
     host = create_host(runtime, extra_routes=routes)
 
@@ -135,15 +136,15 @@ def test_versions_and_the_compare_page_show_the_key_and_each_kind_of_change(wide
 
     page.get_by_role("link", name="Compare with version 1").click()
     expect(page).to_have_url(f"{site}/privacy/compare?from=1&to=2")
-    for marked in (".key ins.added", ".key del.removed", ".key .format-changed", ".comparison ins.added"):
+    for marked in (".key ins.added", ".key del.removed", ".key .format-changed", ".comparison ins.added >> nth=0"):
         expect(page.locator(marked)).to_be_visible()
     expect(page.locator(".key ins.added")).to_have_text("This line was added.")
     expect(page.locator(".key del.removed")).to_have_text("This line was removed.")
     expect(page.locator(".key .format-changed")).to_have_text("Formatting was changed.")
-    expect(page.locator(".comparison del.removed")).to_have_text(["us-east-1"])
-    expect(page.locator(".comparison ins.added")).to_have_text(["us-west-2"])
+    expect(page.locator(".comparison del.removed")).to_have_text(["East", "N. Virginia", "us-east-1"])
+    expect(page.locator(".comparison ins.added")).to_have_text(["West", "Oregon", "us-west-2"])
     expect(page.locator(".comparison .format-changed")).to_have_count(0)
-    decoration = page.locator(".comparison del.removed").evaluate("e => getComputedStyle(e).textDecorationLine")
+    decoration = page.locator(".comparison del.removed").first.evaluate("e => getComputedStyle(e).textDecorationLine")
     assert decoration == "line-through"
     _shot(page, "compare-region-wide")
 

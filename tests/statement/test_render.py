@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from tests.statement.example import mailer_app
+from tests.statement.example import mailer_app, verified
 
 from pledge.app import App
 from pledge.config import load_settings
 from pledge.statement.claims import CLAIMS, Section
-from pledge.statement.facts import gather
-from pledge.statement.render import render, render_app, to_html
+from pledge.statement.facts import Facts, gather
+from pledge.statement.render import FAILED, NOT_OFFERED, render, render_app, to_html
 from pledge.store.data_manifest import DataManifest
 
 
-def _statement(**settings: object) -> str:
-    return render(gather(load_settings(**settings), [mailer_app()]))
+def _facts(**settings: object) -> Facts:
+    return gather(load_settings(**{"hosting_provider": "aws", **settings}), [mailer_app()])
+
+
+def _statement(failed: tuple[str, ...] = (), **settings: object) -> str:
+    facts = _facts(**settings)
+    return render(facts, verified(facts, failed=failed).outcomes())
 
 
 def test_the_statement_has_every_section_then_one_per_app() -> None:
@@ -24,26 +29,41 @@ def test_the_statement_has_every_section_then_one_per_app() -> None:
 
 def test_it_quotes_the_settings() -> None:
     markdown = _statement(region="eu-west-1", deletion_grace_days=45, backup_retention_days=60)
-    assert "hosted in the **eu-west-1** region" in markdown
-    assert "Unrecoverable deletion 45 days after uninstall" in markdown
-    assert "backups are configured to be kept 60 days (never less than 30)" in markdown
+    assert (
+        "hosted by **Amazon Web Services (AWS)** in the **Europe (Ireland)** region (`eu-west-1`): its database is "
+        "a SQLite file on the server's own disk" in markdown
+    )
+    assert "**Not yet provided.** Unrecoverable deletion 45 days after uninstall" in markdown
+    assert "Backups of all stored data at least once a day, each kept 60 days." in markdown
+    unnamed = gather(load_settings(region="eu-west-1"), [mailer_app()])
+    assert "the hosting provider is not declared" in render(unnamed, verified(unnamed).outcomes())
 
 
-def test_a_claim_without_a_check_is_stated_as_not_yet_provided() -> None:
-    markdown = _statement()
-    facts = gather(load_settings(), [mailer_app()])
+def test_each_claim_is_marked_by_its_outcome_and_only_a_held_claim_is_unmarked() -> None:
+    facts = _facts()
+    markdown = _statement(failed=("https-only",))
     for claim in CLAIMS:
         sentence = claim.sentence(facts)
-        if claim.provided:
-            assert f"- {sentence}" in markdown
-        else:
+        if not claim.offered(facts):
+            assert f"- **{NOT_OFFERED}.** {sentence}" in markdown
+        elif not claim.provided:
             assert f"- **Not yet provided.** {sentence}" in markdown
+        elif claim.id == "https-only":
+            assert f"- **{FAILED}.** {sentence}" in markdown
+        else:
+            assert f"- {sentence}" in markdown
     assert "**Not yet provided.** Unrecoverable deletion 30 days after uninstall" in markdown
+    assert "- **Not offered.** Moving your site's app data between Atlassian Cloud and Data Center." in markdown
+    assert "- **Your responsibility.** The security of your users' Atlassian logins" in markdown
+    unverified = render(facts, {})
+    assert "- **Not verified.** The server's public address answers over HTTPS only" in unverified
 
 
 def test_the_app_section_lists_personal_data_secrets_and_retention() -> None:
-    section = render_app(gather(load_settings(), [mailer_app()]).apps[0])
+    facts = _facts()
+    section = render_app(facts.apps[0], facts)
     assert "- Personal data: `rules.recipient`." in section
+    assert "The service runs on Amazon Web Services (AWS), which hosts its data" in section
     assert "- Secrets: `smtp.password`" in section
     assert "| `sent_mail` | What was sent, for the delivery report | 90 days |" in section
     assert "| `rules` | Which issues to e-mail, and to whom | until the site's account is deleted |" in section
@@ -53,7 +73,8 @@ def test_the_app_section_lists_personal_data_secrets_and_retention() -> None:
 
 def test_an_app_that_stores_nothing_says_so() -> None:
     app = App(key="hello", name="Hello", data=DataManifest())
-    section = render_app(gather(load_settings(), [app]).apps[0])
+    facts = gather(load_settings(), [app])
+    section = render_app(facts.apps[0], facts)
     assert "- Personal data: none." in section
     assert "This app stores no data of its own." in section
 
@@ -65,7 +86,8 @@ def test_the_same_facts_give_the_same_bytes() -> None:
 
 def test_html_escapes_markup_an_app_supplies() -> None:
     app = App(key="evil", name="<script>alert(1)</script>", description="<img src=x onerror=alert(1)>")
-    html = to_html(render(gather(load_settings(), [app])))
+    facts = gather(load_settings(), [app])
+    html = to_html(render(facts, verified(facts).outcomes()))
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
 

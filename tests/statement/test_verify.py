@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from starlette.requests import Request
 from tests.statement.example import deployment_with, mailer_app
 
+from pledge import schema
 from pledge.app import Auth, Identity
 from pledge.clock import FrozenClock
-from pledge.config import Settings
+from pledge.config import Settings, load_settings
+from pledge.db import open_engine
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS, Claim, Evidence, Section
 from pledge.statement.facts import Deployment, gather
-from pledge.statement.publish import publish, verify_published
+from pledge.statement.publish import publish
 from pledge.statement.verify import ClaimResult, Outcome, Verification, VerificationLog, verify
 from pledge.tenants import claims as tenants_claims
 from pledge.trust.identity import Verifier
@@ -31,35 +34,84 @@ def _verify(deployment: Deployment) -> Verification:
     return asyncio.run(verify(deployment, gather(deployment.settings, deployment.apps), version_id=None))
 
 
-def test_a_keyring_readable_by_others_fails_its_claim(runtime: Runtime) -> None:
-    deployment = Deployment.of(runtime, [])
-    keyring = runtime.settings.resolved_keyring_path
-    assert _result(_verify(deployment), "keyring-private").outcome is Outcome.PASSED
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-    keyring.chmod(0o644)
-    result = _result(_verify(deployment), "keyring-private")
+
+def test_a_keyring_beside_the_database_is_said_so_and_one_readable_by_others_fails(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    (tmp_path / "beside").mkdir()
+    settings = load_settings(data_dir=tmp_path / "beside")  # the defaults: database and keyring in the data dir
+    engine = open_engine(settings.resolved_database_url)
+    schema.upgrade(engine)
+    runtime = Runtime.open(settings, clock=clock, engine=engine)
+    try:
+        deployment = Deployment.of(runtime, [])
+        keyring = settings.resolved_keyring_path
+        result = _result(_verify(deployment), "keyring-private")
+        assert (result.outcome, result.evidence) == (
+            Outcome.PASSED,
+            f"{keyring} has mode 0600; beside the database file, as stated",
+        )
+        assert "a copy of that directory holds both the keys and the data" in result.text
+
+        keyring.chmod(0o644)
+        result = _result(_verify(deployment), "keyring-private")
+        assert result.outcome is Outcome.FAILED
+        assert result.evidence == f"{keyring} has mode 0644, readable by others: run `chmod 600 {keyring}`"
+    finally:
+        runtime.close()
+        engine.dispose()
+
+
+@SQLITE_ONLY
+def test_a_keyring_said_apart_but_on_the_databases_filesystem_fails_its_claim(runtime: Runtime) -> None:
+    # The keyring is in the data dir, the database file elsewhere: the statement says apart, the disk is one.
+    result = _result(_verify(Deployment.of(runtime, [])), "keyring-private")
+    assert "The keyring is kept apart from the data" in result.text
     assert result.outcome is Outcome.FAILED
-    assert result.evidence == f"{keyring} has mode 0644, readable by others: run `chmod 600 {keyring}`"
+    assert result.evidence.startswith("the keyring and the database file ")
+    assert result.evidence.endswith("pledge.db are on one filesystem")
 
 
 def test_a_tenant_hosted_outside_the_stated_region_fails_the_region_claim(
     runtime: Runtime, settings: Settings, engine: Engine, clock: FrozenClock
 ) -> None:
     runtime.tenants.create(app_key="a", client_key="ck", base_url="https://a.atlassian.net", product_type="jira")
-    same = _result(_verify(Deployment.of(runtime, [])), "hosting-region")
-    assert (same.outcome, same.evidence) == (Outcome.PASSED, "setting us-east-1; 1 tenant, all in us-east-1")
+    same = _result(_verify(deployment_with(settings, engine, clock, hosting_provider="aws")), "hosting-region")
+    assert same.outcome is Outcome.PASSED
+    assert same.evidence.endswith(
+        "1 tenant, all recorded in us-east-1; provider declared as Amazon Web Services (AWS) (not probed)"
+    )
 
-    moved = _result(_verify(deployment_with(settings, engine, clock, region="us-west-2")), "hosting-region")
-    assert (moved.outcome, moved.evidence) == (Outcome.FAILED, "setting us-west-2, but 1 tenant in us-east-1")
+    west = deployment_with(settings, engine, clock, region="us-west-2", hosting_provider="aws")
+    moved = _result(_verify(west), "hosting-region")
+    assert (moved.outcome, moved.evidence) == (
+        Outcome.FAILED,
+        "the statement says us-west-2, but 1 tenant in us-east-1",
+    )
 
 
-def test_https_is_verified_from_the_running_settings(settings: Settings, engine: Engine, clock: FrozenClock) -> None:
+def test_an_undeclared_hosting_provider_fails_the_region_claim(runtime: Runtime) -> None:
+    result = _result(_verify(Deployment.of(runtime, [])), "hosting-region")
+    assert (result.outcome, result.evidence) == (
+        Outcome.FAILED,
+        "no hosting provider is declared: set PLEDGE_HOSTING_PROVIDER",
+    )
+
+
+def test_https_is_verified_by_probing_the_public_address(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
     development = _result(_verify(deployment_with(settings, engine, clock)), "https-only")
     assert development.outcome is Outcome.FAILED
     assert development.evidence == "development mode: plain HTTP is served at http://127.0.0.1:8000"
 
-    production = deployment_with(settings, engine, clock, dev_mode=False, base_url="https://pledge.example.com")
-    assert _result(_verify(production), "https-only").outcome is Outcome.PASSED
+    # An https base URL is no longer enough: nothing answers HTTPS there.
+    nothing = deployment_with(settings, engine, clock, dev_mode=False, base_url="https://127.0.0.1:9")
+    result = _result(_verify(nothing), "https-only")
+    assert result.outcome is Outcome.FAILED
+    assert result.evidence.startswith("HTTPS to https://127.0.0.1:9/healthz failed: ConnectError")
 
 
 def test_a_new_column_about_a_site_breaks_the_site_identity_claim(
@@ -158,6 +210,6 @@ def test_runs_are_recorded_with_the_version_they_verified(runtime: Runtime, cloc
     deployment = Deployment.of(runtime, [])
     log = VerificationLog(runtime.engine)
     assert log.latest() is None
-    verification = asyncio.run(verify_published(deployment, publish(deployment)))
+    verification = asyncio.run(publish(deployment)).verification
     assert log.latest() == verification
     assert verification.version_id == 1 and verification.verified_at == clock.now()

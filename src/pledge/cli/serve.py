@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -35,7 +36,8 @@ from pledge.host import create_host
 from pledge.logs import configure_logging
 from pledge.request_head import BoundedHttpToolsProtocol
 from pledge.runtime import Runtime
-from pledge.statement.pages import serve_statement, statement_routes
+from pledge.statement.facts import Deployment
+from pledge.statement.pages import StatementPages
 
 log = logging.getLogger("pledge.serve")
 
@@ -66,20 +68,46 @@ def run(settings: Settings) -> None:
     with listening:
         if settings.workers > 1:
             with open_runtime(settings) as runtime:
-                _prepare(runtime, loaded)
+                log.info("schema: %s", schema.upgrade(runtime.engine).describe())
+            publishing = threading.Thread(target=_publish_once_served, args=(settings, loaded), daemon=True)
+            publishing.start()
             supervise(settings, listening)
             return
         with open_runtime(settings) as runtime:
-            routes = _prepare(runtime, loaded)
-            host = create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
+            log.info("schema: %s", schema.upgrade(runtime.engine).describe())
+            statement = StatementPages(Deployment.of(runtime, loaded))
+            host = create_host(
+                runtime, loaded, extra_routes=statement.routes(), owns_runtime=True, jobs=job_runner(runtime)
+            )
             log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
-            uvicorn.Server(_uvicorn_config(host, settings)).run(sockets=[listening])
+            asyncio.run(serve_then_publish(uvicorn.Server(_uvicorn_config(host, settings)), listening, statement))
 
 
-def _prepare(runtime: Runtime, apps: list[App]) -> list[Any]:
-    """What happens once, before serving: migrate (under the lock), publish and verify the statement; its routes."""
-    log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-    return asyncio.run(serve_statement(runtime, apps))
+async def serve_then_publish(server: uvicorn.Server, listening: socket.socket, statement: StatementPages) -> None:
+    """Serve, and once the server listens, verify and publish the statement: its checks probe the served address, so
+    they must find the server answering (its pages wait for the publication)."""
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        try:
+            await statement.publish()
+        except BaseException:
+            server.should_exit = True
+            await serving
+            raise
+    await serving
+
+
+def _publish_once_served(settings: Settings, apps: list[App]) -> None:
+    """The supervisor's publication under ``--workers``: once a worker answers, verify and publish the statement
+    (its checks probe the served address); the workers' pages serve the newest published version."""
+    with open_runtime(settings) as runtime:
+        pages = StatementPages(Deployment.of(runtime, apps))
+        try:
+            asyncio.run(pages.publish_when_served())
+        except Exception:
+            log.exception("the statement could not be published: its pages answer 503 until a restart publishes it")
 
 
 def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
@@ -117,7 +145,7 @@ class WorkerHost:
     """The host factory each worker process calls (uvicorn's ``factory``): its own runtime, jobs and caches.
 
     It travels to the worker pickled, so it holds the settings as plain values; the supervisor has migrated the
-    schema and published the statement, so a worker only reads them.
+    schema and published the statement, so a worker serves the newest published version.
     """
 
     settings: dict[str, Any]
@@ -127,7 +155,7 @@ class WorkerHost:
         configure_logging(settings.log_level)
         loaded = load_apps(settings.apps)
         runtime = Runtime.open(settings)
-        routes = statement_routes(runtime, loaded)
+        routes = StatementPages(Deployment.of(runtime, loaded), published_elsewhere=True).routes()
         return create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
 
 

@@ -1,7 +1,7 @@
 """``pledge statement``: show, list, compare and verify the Data Security & Privacy Statement; Marketplace answers.
 
-Every subcommand first publishes the statement as the current settings and apps render it, so the versions it
-reads include the current one (a new version only when the text changed).
+Every subcommand first publishes the statement: it verifies the deployment and renders the statement marked by what
+the verification found, so the versions it reads include the current one (a new version only when the text changed).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pledge.runtime import Runtime
 from pledge.statement.compare import KEY, TERMINAL_STYLES, ChangeKind, compare, render_terminal
 from pledge.statement.facts import Deployment
 from pledge.statement.marketplace import answers
-from pledge.statement.publish import publish, verify_published
+from pledge.statement.publish import Published, publish
 from pledge.statement.render import render_app
 from pledge.statement.verify import Outcome
 from pledge.statement.versions import StatementVersions
@@ -38,7 +38,12 @@ _PLAIN_MARKS = {
     ChangeKind.REMOVED: ("[-", "-]"),
     ChangeKind.FORMAT: ("{~", "~}"),
 }
-_OUTCOME_STYLES = {Outcome.PASSED: "green", Outcome.FAILED: "bold red", Outcome.MISSING: "yellow"}
+_OUTCOME_STYLES = {
+    Outcome.PASSED: "green",
+    Outcome.FAILED: "bold red",
+    Outcome.MISSING: "yellow",
+    Outcome.NOT_OFFERED: "dim",
+}
 
 
 @click.group()
@@ -79,12 +84,12 @@ def open_deployment(settings: Settings) -> Iterator[Deployment]:
 def show(settings: Settings, version_id: int | None, app_key: str | None) -> None:
     """Print the statement's Markdown source."""
     with open_deployment(settings) as deployment:
-        published = publish(deployment)
+        published = _publish(deployment)
         if app_key is not None:
             app = published.facts.app(app_key)
             if app is None:
                 raise PledgeError(f"no served app has the key {app_key!r}: see PLEDGE_APPS")
-            click.echo(render_app(app), nl=False)
+            click.echo(render_app(app, published.facts), nl=False)
         elif version_id is not None:
             click.echo(StatementVersions(deployment.engine, deployment.clock).get(version_id).markdown, nl=False)
         else:
@@ -96,15 +101,16 @@ def show(settings: Settings, version_id: int | None, app_key: str | None) -> Non
 def versions(settings: Settings) -> None:
     """List every version of the statement, newest first."""
     with open_deployment(settings) as deployment:
-        current = publish(deployment).version.id
+        current = _publish(deployment).version.id
         listed = StatementVersions(deployment.engine, deployment.clock).list()
-    table = Table("Version", "Published (UTC)", "SHA-256", "Characters", "")
+    table = Table("Version", "Published (UTC)", "SHA-256", "Characters", "Verification", "")
     for version in reversed(listed):
         table.add_row(
             str(version.id),
             version.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             version.sha256[:16],
             f"{version.characters:,}",
+            version.verification_summary or "none (published before versions carried it)",
             "current" if version.id == current else "",
         )
     Console().print(table)
@@ -117,7 +123,7 @@ def versions(settings: Settings) -> None:
 def compare_command(settings: Settings, old: int, new: int) -> None:
     """Show what changed from version OLD to version NEW, word by word."""
     with open_deployment(settings) as deployment:
-        publish(deployment)
+        _publish(deployment)
         stored = StatementVersions(deployment.engine, deployment.clock)
         old_version, new_version = stored.get(old), stored.get(new)
     comparison = compare(old_version.markdown, new_version.markdown)
@@ -153,9 +159,10 @@ def _plural(count: int, noun: str) -> str:
 @statement.command()
 @command_with_settings
 def verify(settings: Settings) -> None:
-    """Check every claim against live evidence; exit 1 when any claim fails or has no check yet."""
+    """Check every claim against live evidence and publish the statement marked by the outcomes; exit 1 when any
+    claim fails or has no check yet."""
     with open_deployment(settings) as deployment:
-        verification = asyncio.run(verify_published(deployment, publish(deployment)))
+        verification = _publish(deployment).verification
     table = Table("Claim", "Promise", "Evidence", "Result", show_lines=True)
     for result in verification.results:
         table.add_row(
@@ -175,5 +182,9 @@ def verify(settings: Settings) -> None:
 def marketplace(settings: Settings) -> None:
     """Print the answers for the Marketplace "Privacy & Security" tab as JSON."""
     with open_deployment(settings) as deployment:
-        facts = publish(deployment).facts
-    click.echo(json.dumps(answers(facts), indent=2))
+        published = _publish(deployment)
+    click.echo(json.dumps(answers(published.facts, published.verification), indent=2))
+
+
+def _publish(deployment: Deployment) -> Published:
+    return asyncio.run(publish(deployment))

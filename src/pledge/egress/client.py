@@ -76,17 +76,25 @@ class OutboundClient:
 
     def check_destination(self, url: str, *, also: Iterable[str] = ()) -> None:
         """:class:`EgressRefused` (counted and logged) unless ``url``'s origin is allowed. Clients that do not send
-        through this one (boto3, for a backup bucket) call it for each request they are about to send."""
-        also = tuple(also)
-        if not self.allows(url, also=also):
-            target = origin(url)
-            log.warning("egress refused: %s", target)
-            await self._count("destination")
-            raise EgressRefused(f"refused outbound request to {target}: not an allowed destination")
+        through this one (boto3, for a backup bucket) call it, from their own thread, for each request they send."""
+        refusal = self._destination_refusal(url, also)
+        if refusal is not None:
+            self._count_now("destination")
+            raise refusal
+
+    def _destination_refusal(self, url: str, also: Iterable[str]) -> EgressRefused | None:
+        if self.allows(url, also=tuple(also)):
+            return None
+        target = origin(url)
+        log.warning("egress refused: %s", target)
+        return EgressRefused(f"refused outbound request to {target}: not an allowed destination")
 
     async def request(self, method: str, url: str, *, also_allow: Iterable[str] = (), **kwargs: Any) -> httpx.Response:
         """Send a request if ``url``'s origin is allowed (``also_allow``: e.g. the tenant's own site)."""
-        self.check_destination(url, also=also_allow)
+        refusal = self._destination_refusal(url, also_allow)
+        if refusal is not None:
+            await self._count("destination")
+            raise refusal
         reason = _path_reason(url)
         if reason is not None:
             log.warning("egress refused: a path to %s %s", origin(url), reason)
@@ -105,11 +113,14 @@ class OutboundClient:
         return response
 
     async def _count(self, reason: str) -> None:
+        await asyncio.to_thread(self._count_now, reason)
+
+    def _count_now(self, reason: str) -> None:
         self.refusals += 1
         if self._counts is None:
             return
         try:
-            await asyncio.to_thread(self._counts.add, reason)
+            self._counts.add(reason)
         except Exception:
             # The refusal stands whatever happens to its count; the log line above is its record meanwhile.
             log.exception("egress refusal not counted in the database")

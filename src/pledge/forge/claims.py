@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select
 
 from pledge.app import App, Auth
 from pledge.config import Settings
-from pledge.errors import PledgeError, Refused
-from pledge.forge.migration import realm_migrations_table
+from pledge.errors import ConfigurationError, PledgeError, Refused
+from pledge.forge.migration import realm_migrations_table, transfer_seal
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.promises import Claim, Evidence, Section, plural
 from pledge.runtime import Runtime
@@ -87,6 +87,12 @@ class StatedRealm(Protocol):
     def forge_realm(self) -> str | None: ...
 
     @property
+    def realm_migration(self) -> bool: ...
+
+    @property
+    def peer_deployments(self) -> Sequence[str]: ...
+
+    @property
     def forge_realm_text(self) -> str: ...
 
 
@@ -136,9 +142,16 @@ def check_data_residency(deployment: ServingForge, facts: StatedRealm) -> Eviden
         return Evidence(False, f"the statement says realm {facts.forge_realm_text}, the deployment serves {realm}")
     if realm is None:
         return Evidence(False, f"the region {settings.region} is in no Forge realm: set PLEDGE_FORGE_REGION")
+    runtime = deployment.require_runtime()
+    unreachable = sorted(peer for peer in facts.peer_deployments if not runtime.egress.allows(peer))
+    if unreachable:
+        return Evidence(False, f"the outbound client refuses the peer deployments {', '.join(unreachable)}")
+    try:
+        transfer_seal(runtime)
+    except ConfigurationError as exc:
+        return Evidence(False, str(exc))
     departed = _departed(deployment.engine)
     left_records = records_of(deployment.engine, list(departed))
-    runtime = deployment.require_runtime()
     left_sites = sum(1 for tenant_id in departed if _registered(runtime, tenant_id))
     left_keys = sum(1 for tenant_id in departed if runtime.vault.has_keys(tenant_id))
     moved = plural(len(departed), "site")
@@ -153,7 +166,12 @@ def check_data_residency(deployment: ServingForge, facts: StatedRealm) -> Eviden
         listed = ", ".join(sorted(code or "served" for code in codes if code != "pinned_elsewhere"))
         return Evidence(False, f"a Forge call for a site moved to another realm was not refused as pinned: {listed}")
     probed = f"; {codes.total()} of them probed: refused (pinned_elsewhere)" if codes else ""
-    return Evidence(True, f"serves Forge realm {realm} from {settings.region}; {moved} moved away: none left{probed}")
+    peers = ", ".join(facts.peer_deployments)
+    return Evidence(
+        True,
+        f"serves Forge realm {realm} from {settings.region}; peers {peers} allowed, transfer key usable; "
+        f"{moved} moved away: none left{probed}",
+    )
 
 
 DATA_RESIDENCY: Claim[ServingForge, StatedRealm] = Claim(
@@ -166,6 +184,10 @@ DATA_RESIDENCY: Claim[ServingForge, StatedRealm] = Claim(
     "there, and once the move is committed nothing of it (site record, data keys, stored records) is left "
     "here.",
     check_data_residency,
+    applies=lambda facts: facts.realm_migration,
+    not_offered="Data residency moves: this deployment takes no part in Atlassian's realm migration. It serves "
+    "one region, and a site Atlassian moves to another data residency realm is not followed there by this "
+    "service.",
 )
 
 CLAIMS: tuple[Claim[ServingForge, StatedRealm], ...] = (DATA_RESIDENCY,)

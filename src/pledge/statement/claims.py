@@ -1,32 +1,35 @@
 """The statement's claims, in reading order: the one place the statement learns what it promises (S1..S14).
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
-:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`,
-:mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
-:mod:`pledge.logs_claims`; the two every protocol keeps together in :mod:`pledge.statement.verifier_claims`). This
-module places them in the statement's order, beside the promises no package keeps yet: a claim without a check is
-rendered as **Not yet provided** and reported as missing by verification, which counts as a failure, so the
-statement never claims more than the system does.
+:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`, :mod:`pledge.egress.claims`,
+:mod:`pledge.settings_claims`,
+:mod:`pledge.transport.claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
+:mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
+package keeps yet and the disclosures (true negatives, the customer's part): a claim without a check is rendered as
+**Not yet provided** and reported as missing by verification, which counts as a failure, so the statement never
+claims more than the system does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pledge import logs_claims, settings_claims
 from pledge.backup import claims as backup_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
-from pledge.promises import Claim, Evidence, Section
+from pledge.promises import Claim, Disclosure, DisclosureKind, Evidence, Section
 from pledge.statement import verifier_claims
 from pledge.statement.facts import Deployment, Facts
 from pledge.store import claims as store_claims
 from pledge.tenants import claims as tenants_claims
+from pledge.transport import claims as transport_claims
 
-__all__ = ["CLAIMS", "Claim", "Evidence", "Section", "StatementClaim", "claims_in"]
+__all__ = ["BULLETS", "CLAIMS", "Bullet", "Claim", "Disclosure", "Evidence", "Section", "StatementClaim", "bullets_in"]
 
 StatementClaim = Claim[Deployment, Facts]
 """A claim as the statement checks it: its check reads the deployment and the stated facts."""
+
 
 # Promises of subsystems still to come (purge, portability, staff access, transport, the sub-processor
 # register): stated as what the service will do, with no check, so they read and verify as not yet provided.
@@ -47,7 +50,7 @@ _EXPORT: StatementClaim = Claim(
     "export",
     "S8",
     Section.PORTABILITY,
-    "Export of your site's data on request. (Moving data between Atlassian Cloud and Data Center is not supported.)",
+    "Export of your site's data on request.",
 )
 _STAFF_PURPOSE: StatementClaim = Claim(
     "staff-purpose",
@@ -89,6 +92,22 @@ _LEGAL_REQUESTS: StatementClaim = Claim(
     "Disclosure only where the law requires it, each legal request logged and reported to you unless the "
     "law forbids it.",
 )
+# True negatives and the customer's part: sentences that promise no protection, so they have no check.
+_CLOUD_DATA_CENTER = Disclosure(
+    "cloud-data-center",
+    Section.PORTABILITY,
+    DisclosureKind.NOT_OFFERED,
+    "Moving your site's app data between Atlassian Cloud and Data Center.",
+)
+_LOGIN_SECURITY = Disclosure(
+    "login-security",
+    Section.ACCESS,
+    DisclosureKind.YOURS,
+    "The security of your users' Atlassian logins (passwords, two-step verification) and who in your "
+    "organisation may install and use the app: this service never sees a password.",
+)
+_DISCLOSURES = (_CLOUD_DATA_CENTER, _LOGIN_SECURITY)
+
 _PLANNED = (
     _PURGE_AFTER_GRACE,
     _RECORD_RETENTION,
@@ -107,6 +126,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *forge_claims.CLAIMS,
     *store_claims.CLAIMS,
     *settings_claims.CLAIMS,
+    *transport_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
     *backup_claims.CLAIMS,
@@ -123,13 +143,14 @@ STATEMENT_ORDER = (
     "backup-daily",
     "backup-encrypted",
     "restore-drill",
-    "retention-settings",
     "uninstall-ends-account",
     "purge-after-grace",
     "record-retention",
     "export",
+    "cloud-data-center",
     "staff-purpose",
     "staff-audit",
+    "login-security",
     "signed-requests",
     "https-only",
     "tls-hsts",
@@ -144,9 +165,13 @@ STATEMENT_ORDER = (
 """Claim ids in the order the statement reads them (within a section, bullets keep this order)."""
 
 
-def in_order(order: Iterable[str], claims: Iterable[StatementClaim]) -> tuple[StatementClaim, ...]:
+Bullet = StatementClaim | Disclosure
+"""One bullet of the statement: a claim, checked or not yet provided, or a disclosure."""
+
+
+def in_order(order: Iterable[str], claims: Iterable[Bullet]) -> tuple[Bullet, ...]:
     """``claims`` in the order of their ids in ``order``; every claim placed exactly once, every id a claim."""
-    by_id: dict[str, StatementClaim] = {}
+    by_id: dict[str, Bullet] = {}
     for claim in claims:
         if claim.id in by_id:
             raise ValueError(f"two claims have the id {claim.id!r}")
@@ -159,8 +184,11 @@ def in_order(order: Iterable[str], claims: Iterable[StatementClaim]) -> tuple[St
     return tuple(by_id[claim_id] for claim_id in ordered)
 
 
-CLAIMS: tuple[StatementClaim, ...] = in_order(STATEMENT_ORDER, (*_KEPT, *_PLANNED))
+BULLETS: tuple[Bullet, ...] = in_order(STATEMENT_ORDER, (*_KEPT, *_PLANNED, *_DISCLOSURES))
+"""Every bullet of the statement, in reading order."""
+CLAIMS: tuple[StatementClaim, ...] = tuple(bullet for bullet in BULLETS if isinstance(bullet, Claim))
+"""The bullets that make a promise, each verified (or reported missing)."""
 
 
-def claims_in(section: Section, claims: tuple[StatementClaim, ...] = CLAIMS) -> tuple[StatementClaim, ...]:
-    return tuple(claim for claim in claims if claim.section is section)
+def bullets_in(section: Section, bullets: Sequence[Bullet]) -> tuple[Bullet, ...]:
+    return tuple(bullet for bullet in bullets if bullet.section is section)

@@ -12,17 +12,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from pledge import serving
 from pledge.app import App, Auth
 from pledge.backup.backups import Backups
 from pledge.clock import Clock
-from pledge.config import MINIMUM_RETENTION_DAYS, Settings
+from pledge.config import Settings
 from pledge.egress.client import origin
 from pledge.errors import ConfigurationError, PledgeError
+from pledge.hosting import engine_name
 from pledge.store import SampledRecord, sample_records
 from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
 from pledge.store.data_manifest import Category, Collection, DataManifest
@@ -65,10 +68,17 @@ class AppFacts:
 @dataclass(frozen=True, slots=True)
 class Facts:
     region: str
-    https_required: bool
-    """Outside development mode the settings refuse any base URL that is not https."""
+    region_name: str
+    """The region as its provider names it for readers, e.g. US West (Oregon)."""
+    hosting_provider: str | None
+    """Who hosts the deployment, as declared (``PLEDGE_HOSTING_PROVIDER``); None when not declared."""
+    database_engine: str
+    database_networks: tuple[str, ...]
+    """Where a PostgreSQL server may answer from, as declared; empty: on the server's own host."""
+    keyring_placement: str
+    """Where the keyring is, next to the database: ``beside`` (the SQLite file's directory), ``same-host`` (a
+    database on the server's own host) or ``apart``."""
     backup_retention_days: int
-    minimum_backup_retention_days: int
     deletion_grace_days: int
     egress_destinations: tuple[str, ...]
     """Atlassian's origins the outbound client allows on every call, besides the calling site's own."""
@@ -76,11 +86,36 @@ class Facts:
     """Origins of this service's deployments in other regions, the only destinations of a realm migration."""
     forge_realm: str | None
     """The Forge data residency realm this deployment serves; None when its region maps to no realm."""
+    realm_migration: bool
+    """A Forge app is served, its realm is known, and peer deployments and the transfer key are configured: what
+    Atlassian's data residency moves need."""
     tenant_cache_seconds: int
     """How long another server instance may keep serving a site after this one handled its uninstall."""
     apps: tuple[AppFacts, ...]
     undeclared_apps: tuple[str, ...]
     """Keys of served apps that declare no data manifest: the statement cannot describe them."""
+
+    @property
+    def hosting_text(self) -> str:
+        region = f"the **{self.region_name}** region (`{self.region}`)"
+        if self.hosting_provider is None:
+            return f"in {region}; the hosting provider is not declared"
+        return f"by **{self.hosting_provider}** in {region}"
+
+    @property
+    def database_text(self) -> str:
+        if self.database_engine == "SQLite":
+            return "its database is a SQLite file on the server's own disk"
+        if self.database_networks:
+            return (
+                f"its database is a {self.database_engine} server in the deployment's own network "
+                f"({', '.join(self.database_networks)})"
+            )
+        return f"its database is a {self.database_engine} server on the server's own host"
+
+    @property
+    def keyring_text(self) -> str:
+        return _KEYRING_PLACEMENTS[self.keyring_placement]
 
     @property
     def egress_destinations_text(self) -> str:
@@ -103,11 +138,16 @@ class Facts:
 
 def gather(settings: Settings, apps: Sequence[object]) -> Facts:
     """The facts of a deployment configured by ``settings`` serving ``apps``."""
+    served = tuple(_app_facts(app) for app in apps if isinstance(app, App))
+    realm = _forge_realm(settings)
     return Facts(
         region=settings.region,
-        https_required=not settings.dev_mode,
+        region_name=settings.resolved_region_name,
+        hosting_provider=settings.hosting_provider_name,
+        database_engine=engine_name(make_url(settings.resolved_database_url).drivername),
+        database_networks=settings.database_networks,
+        keyring_placement=_keyring_placement(settings),
         backup_retention_days=settings.backup_retention_days,
-        minimum_backup_retention_days=MINIMUM_RETENTION_DAYS,
         deletion_grace_days=settings.deletion_grace_days,
         egress_destinations=tuple(
             sorted(
@@ -120,11 +160,35 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
             )
         ),
         peer_deployments=tuple(sorted({origin(url) for url in settings.forge_peers.values()})),
-        forge_realm=_forge_realm(settings),
+        forge_realm=realm,
+        realm_migration=bool(
+            realm is not None
+            and any(app.forge for app in served)
+            and settings.forge_peers
+            and settings.forge_transfer_key is not None
+        ),
         tenant_cache_seconds=int(DEFAULT_TTL_SECONDS),
-        apps=tuple(_app_facts(app) for app in apps if isinstance(app, App)),
+        apps=served,
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )
+
+
+_KEYRING_PLACEMENTS = {
+    "beside": "The keyring file sits beside the database file, in the same directory: a copy of that directory "
+    "holds both the keys and the data.",
+    "same-host": "The keyring file is on the same machine as the database: a copy of that machine's disks holds "
+    "both the keys and the data.",
+    "apart": "The keyring is kept apart from the data: not on the filesystem, or the host, that holds the database.",
+}
+
+
+def _keyring_placement(settings: Settings) -> str:
+    url = make_url(settings.resolved_database_url)
+    if url.drivername.startswith("sqlite"):
+        keyring = settings.resolved_keyring_path.resolve().parent
+        return "beside" if url.database and keyring == Path(url.database).resolve().parent else "apart"
+    local = url.host is None or url.host == "localhost" or url.host.startswith("127.") or url.host == "::1"
+    return "same-host" if local else "apart"
 
 
 def _forge_realm(settings: Settings) -> str | None:

@@ -1,8 +1,9 @@
 """Answers for the Atlassian Marketplace "Privacy & Security" tab, derived from the statement's own facts (S14).
 
 One group per part of the questionnaire (data access and storage, third parties, logging, data residency,
-retention, security, privacy roles). A "yes" is given only for what a claim with a check provides; what is not yet
-provided is answered "no" and listed, so the listing never says more than the statement.
+retention, security, privacy roles). A "yes" is given only for a claim whose check held in the verification the
+statement was published with; what is not yet provided, not offered or failing is answered "no" and listed, so the
+listing never says more than the statement.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from typing import Any
 
 from pledge.statement.claims import CLAIMS, StatementClaim
 from pledge.statement.facts import Facts
+from pledge.statement.verify import Outcome, Verification
 from pledge.store.data_manifest import Category
 
 
-def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[str, Any]:
-    provided = {claim.id for claim in claims if claim.provided}
+def answers(facts: Facts, verification: Verification, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[str, Any]:
+    """The answers of a deployment stating ``facts``, from the ``verification`` its statement was published with."""
+    outcomes = verification.outcomes()
+    provided = {claim.id for claim in claims if outcomes.get(claim.id) is Outcome.PASSED}
     personal = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.PERSONAL)]
     content = [f"{app.key}:{name}" for app in facts.apps for name in app.fields_of(Category.CONTENT)]
     declared_retention = [
@@ -26,7 +30,7 @@ def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[s
     ]
     kept_until_deletion = any(collection.retention_days is None for app in facts.apps for collection in app.collections)
     stores_end_user_data = bool(personal or content)
-    residency = "data-residency" in provided and facts.forge_realm is not None and any(app.forge for app in facts.apps)
+    residency = "data-residency" in provided
     return {
         "dataAccessAndStorage": {
             "processesEndUserDataOutsideAtlassian": bool(facts.apps),
@@ -57,16 +61,18 @@ def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[s
         },
         "dataResidency": {
             "hostingRegions": [facts.region],
-            "realm": facts.forge_realm,
+            "hostingRegionNames": [facts.region_name],
+            "hostingProvider": facts.hosting_provider,
+            "realm": facts.forge_realm if residency else None,
             "supportsDataResidency": residency,
-            "supportsRealmMigration": residency and bool(facts.peer_deployments),
+            "supportsRealmMigration": residency,
         },
         "dataRetention": {
             "minimumRetentionDays": min(declared_retention, default=None),
             "maximumRetentionDays": None if kept_until_deletion else max(declared_retention, default=None),
             "keptUntilAccountDeletion": kept_until_deletion,
             "accountEndsOnUninstall": "uninstall-ends-account" in provided,
-            "daysKeptAfterUninstall": facts.deletion_grace_days,
+            "daysKeptAfterUninstall": facts.deletion_grace_days if "purge-after-grace" in provided else None,
             "deletedAfterUninstall": "purge-after-grace" in provided,
             "automaticRecordDeletion": "record-retention" in provided,
         },
@@ -74,7 +80,7 @@ def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[s
             "encryptsAppDataAtRest": "app-data-encrypted" in provided,
             "keysHeldApartFromData": "keyring-private" in provided,
             "encryptedBackups": "backup-encrypted" in provided,
-            "httpsOnly": "https-only" in provided and facts.https_required,
+            "httpsOnly": "https-only" in provided,
             "tls12OrLaterWithHsts": "tls-hsts" in provided,
             "authenticatesEveryRequest": "signed-requests" in provided,
         },
@@ -82,5 +88,7 @@ def answers(facts: Facts, claims: tuple[StatementClaim, ...] = CLAIMS) -> dict[s
             "gdpr": "processor" if facts.apps else "not applicable",
             "ccpa": "service provider" if facts.apps else "not applicable",
         },
-        "notYetProvided": [claim.id for claim in claims if not claim.provided],
+        "notYetProvided": [claim.id for claim in claims if outcomes.get(claim.id) is Outcome.MISSING],
+        "notOffered": [claim.id for claim in claims if outcomes.get(claim.id) is Outcome.NOT_OFFERED],
+        "failedVerification": [claim.id for claim in claims if outcomes.get(claim.id) is Outcome.FAILED],
     }

@@ -5,11 +5,13 @@ Bad or unknown version ids get a 400 or 404 page saying what to ask for instead,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -21,9 +23,9 @@ from pledge.errors import PledgeError
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
 from pledge.statement.compare import KEY, compare, render_html
-from pledge.statement.facts import Deployment
-from pledge.statement.publish import Published, publish, verify_published
-from pledge.statement.render import TEMPLATES, render_app, to_html
+from pledge.statement.facts import Deployment, gather
+from pledge.statement.publish import Published, publish
+from pledge.statement.render import TEMPLATES, mark, render_app, to_html
 from pledge.statement.verify import Verification, VerificationLog
 from pledge.statement.versions import StatementVersions, Version, VersionNotFound
 
@@ -44,13 +46,71 @@ def compare_url(old: int, new: int) -> str:
     return "/privacy/compare?" + urlencode({"from": old, "to": new})
 
 
-class StatementPages:
-    """The pages of one published statement, reading versions and verification runs from the database."""
+PUBLICATION_WAIT_SECONDS = 60.0
+"""How long a request for a page waits for the start-up publication (verification probes the served address, so
+it runs once the server listens) before it is answered 503."""
 
-    def __init__(self, deployment: Deployment, published: Published) -> None:
-        self._published = published
+
+class StatementPages:
+    """The pages of one deployment's statement, reading versions and verification runs from the database.
+
+    The pages are served from the start; :meth:`publish` verifies and publishes the statement, and until it has, a
+    request for a page waits for it (at most :data:`PUBLICATION_WAIT_SECONDS`).
+    """
+
+    def __init__(self, deployment: Deployment, *, published_elsewhere: bool = False) -> None:
+        """``published_elsewhere``: another process publishes (the supervisor of ``pledge serve --workers``); these
+        pages serve the newest version it has stored, with the verification stored beside it."""
+        self._deployment = deployment
+        self._published_elsewhere = published_elsewhere
+        self._publication: Published | None = None
+        self._published_event = asyncio.Event()
         self._versions = StatementVersions(deployment.engine, deployment.clock)
         self._log = VerificationLog(deployment.engine)
+
+    async def publish(self) -> Published:
+        """Verify the deployment and publish its statement (a new version if the marked text changed)."""
+        published = await publish(self._deployment)
+        self._publication = published
+        self._published_event.set()
+        log.info(
+            "statement version %d at /privacy; verification %s",
+            published.version.id,
+            published.verification.summary(),
+        )
+        return published
+
+    async def publish_when_served(self) -> Published:
+        """Publish once the deployment's own address answers ``/healthz`` (its checks probe it)."""
+        health = f"{self._deployment.settings.public_url.rstrip('/')}/healthz"
+        async with httpx.AsyncClient(timeout=2.0, verify=False) as client:  # noqa: S501 - a liveness probe only
+            for _ in range(int(PUBLICATION_WAIT_SECONDS / 0.2)):
+                try:
+                    if (await client.get(health)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        return await self.publish()
+
+    async def _published(self) -> Published:
+        if self._published_elsewhere:
+            return await self._stored()
+        try:
+            await asyncio.wait_for(self._published_event.wait(), PUBLICATION_WAIT_SECONDS)
+        except TimeoutError:
+            raise _PageError(503, "The statement is being verified: try again in a minute.") from None
+        assert self._publication is not None  # set before the event
+        return self._publication
+
+    async def _stored(self) -> Published:
+        for _ in range(int(PUBLICATION_WAIT_SECONDS / 0.5)):
+            version = await run_in_threadpool(self._versions.latest)
+            if version is not None and version.verification is not None:
+                facts = gather(self._deployment.settings, self._deployment.apps)
+                return Published(facts, version.markdown, version, version.verification)
+            await asyncio.sleep(0.5)
+        raise _PageError(503, "The statement is being verified: try again in a minute.")
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -63,38 +123,48 @@ class StatementPages:
         ]
 
     async def statement(self, request: Request) -> Response:
-        version = self._published.version
-        verification, (before, _) = await run_in_threadpool(self._status, version.id)
+        try:
+            published = await self._published()
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        version, verification, (before, _) = await run_in_threadpool(self._status, published)
         return _templates.TemplateResponse(
             request,
             "privacy.html",
             {
                 "version": version,
-                "body": to_html(self._published.markdown),
+                "body": to_html(version.markdown),
                 "verification": verification,
                 "previous_compare": compare_url(before, version.id) if before else None,
-                "apps": self._published.facts.apps,
+                "apps": published.facts.apps,
             },
         )
 
     async def app(self, request: Request) -> Response:
-        key = request.path_params["key"]
-        app = self._published.facts.app(key)
+        try:
+            published = await self._published()
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        app = published.facts.app(request.path_params["key"])
         if app is None:
             return self._error(request, 404, "This deployment serves no app with that key.")
         return _templates.TemplateResponse(
             request,
             "privacy_app.html",
-            {"app": app, "body": to_html(render_app(app)), "version": self._published.version},
+            {"app": app, "body": to_html(render_app(app, published.facts)), "version": published.version},
         )
 
     async def statement_json(self, request: Request) -> Response:
-        published = self._published
-        verification, _ = await run_in_threadpool(self._status, published.version.id)
+        try:
+            published = await self._published()
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        version, verification, _ = await run_in_threadpool(self._status, published)
+        outcomes = version.verification.outcomes() if version.verification else {}
         return JSONResponse(
             {
-                "version": _version_json(published.version),
-                "markdown": published.markdown,
+                "version": _version_json(version),
+                "markdown": version.markdown,
                 "facts": published.facts.as_dict(),
                 "claims": [
                     {
@@ -103,6 +173,7 @@ class StatementPages:
                         "section": claim.section.title,
                         "text": claim.sentence(published.facts),
                         "provided": claim.provided,
+                        "mark": mark(claim, published.facts, outcomes),
                     }
                     for claim in CLAIMS
                 ],
@@ -112,10 +183,11 @@ class StatementPages:
 
     async def versions(self, request: Request) -> Response:
         versions = await run_in_threadpool(self._versions.list)
+        current = versions[-1].id if versions else None
         return _templates.TemplateResponse(
             request,
             "privacy_versions.html",
-            {"versions": list(reversed(versions)), "current": self._published.version.id, "compare_url": compare_url},
+            {"versions": list(reversed(versions)), "current": current, "compare_url": compare_url},
         )
 
     async def compare(self, request: Request) -> Response:
@@ -129,13 +201,18 @@ class StatementPages:
             return RedirectResponse(context, status_code=303)
         return _templates.TemplateResponse(request, "privacy_compare.html", context)
 
-    def _status(self, version_id: int) -> tuple[Verification | None, tuple[int | None, int | None]]:
-        return self._log.latest(), self._versions.neighbours(version_id)
+    def _status(self, published: Published) -> tuple[Version, Verification | None, tuple[int | None, int | None]]:
+        """The newest version (a later verification may have published one, marking what it found), the latest
+        verification run, and the versions around the newest."""
+        version = self._versions.latest() or published.version
+        return version, self._log.latest(), self._versions.neighbours(version.id)
 
     def _comparison(self, old_param: str | None, new_param: str | None) -> dict[str, Any] | str:
         """The compare page's context, or the URL to redirect to when no versions were named."""
         if old_param is None and new_param is None:
-            latest = self._versions.latest() or self._published.version
+            latest = self._versions.latest()
+            if latest is None:
+                raise _PageError(404, "No statement has been published yet.")
             before, _ = self._versions.neighbours(latest.id)
             return compare_url(before or latest.id, latest.id)
         if old_param is None or new_param is None:
@@ -190,17 +267,8 @@ def _verification_json(verification: Verification) -> dict[str, Any]:
 
 
 async def serve_statement(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
-    """At start-up, before the host serves: publish this deployment's statement (a new version if its text changed),
-    verify it, record the run, and return the routes of its pages for the host."""
-    deployment = Deployment.of(runtime, apps)
-    published = publish(deployment)
-    verification = await verify_published(deployment, published)
-    log.info("statement version %d at /privacy; verification %s", published.version.id, verification.summary())
-    return StatementPages(deployment, published).routes()
-
-
-def statement_routes(runtime: Runtime, apps: Sequence[object]) -> list[BaseRoute]:
-    """The routes of the statement's pages, for a worker of ``pledge serve --workers``: its supervisor published and
-    verified the statement already (the same text publishes no new version)."""
-    deployment = Deployment.of(runtime, apps)
-    return StatementPages(deployment, publish(deployment)).routes()
+    """Publish this deployment's statement now, and return the routes of its pages for the host. (``pledge serve``
+    publishes once it listens instead, so that the checks probing the served address reach it.)"""
+    pages = StatementPages(Deployment.of(runtime, apps))
+    await pages.publish()
+    return pages.routes()

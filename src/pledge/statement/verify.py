@@ -37,6 +37,8 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     MISSING = "missing"
     """The claim has no check yet: reported as a failure."""
+    NOT_OFFERED = "not offered"
+    """The deployment does not offer what the claim promises, and the statement says so: nothing to check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,11 @@ class Verification:
 
     @property
     def passed(self) -> bool:
-        return all(result.outcome is Outcome.PASSED for result in self.results)
+        return all(result.outcome in (Outcome.PASSED, Outcome.NOT_OFFERED) for result in self.results)
+
+    def outcomes(self) -> dict[str, Outcome]:
+        """Each claim's outcome by id: what the statement marks."""
+        return {result.claim_id: result.outcome for result in self.results}
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
@@ -64,14 +70,43 @@ class Verification:
     def summary(self) -> str:
         """e.g. ``failed: 8 of 22 claims hold, 1 failed, 13 not yet provided``."""
         verdict = "passed" if self.passed else "failed"
+        offered = len(self.results) - self.count(Outcome.NOT_OFFERED)
+        not_offered = f", {self.count(Outcome.NOT_OFFERED)} not offered" if self.count(Outcome.NOT_OFFERED) else ""
         return (
-            f"{verdict}: {self.count(Outcome.PASSED)} of {len(self.results)} claims hold, "
-            f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.MISSING)} not yet provided"
+            f"{verdict}: {self.count(Outcome.PASSED)} of {offered} claims hold, "
+            f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.MISSING)} not yet provided{not_offered}"
+        )
+
+    def results_json(self) -> str:
+        return json.dumps(
+            [
+                {
+                    "claim": result.claim_id,
+                    "promise": result.promise,
+                    "text": result.text,
+                    "outcome": result.outcome.value,
+                    "evidence": result.evidence,
+                }
+                for result in self.results
+            ]
+        )
+
+    @classmethod
+    def from_json(cls, verified_at: datetime, version_id: int | None, results: str) -> Verification:
+        return cls(
+            verified_at,
+            version_id,
+            tuple(
+                ClaimResult(item["claim"], item["promise"], item["text"], Outcome(item["outcome"]), item["evidence"])
+                for item in json.loads(results)
+            ),
         )
 
 
 async def check_claim(claim: StatementClaim, deployment: Deployment, facts: Facts) -> ClaimResult:
     text = claim.sentence(facts)
+    if not claim.offered(facts):
+        return ClaimResult(claim.id, claim.promise, text, Outcome.NOT_OFFERED, "not offered by this deployment")
     if claim.check is None:
         return ClaimResult(claim.id, claim.promise, text, Outcome.MISSING, "no check: not yet provided")
     try:
@@ -103,23 +138,13 @@ class VerificationLog:
         self._engine = engine
 
     def record(self, verification: Verification) -> None:
-        results = [
-            {
-                "claim": result.claim_id,
-                "promise": result.promise,
-                "text": result.text,
-                "outcome": result.outcome.value,
-                "evidence": result.evidence,
-            }
-            for result in verification.results
-        ]
         with self._engine.begin() as connection:
             connection.execute(
                 insert(statement_verifications_table).values(
                     verified_at=verification.verified_at,
                     version_id=verification.version_id,
                     passed=verification.passed,
-                    results=json.dumps(results),
+                    results=verification.results_json(),
                 )
             )
 
@@ -130,8 +155,4 @@ class VerificationLog:
             row = connection.execute(query).one_or_none()
         if row is None:
             return None
-        results = tuple(
-            ClaimResult(item["claim"], item["promise"], item["text"], Outcome(item["outcome"]), item["evidence"])
-            for item in json.loads(row.results)
-        )
-        return Verification(row.verified_at, row.version_id, results)
+        return Verification.from_json(row.verified_at, row.version_id, row.results)

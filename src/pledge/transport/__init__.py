@@ -1,0 +1,1 @@
+"""S12: what the deployment's public address answers, probed from outside the process's own settings."""
