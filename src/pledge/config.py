@@ -34,6 +34,7 @@ CONFIG_VARIABLE = "PLEDGE_CONFIG"
 _NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 MINIMUM_RETENTION_DAYS = 30
+MINIMUM_DELETION_GRACE_DAYS = 30
 # A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
 # password=… pairs: whatever echoes a setting or a driver's message masks these first.
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)\S*@")
@@ -68,7 +69,7 @@ class Settings(BaseSettings):
         default=None, description="file:///path or s3://bucket/prefix; default: data dir."
     )
     backup_retention_days: int = Field(default=30, ge=1, description="How long backups are kept (S5).")
-    deletion_grace_days: int = Field(default=30, ge=0, description="Days data is kept after uninstall (S7).")
+    deletion_grace_days: int = Field(default=30, description="Days data is kept after uninstall (S7).")
     connect_install_keys_url: str = Field(
         default="https://connect-install-keys.atlassian.com", description="Connect signed-install key server."
     )
@@ -175,6 +176,16 @@ class Settings(BaseSettings):
     def _retention_keeps_promise(cls, value: int) -> int:
         if value < MINIMUM_RETENTION_DAYS:
             raise ValueError(f"must be at least {MINIMUM_RETENTION_DAYS}: the statement promises a month of backups")
+        return value
+
+    @field_validator("deletion_grace_days")
+    @classmethod
+    def _grace_keeps_promise(cls, value: int) -> int:
+        if value < MINIMUM_DELETION_GRACE_DAYS:
+            raise ValueError(
+                f"must be at least {MINIMUM_DELETION_GRACE_DAYS}: the statement promises an uninstalled site's data "
+                "is kept 30 days before it is deleted"
+            )
         return value
 
     @field_validator("connect_install_keys_url", "forge_jwks_url", "forge_staging_jwks_url", "atlassian_api_url")

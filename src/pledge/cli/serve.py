@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
 import signal
 import socket
-import sys
 from types import FrameType
-from typing import Any
 
 import click
 import uvicorn
 
 from pledge import schema
-from pledge.app import App
-from pledge.cli.common import open_runtime, settings_from
+from pledge.cli.common import load_apps, open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
@@ -58,7 +53,7 @@ def run(settings: Settings) -> None:
             loaded,
             extra_routes=asyncio.run(serve_statement(runtime, loaded)),
             owns_runtime=True,
-            jobs=job_runner(runtime),
+            jobs=job_runner(runtime, loaded),
         )
         log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
         config = uvicorn.Config(
@@ -99,20 +94,3 @@ def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
     closes.
     """
     raise SystemExit(0)
-
-
-def load_apps(paths: tuple[str, ...]) -> list[App]:
-    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
-    if paths and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    apps: list[App] = []
-    for path in paths:
-        module_name, _, attribute = path.partition(":")
-        try:
-            target: Any = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                target = getattr(target, part)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"invalid setting PLEDGE_APPS={path!r}: cannot import it ({exc})") from None
-        apps.append(target)
-    return apps

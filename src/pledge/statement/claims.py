@@ -1,11 +1,11 @@
 """The statement's claims, in reading order: the one place the statement learns what it promises (S1..S14).
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
-:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
-:mod:`pledge.logs_claims`; the two every protocol keeps together in :mod:`pledge.statement.verifier_claims`). This
-module places them in the statement's order, beside the promises no package keeps yet: a claim without a check is
-rendered as **Not yet provided** and reported as missing by verification, which counts as a failure, so the
-statement never claims more than the system does.
+:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.retention.claims`, :mod:`pledge.egress.claims`,
+:mod:`pledge.settings_claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
+:mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
+package keeps yet: a claim without a check is rendered as **Not yet provided** and reported as missing by
+verification, which counts as a failure, so the statement never claims more than the system does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pledge import logs_claims, settings_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.promises import Claim, Evidence, Section
+from pledge.retention import claims as retention_claims
 from pledge.statement import verifier_claims
 from pledge.statement.facts import Deployment, Facts
 from pledge.store import claims as store_claims
@@ -26,7 +27,7 @@ __all__ = ["CLAIMS", "Claim", "Evidence", "Section", "StatementClaim", "claims_i
 StatementClaim = Claim[Deployment, Facts]
 """A claim as the statement checks it: its check reads the deployment and the stated facts."""
 
-# Promises of subsystems still to come (backups, purge, portability, staff access, transport, the sub-processor
+# Promises of subsystems still to come (backups, portability, staff access, transport, the sub-processor
 # register): stated as what the service will do, with no check, so they read and verify as not yet provided.
 _BACKUP_DAILY: StatementClaim = Claim(
     "backup-daily",
@@ -45,19 +46,6 @@ _RESTORE_DRILL: StatementClaim = Claim(
     "S5",
     Section.BACKUP,
     "A restore drill at least every 48 hours proving that the latest backup restores.",
-)
-_PURGE_AFTER_GRACE: StatementClaim = Claim(
-    "purge-after-grace",
-    "S7",
-    Section.REMOVAL,
-    "Unrecoverable deletion {facts.deletion_grace_days} days after uninstall: your site's records deleted "
-    "and its data key destroyed, so no copy, backups included, can be read again.",
-)
-_RECORD_RETENTION: StatementClaim = Claim(
-    "record-retention",
-    "S7",
-    Section.REMOVAL,
-    "Automatic deletion of records older than the retention their app declares for them.",
 )
 _EXPORT: StatementClaim = Claim(
     "export",
@@ -109,8 +97,6 @@ _PLANNED = (
     _BACKUP_DAILY,
     _BACKUP_ENCRYPTED,
     _RESTORE_DRILL,
-    _PURGE_AFTER_GRACE,
-    _RECORD_RETENTION,
     _EXPORT,
     _STAFF_PURPOSE,
     _STAFF_AUDIT,
@@ -128,6 +114,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *settings_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
+    *retention_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )
