@@ -17,6 +17,7 @@ from pledge.retention.purge import PURGE_ALLOWANCE
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
 from pledge.statement.facts import Deployment, gather
+from pledge.statement.marketplace import answers
 from pledge.tenants import Tenant, TenantState
 
 
@@ -48,3 +49,5 @@ def test_the_statement_takes_its_deletion_claims_from_the_retention_package() ->
     by_id = {claim.id: claim for claim in CLAIMS}
     assert by_id["purge-after-grace"] is PURGE_AFTER_GRACE
     assert by_id["purge-after-grace"].provided and by_id["record-retention"].provided
+    retention = answers(gather(load_settings(), []))["dataRetention"]
+    assert retention["deletedAfterUninstall"] is True and retention["automaticRecordDeletion"] is True

@@ -29,8 +29,6 @@ def test_the_answers_follow_the_manifest_and_the_settings() -> None:
 
 def test_what_is_not_yet_provided_is_answered_no() -> None:
     result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
-    assert result["dataRetention"]["deletedAfterUninstall"] is False
-    assert result["dataRetention"]["automaticRecordDeletion"] is False
     assert result["security"]["encryptedBackups"] is False
     assert result["security"]["tls12OrLaterWithHsts"] is False
     assert result["thirdPartiesAndSubprocessors"]["subprocessorRegister"] is False

@@ -88,7 +88,7 @@ PURGE_AFTER_GRACE: Claim[LiveDeployment, StatedGrace] = Claim(
     "purge-after-grace",
     "S7",
     Section.REMOVAL,
-    "Unrecoverable deletion {facts.deletion_grace_days} days after you uninstall the app or its licence ends, "
+    "Unrecoverable deletion {facts.deletion_grace_days} days after uninstall, or after the app's licence ends, "
     "and at once when your site's administrator asks for it: your site's records deleted and its data key "
     "destroyed, within the hour after that moment. A shred ledger keeps only your site's internal ID and when "
     "it was deleted.",
