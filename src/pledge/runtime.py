@@ -97,7 +97,7 @@ class Runtime:
 
     @property
     def deletion_requests(self) -> DeletionRequests:
-        """Deletion asked for from an app's admin page (see :mod:`pledge.retention.requests`)."""
+        """Deletion asked for from an app's admin page (see :mod:`pledge.retention.deletion_requests`)."""
         return DeletionRequests(self.tenants, DeletionConfirmation(self.vault, self.clock))
 
     def store_for(self, app: App, tenant: Tenant) -> TenantStore:

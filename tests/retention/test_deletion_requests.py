@@ -103,6 +103,10 @@ async def test_a_confirmed_request_deletes_the_site_and_nothing_else(sites: Site
     assert runtime.tenants.get(acme.id).state is TenantState.DELETING
     _refused(await sites.call(sites.acme, "GET"), "tenant_inactive", 401)  # refused from now on
     assert (await sites.call(sites.globex, "GET")).status_code == 200
+    installation = await sites.acme.register(f"{APP_ORIGIN}/apps/wiper/atlassian-connect.json")
+    clock.advance(timedelta(seconds=1))
+    reinstall = await sites.acme.send(sites.acme.lifecycle_request(installation, "installed"))
+    _refused(reinstall, "tenant_state_conflict", 409)  # not taken back by a re-install
 
     JobRunner(runtime.engine, runtime.clock, [purger(runtime).job()]).run_now(PURGE_JOB)
     with pytest.raises(TenantNotFound):

@@ -28,6 +28,7 @@ from pledge.tenantdata import FORMAT, TableRows, TenantDataConflict, TenantDataE
 KEPT = {
     "forge_realm_migrations": "where a tenant went: the source keeps it after the move, to answer 421 not 'unknown'",
     "shredded_tenants": "the proof a tenant was shredded: kept, so that its keys never come back",
+    "shred_ledger": "which tenants were purged, when and why: kept, so that a restore never brings one back",
 }
 """Tables with a tenant's id that are not its data: each says why it outlives a delete."""
 

@@ -14,7 +14,7 @@ from pledge.cli.db_command import db
 from pledge.cli.forge_command import forge
 from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
-from pledge.cli.purge import purge
+from pledge.cli.purge_command import purge
 from pledge.cli.serve import serve
 from pledge.cli.sim import sim
 from pledge.cli.statement import statement

@@ -6,7 +6,7 @@ docs/retention.md tells the timeline; the shred ledger the purge writes lives be
 
 from pledge.retention.purge import PURGE_JOB, Purger, PurgeStep
 from pledge.retention.record_retention import RETENTION_JOB, record_retention_job
-from pledge.retention.requests import DeletionConfirmation, DeletionRequests, check_reason
+from pledge.retention.deletion_requests import DeletionConfirmation, DeletionRequests, check_reason
 
 __all__ = [
     "PURGE_JOB",
