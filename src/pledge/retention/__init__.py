@@ -4,9 +4,9 @@ docs/retention.md tells the timeline; the shred ledger the purge writes lives be
 :mod:`pledge.tenants.shred_ledger`, where backups can read it.
 """
 
+from pledge.retention.deletion_requests import DeletionConfirmation, DeletionRequests, check_reason
 from pledge.retention.purge import PURGE_JOB, Purger, PurgeStep
 from pledge.retention.record_retention import RETENTION_JOB, record_retention_job
-from pledge.retention.deletion_requests import DeletionConfirmation, DeletionRequests, check_reason
 
 __all__ = [
     "PURGE_JOB",

@@ -89,7 +89,7 @@ class DeletionConfirmation:
 
 @dataclass(frozen=True, slots=True)
 class DeletionRequests:
-    """Deletion asked for from the app: the confirm step, then the request (see :mod:`pledge.retention.deletion_requests`)."""
+    """Deletion asked for from the app: the confirm step, then the request."""
 
     tenants: TenantRegistry
     confirmation: DeletionConfirmation
