@@ -1,4 +1,4 @@
-"""What one tenant's purge (S7) costs on a database of 1 tenant against one of 1,000. Target: at most 1.5×.
+"""What one tenant's purge (S7) costs on a database of 1 tenant against one of 1,000. Target: at most 1.5 times.
 
 Each database holds the tenants with 20 records each (half of them in an indexed collection), written through the
 store. A purge is the ``tenant-purge`` job run under its lease for one tenant past its grace: ledger row, key shred,
@@ -108,7 +108,7 @@ def _postgres_schema() -> Iterator[str | None]:
 
 
 def main() -> None:
-    print(f"purge of one tenant ({RECORDS} records), median of {PURGES}; target ≤ {TARGET}× from 1 to 1,000 tenants")
+    print(f"purge of one tenant ({RECORDS} records), median of {PURGES}; target at most {TARGET} times from 1 to 1,000 tenants")
     print(f"{'engine':12}{'tenants':>10}{'ms':>10}{'vs 1':>8}")
     for engine in ("sqlite", "postgresql"):
         first = None
