@@ -108,7 +108,9 @@ def _postgres_schema() -> Iterator[str | None]:
 
 
 def main() -> None:
-    print(f"purge of one tenant ({RECORDS} records), median of {PURGES}; target at most {TARGET} times from 1 to 1,000 tenants")
+    print(
+        f"purge of one tenant ({RECORDS} records), median of {PURGES}; target: 1,000 tenants at most {TARGET} times 1"
+    )
     print(f"{'engine':12}{'tenants':>10}{'ms':>10}{'vs 1':>8}")
     for engine in ("sqlite", "postgresql"):
         first = None
