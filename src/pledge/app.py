@@ -6,17 +6,21 @@ and refuses routes that do not say how they are authenticated.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pledge.bodies import parse_json
 from pledge.errors import PledgeError
 from pledge.store.async_store import AsyncTenantStore
 from pledge.store.data_manifest import DataManifest
 from pledge.trust.identity import Identity as Identity
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from pledge.config import Settings
     from pledge.egress import OutboundClient
     from pledge.forge_config import ForgeConfig
+    from pledge.retention import DeletionRequests
     from pledge.store import TenantStore
     from pledge.tenants import Tenant
     from pledge.trust.tenant_cache import ConnectTenantCache
@@ -78,6 +83,8 @@ class Services(Protocol):
     @property
     def store_threads(self) -> ThreadPoolExecutor: ...
     def store_for(self, app: App, tenant: Tenant) -> TenantStore: ...
+    @property
+    def deletion_requests(self) -> DeletionRequests: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,25 @@ class RequestContext:
         if self.app is None:
             raise PledgeError("this request context was built without its app: pass app= to reach the store")
         return AsyncTenantStore(self._services.store_for(self.app, self.tenant), self._services.store_threads)
+
+    async def deletion_confirmation(self) -> str:
+        """Step one of deleting this site's data at its administrator's request: a token for the page's confirm
+        button, valid ten minutes for this site only. Call it only on a route only the site's administrators
+        reach (docs/retention.md, "Deletion on request")."""
+        return await self._in_thread(self._services.deletion_requests.confirm_token, self.tenant.id)
+
+    async def request_deletion(self, confirm: str) -> None:
+        """Step two: with step one's token, the site's data is deleted unrecoverably within the hour, and this
+        site's requests are refused from now on. A missing, foreign or expired token is refused (403
+        ``deletion_unconfirmed``) and nothing happens."""
+        tenant = self.tenant
+        await self._in_thread(self._services.deletion_requests.request, tenant.id, confirm)
+        if tenant.client_key is not None:
+            self._services.connect_tenants.forget(tenant.app_key, tenant.client_key)
+
+    async def _in_thread(self, function: Callable[..., _T], *args: object) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._services.store_threads, functools.partial(function, *args))
 
 
 Endpoint = Callable[[RequestContext], Awaitable[Any]]

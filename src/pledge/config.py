@@ -38,6 +38,7 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}|[a-z]+(-[a-z]+)+\d{1,2}|[a-z]{
 MINIMUM_RETENTION_DAYS = 30
 MAX_WORKERS = 64
 MAXIMUM_BACKUP_PERIOD_HOURS = 24
+MINIMUM_DELETION_GRACE_DAYS = 30
 # A URL's userinfo up to the last "@" before a space (a password may hold an unencoded "@", "/" or quote), and
 # password=… pairs: whatever echoes a setting or a driver's message masks these first.
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)\S*@")
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
     backup_period_hours: float = Field(
         default=24, gt=0, description="How often a backup is made, in hours: at most 24 (S5 promises daily)."
     )
-    deletion_grace_days: int = Field(default=30, ge=0, description="Days data is kept after uninstall (S7).")
+    deletion_grace_days: int = Field(default=30, description="Days data is kept after uninstall (S7).")
     connect_install_keys_url: str = Field(
         default="https://connect-install-keys.atlassian.com", description="Connect signed-install key server."
     )
@@ -296,6 +297,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must be at most {MAXIMUM_BACKUP_PERIOD_HOURS}: the statement promises "
                 '"we back up at least daily and keep backups at least a month"'
+            )
+        return value
+
+    @field_validator("deletion_grace_days")
+    @classmethod
+    def _grace_keeps_promise(cls, value: int) -> int:
+        if value < MINIMUM_DELETION_GRACE_DAYS:
+            raise ValueError(
+                f"must be at least {MINIMUM_DELETION_GRACE_DAYS}: the statement promises an uninstalled site's data "
+                "is kept 30 days before it is deleted"
             )
         return value
 

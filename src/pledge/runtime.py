@@ -17,6 +17,7 @@ from pledge.db import open_engine
 from pledge.egress import OutboundClient
 from pledge.egress.refusal_counts import RefusalCounts
 from pledge.errors import ConfigurationError, PledgeError
+from pledge.retention import DeletionConfirmation, DeletionRequests
 from pledge.store import TenantStore
 from pledge.store.async_store import store_threads
 from pledge.store.tables import RECORD_ROWS
@@ -102,6 +103,11 @@ class Runtime:
             install_keys=InstallKeys(settings.connect_install_keys_url, egress, clock),
             connect_tenants=ConnectTenantCache(tenants),
         )
+
+    @property
+    def deletion_requests(self) -> DeletionRequests:
+        """Deletion asked for from an app's admin page (see :mod:`pledge.retention.deletion_requests`)."""
+        return DeletionRequests(self.tenants, DeletionConfirmation(self.vault, self.clock))
 
     def store_for(self, app: App, tenant: Tenant) -> TenantStore:
         """The tenant's records of ``app``, checked against the app's data manifest (see :mod:`pledge.store`)."""

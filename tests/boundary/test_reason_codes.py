@@ -26,6 +26,7 @@ FAULTS = frozenset(
         "pledge.tenantdata.TenantDataConflict",
         "pledge.tenants.registry.TenantNotFound",  # handlers never look tenants up; the verifiers refuse first
         "pledge.statement.facts.EvidenceUnavailable",
+        "pledge.retention.deletion_requests.ReasonRefused",  # `pledge purge` only: no handler gives a reason
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
         "pledge.statement.pages._PageError",
         "pledge.sim.connect_site.SimError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from pledge.forge.lifecycle_events import INSTALLED_MODULE, UPGRADED_MODULE
 from pledge.runtime import Runtime
 from pledge.sim.forge_site import ForgeSite, Installation
 from pledge.tenants import TenantState, tenants_table
+from pledge.tenants.timeline import DeletionCause, Event, scheduled_deletion
 
 INSTALLED = f"{BASE}/forge/lifecycle/installed"
 
@@ -83,7 +85,7 @@ async def test_pre_uninstall_starts_the_grace_and_the_tenant_is_no_longer_served
     assert pledge.tenants.get(tenant.id).state is TenantState.INSTALLED
 
 
-async def test_an_inactive_license_is_recorded_as_a_signal_not_a_deletion(
+async def test_an_inactive_license_starts_the_deletion_grace_and_an_active_one_ends_it(
     pledge: Runtime, site: ForgeSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     installation = site.new_installation()
@@ -93,12 +95,29 @@ async def test_an_inactive_license_is_recorded_as_a_signal_not_a_deletion(
         response = await site.invoke_remote(
             f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "kept"}, principal="u"
         )
-    assert response.status_code == 200
+    assert response.status_code == 200  # no refusal: the licence is the product's to enforce
     with pledge.engine.connect() as connection:
         (row,) = connection.execute(select(forge_installations_table)).all()
     assert row.license_active is False
-    assert "license inactive" in caplog.text
-    assert pledge.tenants.list()[0].is_active
+    assert "license inactive: the deletion grace starts" in caplog.text
+    (tenant,) = pledge.tenants.list()
+    assert tenant.is_active
+    grace = timedelta(days=pledge.settings.deletion_grace_days)
+    with pledge.engine.connect() as connection:
+        deletion = scheduled_deletion(connection, tenant.id, grace)
+    assert deletion is not None and deletion.cause is DeletionCause.LICENCE_ENDED
+
+    installation.license_active = True
+    response = await site.invoke_remote(
+        f"{BASE}/notes", installation, {"issueKey": "SIM-1", "text": "ok"}, principal="u"
+    )
+    assert response.status_code == 200
+    with pledge.engine.connect() as connection:
+        assert scheduled_deletion(connection, tenant.id, grace) is None
+    assert [step.event for step in pledge.tenants.timeline(tenant.id)][-2:] == [
+        Event.LICENCE_ENDED,
+        Event.LICENCE_ACTIVE,
+    ]
 
 
 async def test_a_connect_install_carrying_the_installation_id_is_the_same_tenant(

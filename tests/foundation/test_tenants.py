@@ -6,6 +6,7 @@ from sqlalchemy import select
 from pledge.clock import FrozenClock
 from pledge.runtime import Runtime
 from pledge.tenants import TenantNotFound, TenantState, TenantStateError, tenants_table
+from pledge.tenants.timeline import DeletionCause
 
 
 def _install(runtime: Runtime, client_key: str = "client-a") -> str:
@@ -56,10 +57,12 @@ def test_lifecycle_transitions(runtime: Runtime, clock: FrozenClock) -> None:
     runtime.tenants.transition(tenant_id, TenantState.UNINSTALLED)
     with pytest.raises(TenantStateError, match="cannot go from uninstalled to enabled"):
         runtime.tenants.transition(tenant_id, TenantState.ENABLED)
-    runtime.tenants.transition(tenant_id, TenantState.PURGED)
+    with pytest.raises(TenantStateError):
+        runtime.tenants.transition(tenant_id, TenantState.PURGED)  # only the purge job purges
+    runtime.tenants.request_deletion(tenant_id, DeletionCause.OPERATOR)
     with pytest.raises(TenantStateError):
         runtime.tenants.transition(tenant_id, TenantState.INSTALLED)
-    assert [t.id for t in runtime.tenants.list(states=[TenantState.PURGED])] == [tenant_id]
+    assert [t.id for t in runtime.tenants.list(states=[TenantState.DELETING])] == [tenant_id]
 
 
 def test_site_rename_updates_base_url(runtime: Runtime) -> None:

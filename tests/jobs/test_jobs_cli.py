@@ -51,6 +51,8 @@ def test_run_sweeps_expired_lifecycle_tokens_and_history_shows_the_run(migrated:
         ["forge-token-uses-sweep", "600s", "300s"],
         ["backup", "86400s", "7200s"],
         ["backup-restore-drill", "86400s", "14400s"],
+        ["tenant-purge", "3600s", "600s"],
+        ["record-retention", "3600s", "600s"],
     ]
 
     history = runner.invoke(cli, ["jobs", "history", SWEEP])

@@ -202,7 +202,7 @@ def test_today_every_unbuilt_promise_is_reported_missing(runtime: Runtime) -> No
     verification = _verify(Deployment.of(runtime, []))
     missing = {result.claim_id for result in verification.results if result.outcome is Outcome.MISSING}
     assert missing == {claim.id for claim in CLAIMS if not claim.provided}
-    assert {"purge-after-grace", "staff-audit", "export", "sub-processors"} <= missing
+    assert {"staff-audit", "export", "sub-processors"} <= missing
     assert not verification.passed
 
 

@@ -29,6 +29,7 @@ KEPT = {
     "forge_realm_migrations": "where a tenant went: the source keeps it after the move, to answer 421 not 'unknown'",
     "shredded_tenants": "the proof a tenant was shredded: kept, so that its keys never come back",
     "tenant_changes": "this deployment's number of the tenant's last change, for instances' caches: not portable",
+    "shred_ledger": "which tenants were purged, when and why: kept, so that a restore never brings one back",
 }
 """Tables with a tenant's id that are not its data: each says why it outlives a delete."""
 

@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import click
 
+from pledge.app import App
 from pledge.backup.schedule import backup_jobs
-from pledge.cli.common import command_with_settings, open_runtime, require_schema
+from pledge.cli.common import command_with_settings, load_apps, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
+from pledge.retention import Purger, record_retention_job
 from pledge.runtime import Runtime
 from pledge.serving import backups_for
+from pledge.tenants import Tenant
 from pledge.trust.fit_uses import FORGE_TOKEN_USES_SWEEP
 
 _LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE")
 _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
 
 
-def declared_jobs(runtime: Runtime) -> tuple[Job, ...]:
-    """Every job of this deployment: what `pledge serve` runs and `pledge jobs` shows."""
+def declared_jobs(runtime: Runtime, apps: Sequence[App]) -> tuple[Job, ...]:
+    """Every job of this deployment serving ``apps``: what `pledge serve` runs and `pledge jobs` shows."""
     period = timedelta(hours=runtime.settings.backup_period_hours)
-    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP, *backup_jobs(backups_for(runtime), period))
+    return (
+        *builtin_jobs(),
+        FORGE_TOKEN_USES_SWEEP,
+        *backup_jobs(backups_for(runtime), period),
+        purger(runtime).job(),
+        record_retention_job(apps),
+    )
 
 
-def job_runner(runtime: Runtime) -> JobRunner:
-    return JobRunner(runtime.engine, runtime.clock, declared_jobs(runtime))
+def purger(runtime: Runtime) -> Purger:
+    """The purge as this runtime does it: through its tenant data, its vault, and dropping its cached tenants."""
+
+    def forget(tenant: Tenant) -> None:
+        if tenant.client_key is not None:
+            runtime.connect_tenants.forget(tenant.app_key, tenant.client_key)
+
+    grace = timedelta(days=runtime.settings.deletion_grace_days)
+    return Purger(runtime.tenants, runtime.vault, runtime.tenant_data, grace, forget)
+
+
+def job_runner(runtime: Runtime, apps: Sequence[App] | None = None) -> JobRunner:
+    """The runner of the declared jobs; ``apps`` by default those of ``PLEDGE_APPS``."""
+    served = load_apps(runtime.settings.apps) if apps is None else apps
+    return JobRunner(runtime.engine, runtime.clock, declared_jobs(runtime, served))
 
 
 @click.group()

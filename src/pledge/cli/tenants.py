@@ -8,7 +8,7 @@ shows a site by its host only; ``show`` gives its full base URL, which identifie
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,9 @@ import click
 
 from pledge.cli.common import command_with_settings, open_runtime, require_schema
 from pledge.config import Settings
-from pledge.tenants import Tenant, TenantState
+from pledge.tenants import Tenant, TenantNotFound, TenantState
+from pledge.tenants.shred_ledger import ledger_entry
+from pledge.tenants.timeline import scheduled_deletion
 
 _COLUMNS = ("ID", "APP", "PRODUCT", "STATE", "HOST", "CLIENT KEY", "INSTALLATION ID", "CREATED", "STATE CHANGED")
 _ROW_FIELDS = (
@@ -64,17 +66,41 @@ def list_tenants(settings: Settings, app_key: str | None, states: tuple[str, ...
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of lines of text.")
 @command_with_settings
 def show(settings: Settings, tenant_id: str, as_json: bool) -> None:
-    """One tenant with its full base URL."""
+    """One tenant with its full base URL and its timeline: every lifecycle step, and when its data is deleted.
+
+    A purged tenant is shown as the shred ledger keeps it: its id, why and when it was deleted."""
+    grace = timedelta(days=settings.deletion_grace_days)
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        tenant = runtime.tenants.get(tenant_id)
-    details = _summary(tenant) | {"base_url": tenant.base_url}
+        with runtime.engine.connect() as connection:
+            entry = ledger_entry(connection, tenant_id)
+            deletion = scheduled_deletion(connection, tenant_id, grace)
+        try:
+            tenant: Tenant | None = runtime.tenants.get(tenant_id)
+        except TenantNotFound:
+            if entry is None:
+                raise
+            tenant = None
+        events = runtime.tenants.timeline(tenant_id) if tenant is not None else []
+    details = {} if tenant is None else _summary(tenant) | {"base_url": tenant.base_url}
+    steps = [(event.event.value, event.at) for event in events]
+    if deletion is not None and entry is None:
+        steps.append(("deletion_due", deletion.due_at))
+    if entry is not None:
+        details = {"id": tenant_id, "state": "purged" if entry.purged_at else "purging", "cause": entry.cause.value}
+        details |= {"reason": entry.reason} if entry.reason else {}
+        steps += [("purge_due", entry.due_at)] if not events else []
+        steps += [("purged", entry.purged_at)] if entry.purged_at else []
+    timeline = [{"event": name, "at": _when(at)} for name, at in steps]
     if as_json:
-        click.echo(json.dumps(details))
+        click.echo(json.dumps(details | {"timeline": timeline}))
         return
     width = max(len(name) for name in details)
     for name, value in details.items():
         click.echo(f"{name.ljust(width)}  {'-' if value is None else value}")
+    click.echo("timeline:")
+    for step in timeline:
+        click.echo(f"  {step['at']}  {step['event']}")
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

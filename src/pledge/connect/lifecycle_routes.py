@@ -31,7 +31,7 @@ from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, li
 from pledge.errors import Refused
 from pledge.refusal import refused
 from pledge.runtime import Runtime
-from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError
+from pledge.tenants import Tenant, TenantNotFound, TenantState, TenantStateError, refuse_while_deleted
 from pledge.trust.connect_jwt import (
     app_base_url,
     lifecycle_issued_at,
@@ -255,6 +255,7 @@ class ConnectLifecycle:
                 # installed trigger created this installationId's tenant first: update that one.
                 tenant = self._same_site(payload)
             self._in_order(tenant, issued_at)
+        refuse_while_deleted(tenant)
         # Re-install: a rotated secret, maybe a new baseUrl after a site rename, maybe the Forge link.
         tenant = registry.update_identity(tenant.id, base_url=payload.base_url, installation_id=payload.installation_id)
         registry.set_shared_secret(tenant.id, payload.shared_secret)

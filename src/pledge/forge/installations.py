@@ -3,7 +3,8 @@
 A Forge-only app gets its tenant from the ``avi:forge:installed:app`` trigger; a Connect-on-Forge app whose Connect
 install carried the installationId already has one, and the same tenant is found by either id. The installer's
 accountId is never read out of the payload, let alone stored. An inactive license is recorded as a signal for the
-operator and the statement; it deletes nothing.
+operator and the statement, and starts the deletion grace as an uninstall does (docs/retention.md); an active
+license again ends that grace.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from pledge.db import UtcDateTime, metadata
 from pledge.runtime import Runtime
 from pledge.tenantdata import TableRows, TenantDataSet
-from pledge.tenants import Tenant, TenantNotFound, TenantState
+from pledge.tenants import Tenant, TenantNotFound, TenantState, refuse_while_deleted
 from pledge.trust.forge_fit import Invocation
 
 log = logging.getLogger("pledge.forge")
@@ -80,6 +81,7 @@ class Installations:
             except IntegrityError:
                 tenant = tenants.by_installation_id(self._app_key, invocation.installation_id)
         if not created:
+            refuse_while_deleted(tenant)
             tenant = tenants.update_identity(tenant.id, base_url=invocation.site_url, cloud_id=invocation.cloud_id)
             if tenant.state is TenantState.UNINSTALLED:
                 tenant = tenants.transition(tenant.id, TenantState.INSTALLED)  # reinstalled within the grace
@@ -112,8 +114,11 @@ class Installations:
                     )
         except IntegrityError:
             return  # another instance recorded the same sighting first
+        if invocation.license_active is not None:
+            # An ended licence starts the deletion grace, as an uninstall does; an active one again ends it.
+            self._runtime.tenants.licence_changed(tenant.id, invocation.license_active)
         if invocation.license_active is False:
-            log.warning("tenant %s: Forge reports the app's license inactive (signal only; nothing deleted)", tenant.id)
+            log.warning("tenant %s: Forge reports the app's license inactive: the deletion grace starts", tenant.id)
 
     def set_migration(self, tenant_id: str, migration_id: str | None) -> None:
         with self._runtime.engine.begin() as connection:

@@ -130,6 +130,6 @@ class ForgeLifecycle:
             ) from None
         if tenant.region != self._runtime.settings.region:
             raise self._verifier.misdirected(tenant.region)
-        if tenant.state in (TenantState.UNINSTALLED, TenantState.PURGED):
+        if tenant.state in (TenantState.UNINSTALLED, TenantState.DELETING, TenantState.PURGED):
             return tenant
         return self._runtime.tenants.transition(tenant.id, TenantState.UNINSTALLED)

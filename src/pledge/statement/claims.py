@@ -1,7 +1,8 @@
 """The statement's claims, in reading order: the one place the statement learns what it promises (S1..S14).
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
-:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`, :mod:`pledge.egress.claims`,
+:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`,
+:mod:`pledge.retention.claims`, :mod:`pledge.egress.claims`,
 :mod:`pledge.settings_claims`,
 :mod:`pledge.transport.claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
 :mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
@@ -19,6 +20,7 @@ from pledge.backup import claims as backup_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.promises import Claim, Disclosure, DisclosureKind, Evidence, Section
+from pledge.retention import claims as retention_claims
 from pledge.statement import verifier_claims
 from pledge.statement.facts import Deployment, Facts
 from pledge.store import claims as store_claims
@@ -31,21 +33,8 @@ StatementClaim = Claim[Deployment, Facts]
 """A claim as the statement checks it: its check reads the deployment and the stated facts."""
 
 
-# Promises of subsystems still to come (purge, portability, staff access, transport, the sub-processor
+# Promises of subsystems still to come (portability, staff access, transport, the sub-processor
 # register): stated as what the service will do, with no check, so they read and verify as not yet provided.
-_PURGE_AFTER_GRACE: StatementClaim = Claim(
-    "purge-after-grace",
-    "S7",
-    Section.REMOVAL,
-    "Unrecoverable deletion {facts.deletion_grace_days} days after uninstall: your site's records deleted "
-    "and its data key destroyed, so no copy, backups included, can be read again.",
-)
-_RECORD_RETENTION: StatementClaim = Claim(
-    "record-retention",
-    "S7",
-    Section.REMOVAL,
-    "Automatic deletion of records older than the retention their app declares for them.",
-)
 _EXPORT: StatementClaim = Claim(
     "export",
     "S8",
@@ -109,8 +98,6 @@ _LOGIN_SECURITY = Disclosure(
 _DISCLOSURES = (_CLOUD_DATA_CENTER, _LOGIN_SECURITY)
 
 _PLANNED = (
-    _PURGE_AFTER_GRACE,
-    _RECORD_RETENTION,
     _EXPORT,
     _STAFF_PURPOSE,
     _STAFF_AUDIT,
@@ -130,6 +117,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
     *backup_claims.CLAIMS,
+    *retention_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )

@@ -1,4 +1,5 @@
-"""S3 and S6: the only thing stored about a customer site is its identity, and uninstalling ends the account."""
+"""S3, S6 and S7: the only thing stored about a customer site is its identity; uninstalling ends the account and
+starts the deletion grace; the shred ledger remembers every purge."""
 
 from pledge.tenants.registry import (
     Tenant,
@@ -7,6 +8,7 @@ from pledge.tenants.registry import (
     TenantState,
     TenantStateError,
     count_by_region,
+    refuse_while_deleted,
     reseal_secrets,
     stored_fields,
     tenants_table,
@@ -19,6 +21,7 @@ __all__ = [
     "TenantState",
     "TenantStateError",
     "count_by_region",
+    "refuse_while_deleted",
     "reseal_secrets",
     "stored_fields",
     "tenants_table",

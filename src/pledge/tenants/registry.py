@@ -49,8 +49,19 @@ from sqlalchemy.exc import IntegrityError
 
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
-from pledge.errors import PledgeError
+from pledge.errors import PledgeError, Refused
 from pledge.tenantdata import TableRows
+from pledge.tenants.timeline import (
+    MAX_REASON,
+    TIMELINE_ROWS,
+    DeletionCause,
+    Event,
+    TimelineEvent,
+    cancel_deletion,
+    record_event,
+    schedule_deletion,
+    timeline,
+)
 
 
 class TenantState(enum.StrEnum):
@@ -58,18 +69,31 @@ class TenantState(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
     UNINSTALLED = "uninstalled"
+    DELETING = "deleting"
+    """Its administrator, or an operator, asked for its deletion: refused everything until the purge is done."""
     PURGED = "purged"
 
 
-# Re-installing is allowed from any state but PURGED: Atlassian sends `installed` again on upgrade, secret
-# rotation and site rename, and a customer may reinstall during the uninstall grace period.
-_FROM_INSTALLED = frozenset({TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED})
+# Re-installing is allowed from any state but DELETING and PURGED: Atlassian sends `installed` again on upgrade,
+# secret rotation and site rename, and a customer may reinstall during the uninstall grace period. A deletion asked
+# for cannot be taken back; only the purge (pledge.tenants.shred_ledger) makes a tenant PURGED.
+_FROM_INSTALLED = frozenset(
+    {TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED, TenantState.UNINSTALLED, TenantState.DELETING}
+)
 _TRANSITIONS: dict[TenantState, frozenset[TenantState]] = {
     TenantState.INSTALLED: _FROM_INSTALLED,
     TenantState.ENABLED: _FROM_INSTALLED,
     TenantState.DISABLED: _FROM_INSTALLED,
-    TenantState.UNINSTALLED: frozenset({TenantState.INSTALLED, TenantState.UNINSTALLED, TenantState.PURGED}),
+    TenantState.UNINSTALLED: frozenset({TenantState.INSTALLED, TenantState.UNINSTALLED, TenantState.DELETING}),
+    TenantState.DELETING: frozenset({TenantState.DELETING}),
     TenantState.PURGED: frozenset(),
+}
+_EVENTS = {
+    TenantState.INSTALLED: Event.INSTALLED,
+    TenantState.ENABLED: Event.ENABLED,
+    TenantState.DISABLED: Event.DISABLED,
+    TenantState.UNINSTALLED: Event.UNINSTALLED,
+    TenantState.DELETING: Event.DELETION_REQUESTED,
 }
 
 tenants_table = Table(
@@ -123,8 +147,9 @@ tenant_change_counter_table = Table(
     Column("version", BigInteger, nullable=False),
 )
 
-TENANT_ROWS: Final = (TableRows(tenants_table, "id"), TableRows(lifecycle_order_table))
-"""A tenant's rows here, as parts of its tenant data (:mod:`pledge.tenantdata`). ``lifecycle_tokens`` is no
+TENANT_ROWS: Final = (TableRows(tenants_table, "id"), TableRows(lifecycle_order_table), *TIMELINE_ROWS)
+"""A tenant's rows here, as parts of its tenant data (:mod:`pledge.tenantdata`): its registry row, the order of its
+lifecycle events, its timeline. ``lifecycle_tokens`` is no
 tenant's: it holds digests of used tokens, whoever they were for. Nor is ``tenant_changes``: its numbers are this
 deployment's, meaningless in another (it goes with the tenant's row, by cascade)."""
 
@@ -221,6 +246,7 @@ class TenantRegistry:
         with self._engine.begin() as connection:
             connection.execute(insert(tenants_table).values(**_row(tenant)))
             _record_change(connection, tenant.id)
+            record_event(connection, tenant.id, Event.INSTALLED, now)
         return tenant
 
     def get(self, tenant_id: str) -> Tenant:
@@ -265,6 +291,48 @@ class TenantRegistry:
         return changed
 
     def transition(self, tenant_id: str, state: TenantState) -> Tenant:
+        """Move the tenant to ``state`` and record it on its timeline, in one transaction. Uninstalling starts the
+        deletion grace; re-installing from it ends the grace, and the tenant has all its data again."""
+        if state is TenantState.DELETING:
+            raise TenantStateError("a deletion is asked for with request_deletion, which records who asked")
+        return self._move(tenant_id, state)
+
+    def request_deletion(self, tenant_id: str, cause: DeletionCause, reason: str | None = None) -> Tenant:
+        """Delete the tenant without waiting for a grace: from now on its requests are refused, and the next purge
+        run (within its period) deletes it. ``reason`` is an operator's, kept in the shred ledger."""
+        if cause.waits_for_grace:
+            raise ValueError(f"{cause} starts a grace, not a deletion on request")
+        if reason is not None and len(reason) > MAX_REASON:
+            raise ValueError(f"a reason is at most {MAX_REASON} characters")
+        return self._move(tenant_id, TenantState.DELETING, cause=cause, reason=reason)
+
+    def licence_changed(self, tenant_id: str, active: bool) -> None:
+        """Forge says the app's licence on the site ended (the deletion grace starts, as for an uninstall) or is
+        active again (that grace ends). Nothing happens to a tenant already uninstalled or being deleted."""
+        now = self._clock.now()
+        with self._engine.begin() as connection:
+            state = connection.execute(
+                select(tenants_table.c.state).where(tenants_table.c.id == tenant_id)
+            ).scalar_one_or_none()
+            if state is None:
+                raise TenantNotFound(f"no tenant {tenant_id}")
+            if TenantState(state) not in (TenantState.INSTALLED, TenantState.ENABLED, TenantState.DISABLED):
+                return
+            if active:
+                if cancel_deletion(connection, tenant_id, only=DeletionCause.LICENCE_ENDED):
+                    record_event(connection, tenant_id, Event.LICENCE_ACTIVE, now)
+            else:
+                schedule_deletion(connection, tenant_id, DeletionCause.LICENCE_ENDED, now)
+                record_event(connection, tenant_id, Event.LICENCE_ENDED, now)
+
+    def timeline(self, tenant_id: str) -> tuple[TimelineEvent, ...]:
+        """Every lifecycle step of the tenant, oldest first."""
+        with self._engine.connect() as connection:
+            return tuple(timeline(connection, tenant_id))
+
+    def _move(
+        self, tenant_id: str, state: TenantState, *, cause: DeletionCause | None = None, reason: str | None = None
+    ) -> Tenant:
         tenant = self.get(tenant_id)
         if state not in _TRANSITIONS[tenant.state]:
             raise TenantStateError(f"tenant {tenant_id} cannot go from {tenant.state} to {state}")
@@ -272,7 +340,23 @@ class TenantRegistry:
             return tenant
         now = self._clock.now()
         changed = replace(tenant, state=state, updated_at=now, state_changed_at=now)
-        self._write(tenant_id, {"state": state.value, "updated_at": now, "state_changed_at": now})
+        with self._engine.begin() as connection:
+            moved = connection.execute(
+                update(tenants_table)
+                .where((tenants_table.c.id == tenant_id) & (tenants_table.c.state == tenant.state.value))
+                .values(state=state.value, updated_at=now, state_changed_at=now)
+            )
+            if moved.rowcount != 1:
+                raise TenantStateError(f"tenant {tenant_id} changed state meanwhile: try again")
+            if tenant.state is TenantState.UNINSTALLED and state is TenantState.INSTALLED:
+                cancel_deletion(connection, tenant_id)
+                record_event(connection, tenant_id, Event.REINSTALLED, now)
+            else:
+                record_event(connection, tenant_id, _EVENTS[state], now)
+            if state is TenantState.UNINSTALLED:
+                schedule_deletion(connection, tenant_id, DeletionCause.UNINSTALLED, now)
+            elif cause is not None:
+                schedule_deletion(connection, tenant_id, cause, now, reason)
         return changed
 
     def set_shared_secret(self, tenant_id: str, secret: str) -> None:
@@ -404,6 +488,18 @@ def _tenant(row: RowMapping) -> Tenant:
         updated_at=row["updated_at"],
         state_changed_at=row["state_changed_at"],
     )
+
+
+def refuse_while_deleted(tenant: Tenant) -> None:
+    """Refuse to re-install a tenant whose deletion was asked for or has begun: it cannot be taken back, and the
+    site gets a new tenant once the purge has deleted this one."""
+    if tenant.state in (TenantState.DELETING, TenantState.PURGED):
+        raise Refused(
+            "tenant_state_conflict",
+            "this site's data is being deleted, as was asked: install the app again once that is done "
+            "(within the hour)",
+            status_code=409,
+        )
 
 
 def reseal_secrets(engine: Engine, sealer: SecretSealer, tenant_id: str) -> int:

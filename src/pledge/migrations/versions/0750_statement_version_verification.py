@@ -1,7 +1,7 @@
 """Each statement version keeps the verification it was published with.
 
 Revision ID: 0750
-Revises: 0500
+Revises: 0600
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from pledge.db import UtcDateTime
 
 revision: str = "0750"
-down_revision: str | None = "0500"
+down_revision: str | None = "0600"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
