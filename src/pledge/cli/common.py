@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +14,7 @@ from typing import Any
 import click
 
 from pledge import schema
+from pledge.app import App
 from pledge.config import Settings, load_settings, one_line
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.runtime import Runtime
@@ -76,3 +80,20 @@ def command_with_settings(function: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper
+
+
+def load_apps(paths: tuple[str, ...]) -> list[App]:
+    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
+    if paths and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    apps: list[App] = []
+    for path in paths:
+        module_name, _, attribute = path.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"invalid setting PLEDGE_APPS={path!r}: cannot import it ({exc})") from None
+        apps.append(target)
+    return apps

@@ -9,8 +9,7 @@ import click
 import yaml
 
 from pledge.app import App
-from pledge.cli.common import command_with_settings
-from pledge.cli.serve import load_apps
+from pledge.cli.common import command_with_settings, load_apps
 from pledge.config import Settings
 from pledge.errors import ConfigurationError
 from pledge.forge.manifest import manifest_sections

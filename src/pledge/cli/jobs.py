@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import click
 
-from pledge.cli.common import command_with_settings, open_runtime, require_schema
+from pledge.app import App
+from pledge.cli.common import command_with_settings, load_apps, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
+from pledge.reporting import reporting_job
 from pledge.runtime import Runtime
 from pledge.trust.fit_uses import FORGE_TOKEN_USES_SWEEP
 
@@ -17,13 +20,13 @@ _LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST
 _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
 
 
-def declared_jobs() -> tuple[Job, ...]:
-    """Every job of this deployment: what `pledge serve` runs and `pledge jobs` shows."""
-    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP)
+def declared_jobs(runtime: Runtime, apps: Sequence[App]) -> tuple[Job, ...]:
+    """Every job of this deployment serving ``apps``: what `pledge serve` runs and `pledge jobs` shows."""
+    return (*builtin_jobs(), FORGE_TOKEN_USES_SWEEP, reporting_job(runtime, apps))
 
 
-def job_runner(runtime: Runtime) -> JobRunner:
-    return JobRunner(runtime.engine, runtime.clock, declared_jobs())
+def job_runner(runtime: Runtime, apps: Sequence[App]) -> JobRunner:
+    return JobRunner(runtime.engine, runtime.clock, declared_jobs(runtime, apps))
 
 
 @click.group()
@@ -37,7 +40,7 @@ def list_jobs(settings: Settings) -> None:
     """Every declared job: period, deadline, when it is next due, its last success and failure, how overdue."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        statuses = job_runner(runtime).status()
+        statuses = job_runner(runtime, load_apps(settings.apps)).status()
     _table(
         _LIST_COLUMNS,
         [
@@ -62,7 +65,7 @@ def run_job(settings: Settings, name: str) -> None:
     """Run NAME now, due or not, under its lease: refused while another instance runs it."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        record = job_runner(runtime).run_now(name)
+        record = job_runner(runtime, load_apps(settings.apps)).run_now(name)
     _table(_HISTORY_COLUMNS, [_history_row(record)])
     if record.outcome != Outcome.SUCCEEDED:
         raise PledgeError(f"job {name} {record.outcome}" + (f": {record.error}" if record.error else ""))
@@ -76,7 +79,7 @@ def history(settings: Settings, name: str | None, limit: int) -> None:
     """The latest runs, newest first, one line each (of NAME only, if given)."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        records = job_runner(runtime).history(name, limit=limit)
+        records = job_runner(runtime, load_apps(settings.apps)).history(name, limit=limit)
     _table(_HISTORY_COLUMNS, [_history_row(record) for record in records])
 
 

@@ -9,12 +9,9 @@ way a single server stops (requests in flight finish). See docs/operations.md.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
 import signal
 import socket
-import sys
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -27,7 +24,7 @@ from uvicorn.supervisors import Multiprocess
 
 from pledge import schema
 from pledge.app import App
-from pledge.cli.common import open_runtime, settings_from
+from pledge.cli.common import load_apps, open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
 from pledge.errors import ConfigurationError, PledgeError
@@ -71,7 +68,9 @@ def run(settings: Settings) -> None:
             return
         with open_runtime(settings) as runtime:
             routes = _prepare(runtime, loaded)
-            host = create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
+            host = create_host(
+                runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime, loaded)
+            )
             log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
             uvicorn.Server(_uvicorn_config(host, settings)).run(sockets=[listening])
 
@@ -128,7 +127,7 @@ class WorkerHost:
         loaded = load_apps(settings.apps)
         runtime = Runtime.open(settings)
         routes = statement_routes(runtime, loaded)
-        return create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime))
+        return create_host(runtime, loaded, extra_routes=routes, owns_runtime=True, jobs=job_runner(runtime, loaded))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -154,20 +153,3 @@ def _stop_with_success(_signum: int, _frame: FrameType | None) -> None:
     closes.
     """
     raise SystemExit(0)
-
-
-def load_apps(paths: tuple[str, ...]) -> list[App]:
-    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
-    if paths and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    apps: list[App] = []
-    for path in paths:
-        module_name, _, attribute = path.partition(":")
-        try:
-            target: Any = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                target = getattr(target, part)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"invalid setting PLEDGE_APPS={path!r}: cannot import it ({exc})") from None
-        apps.append(target)
-    return apps

@@ -17,8 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pledge import schema
-from pledge.cli.common import command_with_settings
-from pledge.cli.serve import load_apps
+from pledge.cli.common import command_with_settings, load_apps
 from pledge.clock import SystemClock
 from pledge.config import Settings
 from pledge.db import open_engine

@@ -1,11 +1,11 @@
 """The statement's claims, in reading order: the one place the statement learns what it promises (S1..S14).
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
-:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.settings_claims`,
-:mod:`pledge.logs_claims`; the two every protocol keeps together in :mod:`pledge.statement.verifier_claims`). This
-module places them in the statement's order, beside the promises no package keeps yet: a claim without a check is
-rendered as **Not yet provided** and reported as missing by verification, which counts as a failure, so the
-statement never claims more than the system does.
+:mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.reporting.claims`,
+:mod:`pledge.settings_claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
+:mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
+package keeps yet: a claim without a check is rendered as **Not yet provided** and reported as missing by
+verification, which counts as a failure, so the statement never claims more than the system does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pledge import logs_claims, settings_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.promises import Claim, Evidence, Section
+from pledge.reporting import claims as reporting_claims
 from pledge.statement import verifier_claims
 from pledge.statement.facts import Deployment, Facts
 from pledge.store import claims as store_claims
@@ -128,6 +129,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *settings_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
+    *reporting_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )
@@ -156,6 +158,7 @@ STATEMENT_ORDER = (
     "logs-redacted",
     "egress-allowlist",
     "egress-refusals-recorded",
+    "personal-data-reporting",
     "sub-processors",
     "legal-requests",
 )
