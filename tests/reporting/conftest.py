@@ -9,14 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio.to_thread
-import httpx
 import pytest
 from sqlalchemy import Engine
+from tests.connect.conftest import OriginRouter
 
 from pledge.app import AccountEvent, App
 from pledge.clock import FrozenClock
 from pledge.config import load_settings
 from pledge.egress import OutboundClient
+from pledge.forge_config import ForgeConfig
 from pledge.host import create_host
 from pledge.jobs import JobRunner, RunRecord
 from pledge.reporting import JOB_NAME, reporting_job
@@ -25,7 +26,6 @@ from pledge.sim import ConnectSim, InstallSigner, SimSite
 from pledge.sim.account_reporting import AccountDirectory
 from pledge.store import Category, Collection, DataManifest, Field, TenantStore
 from pledge.tenants import Tenant
-from tests.connect.conftest import OriginRouter
 
 APP_ORIGIN = "http://127.0.0.1:8000"
 DESCRIPTOR_URL = APP_ORIGIN + "/apps/follow-up/atlassian-connect.json"
@@ -63,8 +63,8 @@ class Hooks:
     updated: list[tuple[str, str]] = field(default_factory=list)
 
 
-def follow_up_app(hooks: Hooks) -> App:
-    app = App(key="follow-up", name="Follow up", data=MANIFEST)
+def follow_up_app(hooks: Hooks, forge: ForgeConfig | None = None) -> App:
+    app = App(key="follow-up", name="Follow up", data=MANIFEST, forge=forge)
 
     @app.on_account_closed
     async def closed(event: AccountEvent) -> None:
@@ -135,7 +135,10 @@ async def world(
         data_dir=tmp_path / "data", database_url=database_url, connect_install_keys_url=acme.install_keys_url
     )
     runtime = Runtime.open(
-        settings, clock=clock, engine=engine, egress=OutboundClient([settings.connect_install_keys_url], transport=router)
+        settings,
+        clock=clock,
+        engine=engine,
+        egress=OutboundClient([settings.connect_install_keys_url], transport=router),
     )
     hooks = Hooks()
     app = follow_up_app(hooks)

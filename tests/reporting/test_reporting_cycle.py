@@ -6,11 +6,12 @@ import json
 import uuid
 from datetime import timedelta
 
+from tests.reporting.conftest import World
+
 from pledge.jobs import Outcome
 from pledge.reporting.claims import check_reporting
 from pledge.reporting.tables import CycleOutcome, last_successes, latest_cycle
 from pledge.statement.facts import Deployment
-from tests.reporting.conftest import World
 
 ALICE = "557058:" + "1b2c3d4e-0000-4000-8000-00000000a11c"
 BOB = "5b10ac8d82e05b22cc7d4ef5"
@@ -30,7 +31,9 @@ def reported_ids(world: World) -> list[list[str]]:
 async def test_a_closed_account_is_erased_from_every_record_and_the_others_are_kept(world: World) -> None:
     acme, globex = world.tenants()
     acme_store, globex_store = world.store(acme), world.store(globex)
-    alone = acme_store.create("followers", {"issue_key": "SIM-1", "follower": ALICE, "display_name": "Alice", "note": "x"})
+    alone = acme_store.create(
+        "followers", {"issue_key": "SIM-1", "follower": ALICE, "display_name": "Alice", "note": "x"}
+    )
     kept = acme_store.create("followers", {"issue_key": "SIM-2", "follower": BOB, "display_name": "Bob", "note": "y"})
     shared = acme_store.create("digests", {"recipients": [ALICE, BOB], "subject": "weekly"})
     only_alice = acme_store.create("digests", {"recipients": [ALICE], "subject": "for Alice"})
@@ -48,8 +51,12 @@ async def test_a_closed_account_is_erased_from_every_record_and_the_others_are_k
     assert sorted(world.hooks.closed) == sorted([(acme.id, ALICE), (globex.id, ALICE)])
     assert acme_store.count("digests") == 1
     # ... then Pledge erased Alice everywhere: her id and the personal fields beside it; Bob's data is untouched.
-    assert acme_store.get("followers", alone.id).values == {"issue_key": "SIM-1", "follower": None,
-                                                           "display_name": None, "note": "x"}
+    assert acme_store.get("followers", alone.id).values == {
+        "issue_key": "SIM-1",
+        "follower": None,
+        "display_name": None,
+        "note": "x",
+    }
     assert acme_store.get("followers", kept.id).values == kept.values
     assert acme_store.get("digests", shared.id)["recipients"] == [BOB]
     assert globex_store.get("followers", elsewhere.id)["follower"] is None
@@ -99,7 +106,11 @@ async def test_5xx_is_retried_with_backoff_and_a_bounded_number_of_times(world: 
     assert len(world.acme.site.recorder.received("/report/accounts")) == 5
     assert world.waits == [1, 2, 4, 8]
     cycle = latest_cycle(world.runtime.engine, [acme.id])
-    assert cycle is not None and cycle.outcome is CycleOutcome.FAILED and cycle.error == "the reporting API answered 503 5 times"
+    assert (
+        cycle is not None
+        and cycle.outcome is CycleOutcome.FAILED
+        and cycle.error == "the reporting API answered 503 5 times"
+    )
     world.accounts.fail = 0
     world.clock.advance(timedelta(hours=1))
     await world.report()
@@ -128,7 +139,7 @@ async def test_200_accounts_are_reported_in_batches_of_90(world: World) -> None:
 
     sizes = [len(ids) for ids in reported_ids(world)]
     assert sizes == [90, 90, 20]
-    assert sorted(sum(reported_ids(world), [])) == sorted(account(n) for n in range(200))
+    assert sorted(a for ids in reported_ids(world) for a in ids) == sorted(account(n) for n in range(200))
     cycle = last_successes(world.runtime.engine, [acme.id])[acme.id]
     assert (cycle.accounts, cycle.batches, cycle.closed, cycle.records_erased) == (200, 3, 1, 1)
 
