@@ -37,6 +37,8 @@ FAULTS = frozenset(
         "pledge.backup.target.ObjectMissing",
         "pledge.backup.target.ObjectExists",
         "pledge.backup.target.ObjectLocked",
+        "pledge.reporting.atlassian_api.ReportingFailed",  # reporting runs as a job; a cycle records these
+        "pledge.reporting.atlassian_api.ReportingThrottled",
     }
 )
 
