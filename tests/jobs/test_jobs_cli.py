@@ -46,7 +46,11 @@ def test_run_sweeps_expired_lifecycle_tokens_and_history_shows_the_run(migrated:
     listed = runner.invoke(cli, ["jobs", "list"])
     header, *rows = listed.stdout.splitlines()
     assert header.split()[:3] == ["NAME", "PERIOD", "DEADLINE"]
-    assert [row.split()[:3] for row in rows] == [[SWEEP, "3600s", "300s"], ["forge-token-uses-sweep", "600s", "300s"]]
+    assert [row.split()[:3] for row in rows] == [
+        [SWEEP, "3600s", "300s"],
+        ["forge-token-uses-sweep", "600s", "300s"],
+        ["personal-data-reporting", "3600s", "1800s"],
+    ]
 
     history = runner.invoke(cli, ["jobs", "history", SWEEP])
     header, *rows = history.stdout.splitlines()

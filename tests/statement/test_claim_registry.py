@@ -15,6 +15,7 @@ import pledge
 from pledge import logs_claims, settings_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
+from pledge.reporting import claims as reporting_claims
 from pledge.runtime import Runtime
 from pledge.statement import verifier_claims
 from pledge.statement.claims import CLAIMS, STATEMENT_ORDER, Claim, Evidence, Section, in_order
@@ -32,6 +33,7 @@ PACKAGE_CLAIMS = (
     *settings_claims.CLAIMS,
     *logs_claims.CLAIMS,
     *egress_claims.CLAIMS,
+    *reporting_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )
