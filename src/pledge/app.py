@@ -10,7 +10,7 @@ import asyncio
 import enum
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -159,6 +159,26 @@ class RequestContext:
 Endpoint = Callable[[RequestContext], Awaitable[Any]]
 
 
+class ProductApi(Protocol):
+    """The tenant's product called as the app: Connect's ``ProductClient`` or Forge's ``ForgeApiClient``."""
+
+    async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, **segments: str | int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """What an account hook receives when Atlassian's personal data reporting names a person the tenant's records
+    hold: the tenant, the accountId, the tenant's store and its product (docs/personal-data-reporting.md)."""
+
+    tenant: Tenant
+    account_id: str = field(repr=False)
+    store: AsyncTenantStore = field(repr=False)
+    product: ProductApi = field(repr=False)
+
+
+AccountHook = Callable[[AccountEvent], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     path: str
@@ -200,6 +220,10 @@ class App:
     routes: list[Route] = field(default_factory=list, init=False)
     webhooks: list[Webhook] = field(default_factory=list, init=False)
     pages: list[Page] = field(default_factory=list, init=False)
+    account_closed_hook: AccountHook | None = field(default=None, init=False)
+    """Runs when an account the tenant's records hold is closed, before Pledge erases it from them."""
+    account_updated_hook: AccountHook | None = field(default=None, init=False)
+    """Runs when Atlassian says a person's data changed since the app stored it: the app refreshes it."""
 
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.key):
@@ -239,6 +263,23 @@ class App:
             return endpoint
 
         return register
+
+    def on_account_closed(self, hook: AccountHook) -> AccountHook:
+        """``@app.on_account_closed``: custom handling of a closed account (say, deleting the records that only
+        made sense for that person). Pledge then erases the accountId and the personal fields of every record that
+        still holds it, whatever the hook did or raised."""
+        if self.account_closed_hook is not None:
+            raise ValueError(f"app {self.key!r} declares on_account_closed twice")
+        self.account_closed_hook = hook
+        return hook
+
+    def on_account_updated(self, hook: AccountHook) -> AccountHook:
+        """``@app.on_account_updated``: refresh what the app keeps about a person whose profile changed (read it
+        again through ``event.product`` and update the records)."""
+        if self.account_updated_hook is not None:
+            raise ValueError(f"app {self.key!r} declares on_account_updated twice")
+        self.account_updated_hook = hook
+        return hook
 
 
 def _path(path: str) -> str:

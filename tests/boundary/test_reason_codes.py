@@ -43,6 +43,8 @@ FAULTS = frozenset(
         "pledge.backup.writer.KeyMissing",
         "pledge.backup.restore.NewerSchema",
         "pledge.backup.restore.RestoreRefused",
+        "pledge.reporting.atlassian_api.ReportingFailed",  # reporting runs as a job; a cycle records these
+        "pledge.reporting.atlassian_api.ReportingThrottled",
     }
 )
 

@@ -53,6 +53,7 @@ def test_run_sweeps_expired_lifecycle_tokens_and_history_shows_the_run(migrated:
         ["backup-restore-drill", "86400s", "14400s"],
         ["tenant-purge", "3600s", "600s"],
         ["record-retention", "3600s", "600s"],
+        ["personal-data-reporting", "3600s", "1800s"],
     ]
 
     history = runner.invoke(cli, ["jobs", "history", SWEEP])

@@ -13,6 +13,7 @@ from pledge.cli.common import command_with_settings, load_apps, open_runtime, re
 from pledge.config import Settings
 from pledge.errors import PledgeError
 from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
+from pledge.reporting import reporting_job
 from pledge.retention import Purger, record_retention_job
 from pledge.runtime import Runtime
 from pledge.serving import backups_for
@@ -32,6 +33,7 @@ def declared_jobs(runtime: Runtime, apps: Sequence[App]) -> tuple[Job, ...]:
         *backup_jobs(backups_for(runtime), period),
         purger(runtime).job(),
         record_retention_job(apps),
+        reporting_job(runtime, apps),
     )
 
 
@@ -63,7 +65,7 @@ def list_jobs(settings: Settings) -> None:
     """Every declared job: period, deadline, when it is next due, its last success and failure, how overdue."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        statuses = job_runner(runtime).status()
+        statuses = job_runner(runtime, load_apps(settings.apps)).status()
     _table(
         _LIST_COLUMNS,
         [
@@ -88,7 +90,7 @@ def run_job(settings: Settings, name: str) -> None:
     """Run NAME now, due or not, under its lease: refused while another instance runs it."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        record = job_runner(runtime).run_now(name)
+        record = job_runner(runtime, load_apps(settings.apps)).run_now(name)
     _table(_HISTORY_COLUMNS, [_history_row(record)])
     if record.outcome != Outcome.SUCCEEDED:
         raise PledgeError(f"job {name} {record.outcome}" + (f": {record.error}" if record.error else ""))
@@ -102,7 +104,7 @@ def history(settings: Settings, name: str | None, limit: int) -> None:
     """The latest runs, newest first, one line each (of NAME only, if given)."""
     with open_runtime(settings) as runtime:
         require_schema(runtime)
-        records = job_runner(runtime).history(name, limit=limit)
+        records = job_runner(runtime, load_apps(settings.apps)).history(name, limit=limit)
     _table(_HISTORY_COLUMNS, [_history_row(record) for record in records])
 
 

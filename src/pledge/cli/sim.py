@@ -115,6 +115,42 @@ def page(app_key: str, page_key: str, issue_key: str, sim_url: str) -> None:
     echo_relayed("GET", result)
 
 
+@sim.group()
+def account() -> None:
+    """Atlassian accounts as the personal data reporting API reports them (docs/personal-data-reporting.md)."""
+
+
+def _account_command(action: str, done: str) -> click.Command:
+    @click.argument("account_id")
+    @sim_option
+    def command(account_id: str, sim_url: str) -> None:
+        control(sim_url, "POST", f"/accounts/{account_id}/{action}")
+        click.echo(f"account {done}: the reporting API answers it {done} from now on")
+
+    command.__doc__ = f"Mark ACCOUNT_ID {done}, as Atlassian's personal data reporting API will report it."
+    return click.command(name=action)(command)
+
+
+account.add_command(_account_command("close", "closed"))
+account.add_command(_account_command("update", "updated"))
+
+
+@sim.command()
+@click.option("--throttle", type=click.IntRange(0, 10_000), help="Answer the next N reports 429.")
+@click.option("--retry-after", type=click.IntRange(0, 10_000), help="The Retry-After of those 429s, in seconds.")
+@click.option("--fail", type=click.IntRange(0, 10_000), help="Answer the next N reports 503.")
+@click.option("--cycle-period", type=click.IntRange(1, 10_000), help="The Cycle-Period header, in days.")
+@sim_option
+def reporting(
+    throttle: int | None, retry_after: int | None, fail: int | None, cycle_period: int | None, sim_url: str
+) -> None:
+    """Show (and with options, change) how the personal data reporting API answers."""
+    changes = {"throttle": throttle, "retryAfter": retry_after, "fail": fail, "cyclePeriod": cycle_period}
+    chosen = {name: value for name, value in changes.items() if value is not None}
+    state = control(sim_url, "POST", "/reporting", chosen) if chosen else control(sim_url, "GET", "/reporting")
+    click.echo(" ".join(f"{name}={value}" for name, value in state.items()))
+
+
 @sim.command()
 @sim_option
 def log(sim_url: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -128,21 +128,23 @@ class ProductClient:
         if status != 429 and method not in _IDEMPOTENT:
             return None
         backoff = BASE_BACKOFF_SECONDS * 2 ** (attempt - 1)
-        asked = self._retry_after(response.headers.get("retry-after"))
+        asked = retry_after_seconds(response.headers.get("retry-after"), self._clock.now())
         wait = backoff if asked is None else max(asked, 0.0)
         return None if wait > MAX_WAIT_SECONDS else wait
 
-    def _retry_after(self, value: str | None) -> float | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return (when - self._clock.now()).total_seconds()
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """How long a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date), or None when it says nothing."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when - now).total_seconds()
 
 
 async def product_client(context: RequestContext, *, sleep: Sleep = asyncio.sleep) -> ProductClient:

@@ -406,7 +406,8 @@ class ForgeSite:
         claims = self._token_claims(token)
         if claims is None:
             raise RestRefused("the bearer token was not issued by this site or has expired")
-        if claims.get("cloudId") != request.path_params.get("cloud_id"):
+        # Atlassian-wide APIs (personal data reporting) name no site; a site's API must be the token's own.
+        if "cloud_id" in request.path_params and claims.get("cloudId") != request.path_params["cloud_id"]:
             raise RestRefused("the bearer token is for another site")
         return RestCaller(scheme=f"forge-{claims['kind']}", app_key=self.app_id)
 

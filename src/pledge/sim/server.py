@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 
 from pledge.clock import Clock
+from pledge.sim.account_reporting import AccountDirectory, add_reporting_control_routes
 from pledge.sim.connect_site import ConnectSim, SimError
 from pledge.sim.control import CONTROL_PREFIX, ControlHandler, add_control_route, redact_jwt
 from pledge.sim.forge_control import add_forge_control_routes
@@ -21,11 +22,12 @@ from pledge.sim.site import Exchange, SimSite
 
 @dataclass(frozen=True)
 class Simulator:
-    """The site, its Connect side, and its Forge side when it serves a Forge app."""
+    """The site, its Connect side, its Forge side when it serves a Forge app, and Atlassian's accounts."""
 
     site: SimSite
     connect: ConnectSim
     forge: ForgeSite | None
+    accounts: AccountDirectory
 
 
 def build_simulator(
@@ -37,8 +39,11 @@ def build_simulator(
     forge = ForgeSite(forge_app_id, clock=clock, site=site) if forge_app_id is not None else None
     add_connect_control_routes(connect)
     add_forge_control_routes(site, forge)
+    accounts = AccountDirectory(clock)
+    accounts.serve_on(site)
+    add_reporting_control_routes(site, accounts)
     add_control_route(site, "/log", _log_route(site, forge), method="GET")
-    return Simulator(site, connect, forge)
+    return Simulator(site, connect, forge, accounts)
 
 
 def add_connect_control_routes(sim: ConnectSim) -> None:

@@ -2,7 +2,7 @@
 
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
 :mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`,
-:mod:`pledge.retention.claims`, :mod:`pledge.egress.claims`,
+:mod:`pledge.retention.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.reporting.claims`,
 :mod:`pledge.settings_claims`,
 :mod:`pledge.transport.claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
 :mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
@@ -20,6 +20,7 @@ from pledge.backup import claims as backup_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.promises import Claim, Disclosure, DisclosureKind, Evidence, Section
+from pledge.reporting import claims as reporting_claims
 from pledge.retention import claims as retention_claims
 from pledge.statement import verifier_claims
 from pledge.statement.facts import Deployment, Facts
@@ -118,6 +119,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *egress_claims.CLAIMS,
     *backup_claims.CLAIMS,
     *retention_claims.CLAIMS,
+    *reporting_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )
@@ -147,6 +149,7 @@ STATEMENT_ORDER = (
     "logs-redacted",
     "egress-allowlist",
     "egress-refusals-recorded",
+    "personal-data-reporting",
     "sub-processors",
     "legal-requests",
 )

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
+# Atlassian's user privacy guide: an accountId is 1 to 128 letters, digits, "-" and ":". "unknown" is what the REST
+# APIs answer for a deleted or corrupted user, never a person: it is not reported.
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
+_NOT_AN_ACCOUNT = "unknown"
+
 MAX_INDEXED_FIELDS = 4
 """Indexed fields per collection: each has a blind-index column, and a database index, in the records table."""
+
+MAX_ACCOUNTS_PER_VALUE = 1000
+"""AccountIds one account field of one record may list."""
 
 
 class Category(enum.StrEnum):
@@ -30,11 +38,17 @@ class Field:
     purpose: str
     indexed: bool = False
     """Can be filtered on. Personal and secret fields are then looked up through keyed blind indexes."""
+    account_id: bool = False
+    """Holds Atlassian accountIds: one (a string) or several (a list of strings), or None. Only personal data
+    fields may; the store refuses any other value, and Pledge reports these ids to Atlassian's personal data
+    reporting API and erases them when the account is closed (docs/personal-data-reporting.md)."""
 
     def __post_init__(self) -> None:
         _check_name("field", self.name)
         if not self.purpose.strip():
             raise ValueError(f"field {self.name!r} needs a purpose: the statement quotes it")
+        if self.account_id and self.category is not Category.PERSONAL:
+            raise ValueError(f"field {self.name!r} holds accountIds: declare it Category.PERSONAL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,11 @@ class Collection:
     def personal_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.category is Category.PERSONAL)
 
+    @property
+    def account_fields(self) -> tuple[Field, ...]:
+        """The fields declared ``account_id=True``: where the collection keeps Atlassian accountIds."""
+        return tuple(f for f in self.fields if f.account_id)
+
 
 @dataclass(frozen=True, slots=True)
 class DataManifest:
@@ -91,6 +110,28 @@ class DataManifest:
     @property
     def stores_personal_data(self) -> bool:
         return any(c.personal_fields for c in self.collections)
+
+    @property
+    def stores_account_ids(self) -> bool:
+        """Whether any collection declares a field of Atlassian accountIds: then its tenants are reported."""
+        return any(c.account_fields for c in self.collections)
+
+
+def is_account_id(value: object) -> bool:
+    """Whether ``value`` is shaped as an Atlassian accountId (and is not the placeholder ``unknown``)."""
+    return isinstance(value, str) and value != _NOT_AN_ACCOUNT and _ACCOUNT_ID.fullmatch(value) is not None
+
+
+def account_ids_in(value: object) -> tuple[str, ...] | None:
+    """The accountIds an account field's value holds (None holds none); None when the value is not one the field
+    may hold: an accountId, a list of them, or None."""
+    if value is None:
+        return ()
+    if is_account_id(value):
+        return (str(value),)
+    if isinstance(value, list | tuple) and len(value) <= MAX_ACCOUNTS_PER_VALUE and all(map(is_account_id, value)):
+        return tuple(value)
+    return None
 
 
 def _check_name(kind: str, name: str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from pledge.clock import Clock
 from pledge.errors import PledgeError
 from pledge.store import codec, tables
-from pledge.store.data_manifest import Category, Collection, DataManifest
+from pledge.store.data_manifest import MAX_ACCOUNTS_PER_VALUE, Category, Collection, DataManifest, account_ids_in
 from pledge.store.pii import PiiKind, scan_value
 from pledge.store.secret import Secret
 from pledge.vault import Vault
@@ -290,7 +290,8 @@ def checked_values(declared: Collection, app_key: str, values: Mapping[str, Any]
     """The values of a write, each checked against its declared field and encoded as canonical JSON.
 
     Refuses an undeclared field (:class:`UndeclaredData`), a value that looks like personal data in a field not
-    declared personal data (:class:`PersonalDataRefused`, found by the PII guard) and a value that is not JSON.
+    declared personal data (:class:`PersonalDataRefused`, found by the PII guard), a value that is not JSON, and in
+    an account field anything but accountIds (:class:`InvalidValue`).
     """
     encoded: dict[str, bytes] = {}
     for name, raw in values.items():
@@ -301,6 +302,11 @@ def checked_values(declared: Collection, app_key: str, values: Mapping[str, Any]
                 f" {app_key!r}: add Field({name!r}, ...) to it"
             )
         value = _revealed(raw)
+        if declared_field.account_id and account_ids_in(value) is None:
+            raise InvalidValue(
+                f"field {declared.name}.{name} holds Atlassian accountIds: store one accountId (1 to 128 letters,"
+                f" digits, '-' and ':'), a list of at most {MAX_ACCOUNTS_PER_VALUE} of them, or None"
+            )
         if declared_field.category is not Category.PERSONAL:
             finding = scan_value(value)
             if finding is not None:
