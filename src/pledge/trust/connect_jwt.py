@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pledge.bodies import MAX_BODY_BYTES, parse_json, too_large
+from pledge.bodies import CHECKED_JSON, MAX_BODY_BYTES, parse_json, too_large
 from pledge.cache import BoundedCache
 from pledge.clock import Clock
 from pledge.config import Settings
@@ -119,8 +119,10 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise Refused("body_malformed", "the request body is not a JSON object", status_code=400)
-    # Starlette's request.json() answers from this attribute: the handler does not parse the body a second time.
+    # Starlette's request.json() answers from this attribute, context.json() from the scope: the handler does not
+    # parse the body a second time.
     request._json = parsed
+    request.scope[CHECKED_JSON] = parsed
     return parsed
 
 
