@@ -26,7 +26,6 @@ from pledge.store import SampledRecord, sample_records
 from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
 from pledge.store.data_manifest import Category, Collection, DataManifest
 from pledge.store.evidence import DeclaringApp
-from pledge.trust.tenant_cache import DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
@@ -120,7 +119,7 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
         ),
         peer_deployments=tuple(sorted({origin(url) for url in settings.forge_peers.values()})),
         forge_realm=_forge_realm(settings),
-        tenant_cache_seconds=int(DEFAULT_TTL_SECONDS),
+        tenant_cache_seconds=int(settings.tenant_cache_ttl_seconds),
         apps=tuple(_app_facts(app) for app in apps if isinstance(app, App)),
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )
