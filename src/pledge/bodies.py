@@ -20,6 +20,11 @@ MAX_JSON_DEPTH: Final = 128
 1000 levels) and ``orjson.dumps`` (255) give up, so a handler that echoes or stores a body never fails on its depth."""
 
 
+CHECKED_JSON: Final = "pledge.checked_json"
+"""The scope key under which a verifier leaves the request's body as :func:`parse_json` parsed it (bounded, strict,
+depth-checked), so a handler's ``context.json()`` answers with it without reading or checking the body again."""
+
+
 class BodyRefused(Refused):
     """The request body is too large (413), not JSON, or nested too deep (400)."""
 

@@ -204,6 +204,25 @@ class Settings(BaseSettings):
         """The provider's name as the statement prints it (a known code expanded), None when not declared."""
         return provider_name(self.hosting_provider)
 
+    # Many tenants (docs/connect.md: memory per cached tenant)
+    tenant_cache_size: int = Field(
+        default=20_000,
+        ge=1,
+        description="Connect tenants (with their secrets) kept in memory: at least the active ones.",
+    )
+    tenant_cache_ttl_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How long a cached tenant is trusted before it is read again (another instance's changes).",
+    )
+    key_cache_size: int = Field(
+        default=20_000, ge=1, description="Unwrapped tenant data keys kept in memory: at least the active tenants."
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Database connections kept open per process (PostgreSQL, SQLite)."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

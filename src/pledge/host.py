@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,6 +27,7 @@ from pledge.forge.api_client import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
 from pledge.jobs import JobRunner
 from pledge.jobs.health import JobHealthCollector, describe_late
+from pledge.logs import AccessLog
 from pledge.metrics import Metrics, MetricsMiddleware, route_template
 from pledge.mounts import app_base_path
 from pledge.refusal import refusal, refused
@@ -41,6 +43,9 @@ MAX_TENANT_BUNDLE_BYTES: Final = 256 * 1024 * 1024
 host takes beyond 1 MiB (it opens only with the shared transfer key)."""
 
 PEER_IMPORT_PATH: Final = PEER_PATH + "/import"
+
+CACHE_SWEEP_SECONDS: Final = 5.0
+"""How often the host drops expired tenants' secrets and data keys from memory, requests or not."""
 
 REFUSALS: Final[dict[type[PledgeError], tuple[int, str]]] = {
     PersonalDataRefused: (422, "personal_data_refused"),
@@ -93,6 +98,7 @@ def create_host(
             )
             if jobs is not None and runtime.settings.jobs_enabled:
                 await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
+            running.callback(asyncio.create_task(sweep_caches(runtime)).cancel)
             yield
         if owns_runtime:
             # The outbound client's pooled connections belong to the server's event loop: close them on it.
@@ -115,13 +121,14 @@ def create_host(
             return JSONResponse({"status": "degraded", "reason": describe_late(late)})
         return JSONResponse({"status": "ready"})
 
+    # The apps first: nearly every request is theirs, and each route tried before the match costs a regex match.
     routes: list[BaseRoute] = [
+        *(Mount(app_base_path(app.key), build_app(app, runtime)) for app in apps),
         Route("/", front_page, methods=["GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
         *extra_routes,
-        *(Mount(app_base_path(app.key), build_app(app, runtime)) for app in apps),
     ]
     host = Starlette(
         routes=routes,
@@ -138,9 +145,15 @@ def create_host(
     host.router.redirect_slashes = False
     bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
     host.add_middleware(BodyLimitMiddleware, refused=refused, larger=bundles)
-    host.add_middleware(MetricsMiddleware, metrics=metrics)
+    host.add_middleware(MetricsMiddleware, metrics=metrics, access=AccessLog())
     host.state.runtime = runtime
     return host
+
+
+async def sweep_caches(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(CACHE_SWEEP_SECONDS)
+        runtime.sweep_caches()
 
 
 async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -45,9 +45,9 @@ class Runtime:
     egress: OutboundClient
     install_keys: InstallKeys
     connect_tenants: ConnectTenantCache
+    store_threads: ThreadPoolExecutor = field(repr=False)
+    """Where handlers' store calls and the tenant cache's loads run (see :mod:`pledge.store.async_store`)."""
     closed: bool = field(default=False, init=False)
-    store_threads: ThreadPoolExecutor = field(init=False, repr=False)
-    """Where handlers' store calls run (see :mod:`pledge.store.async_store`)."""
     app_states: AppStates = field(default_factory=AppStates, init=False, repr=False)
     """What the runtime keeps for each app between requests (see :mod:`pledge.app_state`)."""
     tenant_data: TenantDataSet = field(init=False, repr=False)
@@ -56,7 +56,6 @@ class Runtime:
     """Forgets cached tenants that other instances changed (see :mod:`pledge.trust.tenant_changes`)."""
 
     def __post_init__(self) -> None:
-        self.store_threads = store_threads(self.engine)
         self.tenant_changes = TenantChangeWatcher(self.tenants, self.connect_tenants)
         self.tenant_data = TenantDataSet(self.engine, [*TENANT_ROWS, self.vault.tenant_keys(), RECORD_ROWS])
 
@@ -72,8 +71,8 @@ class Runtime:
         """Wire the parts; nothing here touches the network, and the schema is not migrated (see pledge.schema)."""
         create_data_dir(settings.data_dir)
         clock = clock or SystemClock()
-        engine = engine or open_engine(settings.resolved_database_url)
-        vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock)
+        engine = engine or open_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
+        vault = Vault(engine, LocalKeyring(settings.resolved_keyring_path), clock, cache_size=settings.key_cache_size)
         tenants = TenantRegistry(engine, clock, vault, region=settings.region)
         backup_bucket = S3Location.from_settings(settings)
         egress = egress or OutboundClient(
@@ -93,6 +92,7 @@ class Runtime:
             },
             counts=RefusalCounts(engine),
         )
+        threads = store_threads(engine)
         return cls(
             settings=settings,
             engine=engine,
@@ -101,7 +101,13 @@ class Runtime:
             tenants=tenants,
             egress=egress,
             install_keys=InstallKeys(settings.connect_install_keys_url, egress, clock),
-            connect_tenants=ConnectTenantCache(tenants),
+            connect_tenants=ConnectTenantCache(
+                tenants,
+                ttl_seconds=settings.tenant_cache_ttl_seconds,
+                max_entries=settings.tenant_cache_size,
+                threads=threads,
+            ),
+            store_threads=threads,
         )
 
     @property
@@ -114,6 +120,11 @@ class Runtime:
         if tenant.app_key != app.key:
             raise PledgeError(f"tenant {tenant.id} belongs to app {tenant.app_key!r}, not {app.key!r}")
         return TenantStore(self.engine, self.vault, self.clock, app_key=app.key, manifest=app.data, tenant_id=tenant.id)
+
+    def sweep_caches(self) -> None:
+        """Drop expired tenants' secrets and data keys from memory now (the host calls it on a timer)."""
+        self.connect_tenants.sweep()
+        self.vault.sweep()
 
     def close(self) -> None:
         if not self.closed:

@@ -97,14 +97,14 @@ async def test_an_unknown_client_key_costs_an_hmac_and_one_database_read(
         return real_sign(self, message)
 
     reads: list[str] = []
-    real_by_client_key = world.runtime.tenants.by_client_key
+    real_installation = world.runtime.tenants.connect_installation
 
     def counting_read(app_key: str, client_key: str) -> object:
         reads.append(client_key)
-        return real_by_client_key(app_key, client_key)
+        return real_installation(app_key, client_key)
 
     monkeypatch.setattr(SharedSecret, "sign", counting_sign)
-    monkeypatch.setattr(world.runtime.tenants, "by_client_key", counting_read)
+    monkeypatch.setattr(world.runtime.tenants, "connect_installation", counting_read)
     for _ in range(20):
         await answer(world, "nobody-installed-this")
     assert len(signed) == 20

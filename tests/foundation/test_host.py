@@ -1,4 +1,7 @@
+import io
+import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from pledge.clock import FrozenClock
 from pledge.config import load_settings
 from pledge.db import open_engine
 from pledge.host import create_host
-from pledge.logs import JsonFormatter, RedactionFilter, redact
+from pledge.logs import AccessLog, JsonFormatter, JsonHandler, RedactionFilter, redact
 from pledge.runtime import Runtime
 
 
@@ -165,3 +168,19 @@ def test_no_route_and_wrong_method_answer_in_the_reason_code_shape(runtime: Runt
     wrong = client.post("/healthz")
     assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
     assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+def test_the_access_line_is_written_as_json_with_the_route_template() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("pledge.access.test")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.handlers[:] = [JsonHandler(stream)]
+    try:
+        AccessLog(logger)("POST", "/apps/x/items/{item_id}", 204, 0.0012)
+    finally:
+        logger.handlers[:] = []
+    entry = json.loads(stream.getvalue())
+    assert entry["level"] == "INFO" and entry["logger"] == "pledge.access"
+    assert entry["message"] == "POST /apps/x/items/{item_id} 204 1.2ms"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["time"])

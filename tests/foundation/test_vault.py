@@ -1,6 +1,6 @@
 import os
 import stat
-import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -156,14 +156,14 @@ def test_blind_indexes_are_equal_only_for_the_same_tenant_scope_and_value(vault:
 
 
 def test_a_shred_on_another_instance_reaches_this_one_within_the_cache_ttl(
-    engine: Engine, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, clock: FrozenClock
 ) -> None:
     path = tmp_path / "keyring.json"
-    this, other = Vault(engine, LocalKeyring(path), clock), Vault(engine, LocalKeyring(path), clock)
+    this = Vault(engine, LocalKeyring(path), clock, monotonic=clock.timestamp)
+    other = Vault(engine, LocalKeyring(path), clock)
     ciphertext = this.encrypt("tenant-a", AAD, b"data")
     other.shred("tenant-a")
-    now = time.monotonic()
-    monkeypatch.setattr(envelope.time, "monotonic", lambda: now + envelope.CACHE_TTL_SECONDS + 1)
+    clock.advance(timedelta(seconds=envelope.CACHE_TTL_SECONDS + 1))
     with pytest.raises(KeyShredded):
         this.decrypt("tenant-a", AAD, ciphertext)
     with pytest.raises(KeyShredded):

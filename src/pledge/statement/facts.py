@@ -30,7 +30,6 @@ from pledge.store import SampledRecord, sample_records
 from pledge.store.claims import SAMPLE_PER_COLLECTION, SAMPLE_TENANTS
 from pledge.store.data_manifest import Category, Collection, DataManifest
 from pledge.store.evidence import DeclaringApp
-from pledge.trust.tenant_cache import DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
     from pledge.runtime import Runtime
@@ -167,7 +166,7 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
             and settings.forge_peers
             and settings.forge_transfer_key is not None
         ),
-        tenant_cache_seconds=int(DEFAULT_TTL_SECONDS),
+        tenant_cache_seconds=int(settings.tenant_cache_ttl_seconds),
         apps=served,
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )

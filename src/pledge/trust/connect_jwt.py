@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pledge.bodies import MAX_BODY_BYTES, parse_json, too_large
+from pledge.bodies import CHECKED_JSON, MAX_BODY_BYTES, parse_json, too_large
 from pledge.cache import BoundedCache
 from pledge.clock import Clock
 from pledge.config import Settings
@@ -114,7 +114,7 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise Refused("body_malformed", "the request body is not a JSON object", status_code=400)
-    request.state.pledge_json = parsed
+    request.scope[CHECKED_JSON] = parsed
     return parsed
 
 

@@ -1,11 +1,15 @@
 """Verified Connect tenants and their unsealed shared secrets, kept in memory for a few seconds (S11, S3).
 
-Looking the tenant up and unsealing its secret on every request costs two database round trips and an AES-GCM
-open; the cache removes them from the hot path. Lifecycle events handled by this process forget the entry at once.
+Looking the tenant up and unsealing its secret on every request costs a database round trip and an AES-GCM open;
+the cache removes them from the hot path. Lifecycle events handled by this process forget the entry at once.
 
 Several instances: an ``enabled``/``disabled``/``uninstalled``/secret rotation handled by *another* instance is
-seen here only when the entry expires, so the TTL bounds how long a stale state or an old secret is honoured. It
-is deliberately short (10 s by default): Atlassian itself keeps accepting an old secret for a while after rotating.
+seen here only when the entry expires (or when something calls :meth:`ConnectTenantCache.forget` for it), so the
+TTL (``PLEDGE_TENANT_CACHE_TTL_SECONDS``) bounds how long a stale state or an old secret is honoured. It is short
+(10 s by default): Atlassian itself keeps accepting an old secret for a while after rotating.
+
+Sized by ``PLEDGE_TENANT_CACHE_SIZE``, least recently used first out; an expired entry, its secret included,
+leaves memory when it is read or at the next sweep (:class:`~pledge.cache.ExpiringCache`).
 
 A clientKey that is not installed is remembered as unknown for the same TTL (bounded separately, so a flood of
 made-up keys cannot push out real tenants): an unauthenticated caller repeating one cannot reach the database with
@@ -16,20 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
+from pledge.cache import ExpiringCache
 from pledge.tenants import Tenant, TenantRegistry
 from pledge.tenants.registry import TenantNotFound
 from pledge.trust.jws import SharedSecret
 from pledge.vault import CiphertextInvalid, KeyShredded
 
 DEFAULT_TTL_SECONDS = 10.0
-_T = TypeVar("_T")
+DEFAULT_MAX_ENTRIES = 20_000
+
+TenantKey = tuple[str, str]
+"""(app key, clientKey)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,72 +52,56 @@ class ConnectTenant:
 
 
 class ConnectTenantCache:
-    """Tenant + shared secret by (app key, clientKey): ``get`` reads memory, ``load`` the database, ``fetch`` both."""
+    """Tenant + shared secret by (app key, clientKey): ``get`` reads memory, ``load`` the database, ``fetch`` both.
+
+    ``threads`` runs the loads of :meth:`fetch` (the runtime gives its store threads, as many as the database pool
+    keeps connections, so concurrent misses queue for a pooled connection rather than open new ones); ``None``: the
+    event loop's default executor.
+    """
 
     def __init__(
         self,
         registry: TenantRegistry,
         *,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
-        max_entries: int = 10_000,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
         monotonic: Callable[[], float] = time.monotonic,
+        threads: Executor | None = None,
     ) -> None:
         self._registry = registry
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._monotonic = monotonic
-        self._entries: OrderedDict[tuple[str, str], tuple[float, ConnectTenant]] = OrderedDict()
-        # (app key, clientKey) -> until when (monotonic) it is known not to be installed.
-        self._unknown: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._loading: dict[tuple[str, str], asyncio.Task[ConnectTenant | None]] = {}
+        self._entries: ExpiringCache[TenantKey, ConnectTenant] = ExpiringCache(
+            max_entries, ttl_seconds, monotonic=monotonic
+        )
+        # Known not to be installed, until the entry expires.
+        self._unknown: ExpiringCache[TenantKey, bool] = ExpiringCache(max_entries, ttl_seconds, monotonic=monotonic)
+        self._loading: dict[TenantKey, asyncio.Future[ConnectTenant | None]] = {}
+        self._threads = threads
         self._forgets = 0
 
     def get(self, app_key: str, client_key: str) -> ConnectTenant | None:
         """The cached entry if it is still fresh, else None (then call :meth:`load`, off the event loop)."""
-        entry = self._entries.get((app_key, client_key))
-        if entry is None:
-            return None
-        expires, value = entry
-        if self._monotonic() >= expires:
-            self._entries.pop((app_key, client_key), None)
-            return None
-        return value
+        return self._entries.get((app_key, client_key))
 
     def load(self, app_key: str, client_key: str) -> ConnectTenant | None:
-        """Read and unseal from the database; None when the tenant is unknown or its secret is shredded."""
+        """Read and unseal from the database (one query); None when the tenant is unknown or its secret shredded."""
         forgets = self._forgets
         try:
-            tenant = self._registry.by_client_key(app_key, client_key)
-            secret = self._registry.shared_secret(tenant.id)
+            value: ConnectTenant | None = ConnectTenant(*self._registry.connect_installation(app_key, client_key))
         except (TenantNotFound, KeyShredded, CiphertextInvalid):
             value = None
-        else:
-            value = ConnectTenant(tenant, secret)
         if forgets != self._forgets:
             return value  # a lifecycle change landed while this was read: it may predate it, so do not keep it
-        expires = self._monotonic() + self._ttl
+        key = (app_key, client_key)
         if value is None:
-            self._remember(self._unknown, (app_key, client_key), expires)
+            self._unknown.put(key, True)
         else:
-            self._unknown.pop((app_key, client_key), None)
-            self._remember(self._entries, (app_key, client_key), (expires, value))
+            self._unknown.pop(key)
+            self._entries.put(key, value)
         return value
-
-    def _remember(self, entries: OrderedDict[tuple[str, str], _T], key: tuple[str, str], value: _T) -> None:
-        entries[key] = value
-        entries.move_to_end(key)
-        while len(entries) > self._max_entries:
-            entries.popitem(last=False)
 
     def known_unknown(self, app_key: str, client_key: str) -> bool:
         """True while ``client_key`` is remembered as not installed (then :meth:`fetch` answers None at once)."""
-        until = self._unknown.get((app_key, client_key))
-        if until is None:
-            return False
-        if self._monotonic() < until:
-            return True
-        self._unknown.pop((app_key, client_key), None)
-        return False
+        return self._unknown.get((app_key, client_key)) is not None
 
     async def fetch(self, app_key: str, client_key: str) -> ConnectTenant | None:
         """The entry from memory, else loaded off the event loop; concurrent misses for one key share one load.
@@ -126,16 +115,27 @@ class ConnectTenantCache:
         loop = asyncio.get_running_loop()
         pending = self._loading.get(key)
         if pending is None or pending.get_loop() is not loop:
-            pending = loop.create_task(run_in_threadpool(self.load, app_key, client_key))
+            pending = loop.run_in_executor(self._threads, self.load, app_key, client_key)
             self._loading[key] = pending
             pending.add_done_callback(
                 lambda done: self._loading.pop(key, None) if self._loading.get(key) is done else None
             )
+        # Shielded: a request whose client left stops waiting, the load goes on for the others.
         return await asyncio.shield(pending)
 
     def forget(self, app_key: str, client_key: str) -> None:
         """Drop an entry after a lifecycle change, so the next request reads the new state and secret."""
         self._forgets += 1
-        self._entries.pop((app_key, client_key), None)
-        self._unknown.pop((app_key, client_key), None)
-        self._loading.pop((app_key, client_key), None)
+        key = (app_key, client_key)
+        self._entries.pop(key)
+        self._unknown.pop(key)
+        self._loading.pop(key, None)
+
+    def sweep(self) -> None:
+        """Drop every expired entry (their secrets with them) now, whether or not anything asks for it again."""
+        self._entries.sweep()
+        self._unknown.sweep()
+
+    def __len__(self) -> int:
+        """Tenants held in memory (expired ones not swept yet included)."""
+        return len(self._entries)

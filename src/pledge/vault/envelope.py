@@ -20,7 +20,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -45,6 +45,7 @@ from sqlalchemy import (
     text,
 )
 
+from pledge.cache import ExpiringCache
 from pledge.clock import Clock
 from pledge.db import UtcDateTime, metadata
 from pledge.errors import PledgeError
@@ -58,8 +59,9 @@ RECORD_PURPOSE = "pledge/aad/1"
 _BODY_START = _HEADER.size + NONCE_BYTES
 _MIN_LENGTH = _BODY_START + TAG_BYTES
 
-DEFAULT_CACHE_SIZE = 4096
-"""Unwrapped keys kept in memory: enough for every active tenant of a busy instance, bounded for the rest."""
+DEFAULT_CACHE_SIZE = 20_000
+"""Unwrapped keys kept in memory (``PLEDGE_KEY_CACHE_SIZE``): enough for every active tenant of a busy instance,
+bounded for the rest."""
 CACHE_TTL_SECONDS = 30.0
 """How long an instance trusts what it remembers of a tenant's keys (unwrapped keys, current version) before it
 reads ``data_keys`` again: a rotation, or a shred, on another instance takes effect here within this time."""
@@ -129,47 +131,63 @@ class _DataKey:
 
 
 class _KeyCache:
-    """Unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a keyring (maybe a KMS) round trip, and a key
-    shredded elsewhere must not outlive the shred here for long. Past ``size`` keys, the longest loaded goes first:
-    with every key reloaded at least every ``CACHE_TTL_SECONDS``, that is nearly the least recently used one.
+    """Unwrapped keys, each for ``CACHE_TTL_SECONDS``; unwrapping costs a database read and a keyring (maybe a KMS)
+    round trip, and a key shredded elsewhere must not outlive the shred here for long. ``size`` keys at most (set it
+    to at least the number of active tenants), least recently used first out; an expired key leaves memory when read
+    or at the next sweep.
 
-    Reads take no lock (a dict lookup is atomic): 0.13 instead of 0.61 µs, on every store call (timeit).
+    Reads take no lock (:class:`~pledge.cache.ExpiringCache`): a lock cost 0.5 µs on every store call (timeit).
     """
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: dict[tuple[str, int], tuple[_DataKey, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, size: int, monotonic: Callable[[], float]) -> None:
+        self._entries: ExpiringCache[tuple[str, int], _DataKey] = ExpiringCache(
+            size, CACHE_TTL_SECONDS, monotonic=monotonic
+        )
 
     def get(self, tenant_id: str, version: int) -> _DataKey | None:
-        entry = self._entries.get((tenant_id, version))
-        if entry is None or entry[1] <= time.monotonic():
-            return None
-        return entry[0]
+        return self._entries.get((tenant_id, version))
 
     def put(self, tenant_id: str, version: int, key: _DataKey) -> None:
-        with self._lock:
-            self._entries.pop((tenant_id, version), None)  # re-inserted last: the newest loaded
-            self._entries[(tenant_id, version)] = (key, time.monotonic() + CACHE_TTL_SECONDS)
-            while len(self._entries) > self._size:
-                del self._entries[next(iter(self._entries))]
+        self._entries.put((tenant_id, version), key)
 
     def forget(self, tenant_id: str) -> None:
-        with self._lock:
-            for cached in [k for k in self._entries if k[0] == tenant_id]:
-                del self._entries[cached]
+        self._entries.pop_where(lambda cached: cached[0] == tenant_id)
+
+    def sweep(self) -> None:
+        self._entries.sweep()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class Vault:
     """Per-tenant data keys and the AEAD recipes built on them; also the tenant registry's secret sealer."""
 
-    def __init__(self, engine: Engine, keyring: Keyring, clock: Clock, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._keyring = keyring
         self._clock = clock
-        self._keys = _KeyCache(cache_size)
-        self._current: dict[str, tuple[int, float]] = {}
+        self._keys = _KeyCache(cache_size, monotonic)
+        # Each tenant's current key version, trusted for CACHE_TTL_SECONDS: bounded as the keys are.
+        self._current: ExpiringCache[str, int] = ExpiringCache(cache_size, CACHE_TTL_SECONDS, monotonic=monotonic)
         self._lock = threading.Lock()
+
+    def sweep(self) -> None:
+        """Drop every expired cached key now, whether or not anything asks for it again."""
+        self._keys.sweep()
+        self._current.sweep()
+
+    def cached_keys(self) -> int:
+        """How many unwrapped data keys are in memory."""
+        return len(self._keys)
 
     def encrypt(self, tenant_id: str, aad: Aad, plaintext: bytes, *, key_version: int | None = None) -> bytes:
         """Encrypt under the tenant's current data key, or under ``key_version`` when several values must agree."""
@@ -251,8 +269,8 @@ class Vault:
         ``CACHE_TTL_SECONDS``; what it writes meanwhile stays readable under the older version.
         """
         cached = self._current.get(tenant_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        if cached is not None:
+            return cached
         with self._lock:
             version = self._latest_version(tenant_id)
             if version is None:
@@ -264,8 +282,8 @@ class Vault:
         """:meth:`key_version` for readers: ``None`` when the tenant has no key yet, which is never created here (a
         read must not make keys). ``KeyShredded`` when its keys were destroyed, as any read of its data is."""
         cached = self._current.get(tenant_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        if cached is not None:
+            return cached
         version = self._latest_version(tenant_id)
         if version is None:
             if self.is_shredded(tenant_id):
@@ -309,7 +327,7 @@ class Vault:
                 )
             result = connection.execute(delete(data_keys_table).where(data_keys_table.c.tenant_id == tenant_id))
             self._keys.forget(tenant_id)
-            self._current.pop(tenant_id, None)
+            self._current.pop(tenant_id)
         return result.rowcount
 
     def export_data_keys(self, tenant_id: str) -> list[tuple[int, bytes]]:
@@ -346,7 +364,7 @@ class Vault:
                         created_at=now,
                     )
                 )
-            self._current.pop(tenant_id, None)
+            self._current.pop(tenant_id)
 
     @property
     def keyring(self) -> Keyring:
@@ -363,13 +381,13 @@ class Vault:
 
     def _forget(self, tenant_id: str) -> None:
         self._keys.forget(tenant_id)
-        self._current.pop(tenant_id, None)
+        self._current.pop(tenant_id)
 
     def has_keys(self, tenant_id: str) -> bool:
         return self._latest_version(tenant_id) is not None
 
     def _remember(self, tenant_id: str, version: int) -> None:
-        self._current[tenant_id] = (version, time.monotonic() + CACHE_TTL_SECONDS)
+        self._current.put(tenant_id, version)
 
     def _key(self, tenant_id: str, version: int) -> _DataKey:
         key = self._keys.get(tenant_id, version)
