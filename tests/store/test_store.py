@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 from starlette.requests import Request
@@ -68,7 +68,10 @@ _JSON = st.recursive(
 @given(recipient=_JSON, owner=_JSON)
 def test_a_created_record_is_exactly_what_a_read_returns(store: TenantStore, recipient: object, owner: object) -> None:
     # create() builds its result without decoding the record: values, their types and the key order must not differ.
-    created = store.create("rules", {"recipient": recipient, "owner": owner, "smtp_password": Secret(owner)})
+    try:
+        created = store.create("rules", {"recipient": recipient, "owner": owner, "smtp_password": Secret(owner)})
+    except PersonalDataRefused:
+        reject()  # a value the guard reads as personal data (a float's digits pass as a card number): tested elsewhere
     fetched = store.get("rules", created.id)
     assert created.values == fetched.values
     assert list(created.values) == list(fetched.values)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, func, insert, inspect, select, text
+from sqlalchemy import Engine, MetaData, delete, func, insert, inspect, select, text
 
 from pledge import schema
 from pledge.backup import backup_format
@@ -74,6 +74,7 @@ def restore_all(
         for table in reflected.sorted_tables:
             rows = backup_format.decode_rows(tables.get(table.name, []))
             if rows:
+                connection.execute(delete(table))  # rows a migration seeded (a counter's one row) are the backup's
                 connection.execute(insert(table), rows)
                 written[table.name] += len(rows)
         already = set(connection.execute(select(shredded_tenants_table.c.tenant_id)).scalars())

@@ -47,8 +47,9 @@ UPLOAD_THREADS: Final = 4
 MAX_IN_FLIGHT: Final = 16
 ORPHAN_AGE: Final = timedelta(days=1)
 """Segments of a backup without a manifest are swept once this old: a younger one may be another run's, still going."""
-NOT_PLATFORM: Final = frozenset({"alembic_version"})
-"""Tables no segment holds: the schema revision is in the manifest."""
+NOT_PLATFORM: Final = frozenset({"alembic_version", "tenant_changes", "tenant_change_counter"})
+"""Tables no segment holds: the schema revision is in the manifest; the tenant change numbers are this database's own,
+for running instances' caches (docs/connect.md), and a restored database numbers its changes afresh."""
 AFTER_FIRST_SEGMENT_HOOK: Final = "PLEDGE_TEST_BACKUP_PAUSE_AFTER_SEGMENT"
 """Test hook (the suite's own PLEDGE_TEST_ prefix): after the first segment, the run writes this file and waits, so a
 test can kill it there."""
