@@ -355,6 +355,7 @@ class TenantRegistry:
             )
             if moved.rowcount != 1:
                 raise TenantStateError(f"tenant {tenant_id} changed state meanwhile: try again")
+            _record_change(connection, tenant_id)
             if tenant.state is TenantState.UNINSTALLED and state is TenantState.INSTALLED:
                 cancel_deletion(connection, tenant_id)
                 record_event(connection, tenant_id, Event.REINSTALLED, now)
