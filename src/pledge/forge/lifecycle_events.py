@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pledge.errors import Refused
+from pledge.forge.migration import departed_to
 from pledge.tenants import Tenant, TenantNotFound, TenantState
 from pledge.trust.connect_jwt import read_json_object
 from pledge.trust.forge_fit import Invocation
@@ -108,8 +109,6 @@ class ForgeLifecycle:
         try:
             tenant = tenants.by_installation_id(self._verifier.app.key, invocation.installation_id)
         except TenantNotFound:
-            from pledge.forge.migration import departed_to
-
             realm = departed_to(self._runtime.engine, self._verifier.app.key, invocation.installation_id)
             if realm is not None:
                 raise self._verifier.misdirected(realm) from None

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import httpx
+from sqlalchemy import update
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -27,7 +28,7 @@ from pledge.forge.migration import Migration, MigrationError, MigrationLog, Tena
 from pledge.forge.requests import RESOLUTION_TTL, ForgeRequestVerifier
 from pledge.forge.routes import PEER_PATH, Handler
 from pledge.mounts import app_base_path
-from pledge.tenants import Tenant
+from pledge.tenants import Tenant, tenants_table
 from pledge.trust.connect_jwt import read_json_object
 from pledge.vault import CiphertextInvalid
 
@@ -316,10 +317,6 @@ class RealmHooks:
         return _status(migration)
 
     def _activate(self, migration: Migration) -> None:
-        from sqlalchemy import update
-
-        from pledge.tenants import tenants_table
-
         with self._runtime.engine.begin() as connection:
             connection.execute(
                 update(tenants_table)

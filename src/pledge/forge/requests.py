@@ -22,6 +22,7 @@ from pledge.bodies import MAX_BODY_BYTES
 from pledge.errors import PledgeError, Refused
 from pledge.forge.api_client import ForgeApiClient, Token, TokenCache, TokenUnavailable
 from pledge.forge.installations import Installations, InstallationState
+from pledge.forge.migration import departed_to
 from pledge.forge_config import ForgeConfig
 from pledge.tenants import Tenant, TenantNotFound
 from pledge.trust.connect_jwt import read_body, read_json_object
@@ -190,8 +191,6 @@ class ForgeRequestVerifier:
             tenant = self.runtime.tenants.by_installation_id(self.app.key, installation_id)
         except TenantNotFound:
             self.forget(installation_id)
-            from pledge.forge.migration import departed_to
-
             realm = departed_to(self.runtime.engine, self.app.key, installation_id)
             if realm is not None:
                 raise self.misdirected(realm) from None
