@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.retention.conftest import GRACE
+from tests.statement.example import verified
 
 from pledge.app import App
 from pledge.clock import FrozenClock
@@ -49,5 +50,6 @@ def test_the_statement_takes_its_deletion_claims_from_the_retention_package() ->
     by_id = {claim.id: claim for claim in CLAIMS}
     assert by_id["purge-after-grace"] is PURGE_AFTER_GRACE
     assert by_id["purge-after-grace"].provided and by_id["record-retention"].provided
-    retention = answers(gather(load_settings(), []))["dataRetention"]
+    facts = gather(load_settings(), [])
+    retention = answers(facts, verified(facts))["dataRetention"]
     assert retention["deletedAfterUninstall"] is True and retention["automaticRecordDeletion"] is True

@@ -71,7 +71,7 @@ def test_verify_fails_when_the_keyring_is_readable_by_others(data_dir: Path) -> 
     assert loosened.exit_code == 1
     row = _row(loosened.stdout, "keyring-private")
     assert "failed" in row and "has mode 0644, readable by others: run `chmod 600" in row
-    assert "missing" in _row(loosened.stdout, "purge-after-grace")
+    assert "missing" in _row(loosened.stdout, "staff-audit")
     assert loosened.stderr.startswith("pledge: statement verification failed: ")
 
     engine = open_engine(load_settings(data_dir=data_dir).resolved_database_url)
@@ -93,4 +93,4 @@ def test_marketplace_prints_the_answers_as_json(data_dir: Path) -> None:
     assert result.exit_code == 0
     answers = json.loads(result.stdout)
     assert answers["dataResidency"]["hostingRegions"] == ["eu-west-1"]
-    assert "purge-after-grace" in answers["notYetProvided"]
+    assert "staff-audit" in answers["notYetProvided"]

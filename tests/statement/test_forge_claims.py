@@ -88,7 +88,7 @@ def test_an_uninstalled_forge_site_is_refused_by_the_forge_verifier(
 def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
     migrating: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pledge.forge.migration
+    import pledge.forge.requests
 
     runtime = migrating
     app = _forge_mailer()
@@ -118,7 +118,7 @@ def test_a_site_moved_to_another_realm_must_leave_nothing_behind(
         "refused (pinned_elsewhere)",
     )
     with monkeypatch.context() as patch:  # a regression: the verifier forgets where moved sites went
-        patch.setattr(pledge.forge.migration, "departed_to", lambda *_args: None)
+        patch.setattr(pledge.forge.requests, "departed_to", lambda *_args: None)
         assert _outcome(deployment, "data-residency") == (
             Outcome.FAILED,
             "a Forge call for a site moved to another realm was not refused as pinned: unknown_installation",

@@ -30,14 +30,13 @@ def test_the_answers_follow_the_manifest_and_the_settings() -> None:
     retention = result["dataRetention"]
     assert (retention["minimumRetentionDays"], retention["maximumRetentionDays"]) == (90, None)
     assert retention["keptUntilAccountDeletion"] is True
-    assert retention["daysKeptAfterUninstall"] is None  # nothing purges after a grace period yet
+    assert retention["daysKeptAfterUninstall"] == 45
+    assert retention["deletedAfterUninstall"] is True and retention["automaticRecordDeletion"] is True
     assert result["privacyRoles"] == {"gdpr": "processor", "ccpa": "service provider"}
 
 
 def test_what_is_not_yet_provided_is_answered_no() -> None:
     result = answers(gather(load_settings(dev_mode=False, base_url="https://pledge.example.com"), [mailer_app()]))
-    assert result["dataRetention"]["deletedAfterUninstall"] is False
-    assert result["dataRetention"]["automaticRecordDeletion"] is False
     assert result["security"]["tls12OrLaterWithHsts"] is False
     assert result["thirdPartiesAndSubprocessors"]["subprocessorRegister"] is False
     assert result["thirdPartiesAndSubprocessors"]["egressRefusalsRecorded"] is False
@@ -47,10 +46,12 @@ def test_what_is_not_yet_provided_is_answered_no() -> None:
 
 
 def test_a_claim_that_failed_its_verification_is_answered_no() -> None:
-    result = answers(gather(load_settings(), []), failed=("https-only", "keyring-private"))
+    result = answers(gather(load_settings(), []), failed=("https-only", "keyring-private", "purge-after-grace"))
     assert result["security"]["httpsOnly"] is False
     assert result["security"]["keysHeldApartFromData"] is False
-    assert result["failedVerification"] == ["https-only", "keyring-private"]
+    assert result["dataRetention"]["deletedAfterUninstall"] is False
+    assert result["dataRetention"]["daysKeptAfterUninstall"] is None
+    assert sorted(result["failedVerification"]) == ["https-only", "keyring-private", "purge-after-grace"]
     assert verified(gather(load_settings(), [])).outcomes()["https-only"] is Outcome.PASSED
 
 

@@ -50,7 +50,7 @@ def test_the_statement_page_shows_the_version_and_its_last_verification(runtime:
     assert "Version <strong>1</strong>, published 2026-11-27 09:00 UTC" in page.text
     assert "Last verified 2026-11-27 09:00 UTC:\n    <strong>failed</strong>" in page.text
     assert "<h2>App: Issue Mailer</h2>" in page.text
-    assert "<strong>Not yet provided.</strong> Unrecoverable deletion" in page.text
+    assert "<strong>Not yet provided.</strong> A published register of sub-processors" in page.text
     assert (
         '<li class="failed"><span class="outcome">failed</span>\n      <span class="claim">https-only</span>'
         in page.text
@@ -74,7 +74,7 @@ def test_the_json_carries_the_text_facts_claims_and_verification(runtime: Runtim
     assert body["facts"]["region"] == "us-east-1"
     assert body["facts"]["apps"][0]["key"] == "issue-mailer"
     claims = {claim["id"]: claim for claim in body["claims"]}
-    assert claims["hosting-region"]["provided"] and not claims["purge-after-grace"]["provided"]
+    assert claims["hosting-region"]["provided"] and not claims["sub-processors"]["provided"]
     assert body["verification"]["passed"] is False
     assert body["verification"]["version_id"] == 1
     assert {r["claim"]: r["outcome"] for r in body["verification"]["results"]}["logs-redacted"] == "passed"

@@ -33,7 +33,7 @@ def test_it_quotes_the_settings() -> None:
         "hosted by **Amazon Web Services (AWS)** in the **Europe (Ireland)** region (`eu-west-1`): its database is "
         "a SQLite file on the server's own disk" in markdown
     )
-    assert "**Not yet provided.** Unrecoverable deletion 45 days after uninstall" in markdown
+    assert "- Unrecoverable deletion 45 days after uninstall" in markdown
     assert "Backups of all stored data at least once a day, each kept 60 days." in markdown
     unnamed = gather(load_settings(region="eu-west-1"), [mailer_app()])
     assert "the hosting provider is not declared" in render(unnamed, verified(unnamed).outcomes())
@@ -52,7 +52,7 @@ def test_each_claim_is_marked_by_its_outcome_and_only_a_held_claim_is_unmarked()
             assert f"- **{FAILED}.** {sentence}" in markdown
         else:
             assert f"- {sentence}" in markdown
-    assert "**Not yet provided.** Unrecoverable deletion 30 days after uninstall" in markdown
+    assert "- Unrecoverable deletion 30 days after uninstall" in markdown
     assert "- **Not offered.** Moving your site's app data between Atlassian Cloud and Data Center." in markdown
     assert "- **Your responsibility.** The security of your users' Atlassian logins" in markdown
     unverified = render(facts, {})

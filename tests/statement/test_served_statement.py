@@ -6,7 +6,9 @@ Two server starts, each checking several weak spots at once (the suite stays fas
 - the region moved from us-east-1 to us-west-2 while sites are recorded in us-east-1 (`hosting-region`), a keyring
   said to be apart from the data on the database's own filesystem (`keyring-private`), peer deployments configured
   with no Forge app and no transfer key behind them (`data-residency` is then said to be not offered, not claimed),
-  a grace period set with nothing to purge after it (still not yet provided), in development mode (`https-only`).
+  a grace period of 45 days (held: nothing is past it), in development mode (`https-only`).
+
+Both servers run without jobs, so no backup was ever taken: the backup claims fail in both, as they should.
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ def _default_db(server: Started) -> str:
     return f"sqlite:///{Path(server.env['PLEDGE_DATA_DIR']) / 'pledge.db'}"
 
 
+NO_BACKUP_YET = {"backup-daily", "backup-encrypted", "restore-drill"}
+
+
 def _failing_marks(marks: Mapping[str, str | None]) -> set[str]:
     return {claim for claim, mark in marks.items() if mark == FAILED}
 
@@ -136,12 +141,15 @@ def test_a_plain_http_public_address_outside_development_mode_is_marked_and_fail
     server = start(port, env)
 
     marks = server.marks()
-    assert _failing_marks(marks) == {"https-only"}
+    assert _failing_marks(marks) == {"https-only", *NO_BACKUP_YET}
     assert f"**{FAILED}.** The server's public address answers over HTTPS only" in server.statement()["markdown"]
     failed = _failed(server)
-    assert failed == {"https-only": f"plain HTTP to http://localhost:{port}/healthz answered 200"}
+    assert set(failed) == {"https-only", *NO_BACKUP_YET}
+    assert failed["https-only"] == f"plain HTTP to http://localhost:{port}/healthz answered 200"
+    assert failed["backup-daily"].startswith("no complete backup in ")
     # Nothing else is claimed unmarked that the server contradicts: every other mark is a gap said as one.
-    assert {mark for claim, mark in marks.items() if claim != "https-only"} <= {None, NOT_YET_PROVIDED, NOT_OFFERED}
+    held_or_gap = {mark for claim, mark in marks.items() if claim not in failed}
+    assert held_or_gap <= {None, NOT_YET_PROVIDED, NOT_OFFERED}
 
     answers = json.loads(
         subprocess.run([PLEDGE, "statement", "marketplace"], env=env, capture_output=True, text=True).stdout
@@ -176,18 +184,18 @@ def test_a_region_moved_under_its_sites_and_settings_without_their_subsystem_are
     server = start(port, west)
 
     marks = server.marks()
-    assert _failing_marks(marks) == {"https-only", "hosting-region", "keyring-private"}
+    assert _failing_marks(marks) == {"https-only", "hosting-region", "keyring-private", *NO_BACKUP_YET}
     assert marks["data-residency"] == NOT_OFFERED
-    assert marks["purge-after-grace"] == NOT_YET_PROVIDED
+    assert marks["purge-after-grace"] is None
     markdown = str(server.statement()["markdown"])
     hosting = "All data this service stores is hosted by **Amazon Web Services (AWS)** in the **US West (Oregon)**"
     assert f"- **{FAILED}.** {hosting} region (`us-west-2`)" in markdown
     assert f"- **{NOT_OFFERED}.** Data residency moves: this deployment takes no part" in markdown
-    assert f"**{NOT_YET_PROVIDED}.** Unrecoverable deletion 45 days after uninstall" in markdown
+    assert "- Unrecoverable deletion 45 days after uninstall" in markdown
     assert "Atlassian's **EU** data residency realm" not in markdown
 
     failed = _failed(server)
-    assert set(failed) == {"https-only", "hosting-region", "keyring-private"}
+    assert set(failed) == {"https-only", "hosting-region", "keyring-private", *NO_BACKUP_YET}
     assert failed["hosting-region"] == "the statement says us-west-2, but 1 tenant in us-east-1"
     assert failed["keyring-private"].startswith("the keyring and the database file ")
 
