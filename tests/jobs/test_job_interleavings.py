@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, select
 
 from pledge.clock import FrozenClock
 from pledge.jobs import Job, JobRunner, LeaseLost, Outcome, Run
+from pledge.jobs.runner import retry_wait
 from pledge.jobs.tables import job_leases_table, job_runs_table
 
 PERIOD = timedelta(hours=1)
@@ -38,6 +39,7 @@ def test_interleavings_of_runners_and_clock_moves_keep_one_holder_and_one_succes
             self.expires = self.clock.now()
             self.registered: datetime | None = None
             self.last_success: datetime | None = None
+            self.failures: list[datetime] = []  # when each run since the last success failed
 
         def lease_is(self, index: int) -> bool:
             return self.holder == index and self.clock.now() < self.expires
@@ -45,6 +47,8 @@ def test_interleavings_of_runners_and_clock_moves_keep_one_holder_and_one_succes
         def due(self) -> bool:
             assert self.registered is not None
             due_at = self.registered if self.last_success is None else self.last_success + PERIOD
+            if self.failures:
+                due_at = max(due_at, self.failures[-1] + retry_wait(JOB, len(self.failures)))
             return self.clock.now() >= due_at
 
         @rule(index=runner_index)
@@ -90,7 +94,9 @@ def test_interleavings_of_runners_and_clock_moves_keep_one_holder_and_one_succes
             assert self.lease_is(index)
             self.holder = None
             if succeeds:
-                self.last_success = run.context.started_at
+                self.last_success, self.failures = run.context.started_at, []
+            else:
+                self.failures.append(self.clock.now())
 
         @rule(delta=MOVES)
         def advance(self, delta: timedelta) -> None:

@@ -169,16 +169,55 @@ def test_a_run_killed_mid_way_is_run_again_once_its_lease_expires(rows: Engine, 
     assert appended_count(rows) == 1
 
 
-def test_a_failing_job_records_its_failure_and_is_retried_at_the_next_tick(engine: Engine, clock: FrozenClock) -> None:
+def test_a_failing_job_records_its_failure_and_is_retried_after_a_wait_that_doubles(
+    engine: Engine, clock: FrozenClock
+) -> None:
     runner = JobRunner(engine, clock, [failing_job()], instance="a")
     [record] = runner.tick()
     assert (record.outcome, record.error) == (Outcome.FAILED, "RuntimeError")  # the class, never the message
-    clock.advance(timedelta(seconds=5))
-    assert [record.outcome for record in runner.tick()] == [Outcome.FAILED]
+    waits = []
+    for _ in range(9):
+        [status] = runner.status()
+        waits.append(status.next_attempt - clock.now())
+        clock.advance(waits[-1] - timedelta(seconds=1))
+        assert runner.tick() == []  # backing off: a dead dependency is not hammered every tick
+        clock.advance(timedelta(seconds=1))
+        assert [record.outcome for record in runner.tick()] == [Outcome.FAILED]
+    assert [wait.total_seconds() for wait in waits] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
     [status] = runner.status()
-    assert status.last_success is None
-    assert status.last_failure == clock.now()
-    assert status.overdue_seconds == 5
+    assert (status.failures_in_a_row, status.last_success, status.last_failure) == (10, None, clock.now())
+    assert status.overdue_seconds == sum(wait.total_seconds() for wait in waits)  # overdue counts from when due
+
+
+def test_a_success_ends_the_backoff(engine: Engine, clock: FrozenClock) -> None:
+    fails = {"now": True}
+
+    def run(_context: JobContext) -> None:
+        if fails["now"]:
+            raise RuntimeError("the dependency is down")
+
+    runner = JobRunner(engine, clock, [Job(name="flaky", period=PERIOD, deadline=DEADLINE, run=run)], instance="a")
+    runner.tick()
+    clock.advance(timedelta(seconds=30))
+    runner.tick()
+    fails["now"] = False
+    assert runner.status()[0].failures_in_a_row == 2
+    assert runner.run_now("flaky").outcome == Outcome.SUCCEEDED
+    [status] = runner.status()
+    assert (status.failures_in_a_row, status.next_attempt) == (0, clock.now() + PERIOD)
+
+
+def test_the_retry_wait_never_exceeds_the_period(engine: Engine, clock: FrozenClock) -> None:
+    def run(_context: JobContext) -> None:
+        raise RuntimeError("down")
+
+    quick = Job(name="quick", period=timedelta(seconds=45), deadline=timedelta(seconds=10), run=run)
+    runner = JobRunner(engine, clock, [quick], instance="a")
+    for _ in range(3):
+        runner.tick()
+        clock.advance(timedelta(seconds=45))
+    [status] = runner.status()
+    assert status.last_failure is not None and status.next_attempt - status.last_failure == timedelta(seconds=45)
 
 
 def test_run_now_runs_a_job_that_is_not_due_and_moves_its_next_due_time(rows: Engine, clock: FrozenClock) -> None:

@@ -61,6 +61,8 @@ def test_metrics_expose_last_success_failure_duration_and_overdue_per_job(runtim
     )
     assert ("pledge_job_last_success_timestamp_seconds", "stuck") not in gauges
     assert gauges[("pledge_job_overdue_seconds", "stuck")] == 30.0  # registered when slow had run, 7 s in
+    assert gauges[("pledge_job_failures_in_a_row", "stuck")] == 1
+    assert gauges[("pledge_job_failures_in_a_row", "slow")] == 0
 
 
 def job_gauges(exposition: str) -> dict[tuple[str, str], float]:

@@ -12,7 +12,7 @@ from pledge.backup.schedule import backup_jobs
 from pledge.cli.common import command_with_settings, load_apps, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.errors import PledgeError
-from pledge.jobs import Job, JobRunner, Outcome, RunRecord, builtin_jobs
+from pledge.jobs import Job, JobRunner, JobStatus, Outcome, RunRecord, builtin_jobs
 from pledge.reporting import reporting_job
 from pledge.retention import Purger, record_retention_job
 from pledge.runtime import Runtime
@@ -20,7 +20,7 @@ from pledge.serving import backups_for
 from pledge.tenants import Tenant
 from pledge.trust.fit_uses import FORGE_TOKEN_USES_SWEEP
 
-_LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE")
+_LIST_COLUMNS = ("NAME", "PERIOD", "DEADLINE", "NEXT DUE", "LAST SUCCESS", "LAST FAILURE", "OVERDUE", "RETRY")
 _HISTORY_COLUMNS = ("NAME", "STARTED", "FINISHED", "OUTCOME", "DURATION", "INSTANCE")
 
 
@@ -77,10 +77,17 @@ def list_jobs(settings: Settings) -> None:
                 _when(status.last_success),
                 _when(status.last_failure),
                 f"{status.overdue_seconds:.0f}s" + (" LATE" if status.is_late else ""),
+                _retry(status),
             )
             for status in statuses
         ],
     )
+
+
+def _retry(status: JobStatus) -> str:
+    if not status.failures_in_a_row:
+        return ""
+    return f"{status.failures_in_a_row} failed, next {_when(status.next_attempt)}"
 
 
 @jobs.command("run")

@@ -35,6 +35,9 @@ class JobHealthCollector(Collector):
             "overdue": GaugeMetricFamily(
                 "pledge_job_overdue_seconds", "How long the job has been due without a success", labels=["job"]
             ),
+            "failures": GaugeMetricFamily(
+                "pledge_job_failures_in_a_row", "Failed runs since the job's last success", labels=["job"]
+            ),
         }
         try:
             statuses = self._runner.status()
@@ -51,6 +54,7 @@ class JobHealthCollector(Collector):
             if status.last_duration_seconds is not None:
                 families["duration"].add_metric([name], status.last_duration_seconds)
             families["overdue"].add_metric([name], status.overdue_seconds)
+            families["failures"].add_metric([name], status.failures_in_a_row)
         yield from families.values()
 
 

@@ -14,7 +14,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 import anyio
@@ -31,6 +31,8 @@ log = logging.getLogger("pledge.jobs")
 
 MAX_INSTANCE: Final = 128
 HISTORY_LIMIT: Final = 50
+FIRST_RETRY: Final = timedelta(seconds=30)
+LONGEST_RETRY: Final = timedelta(hours=1)
 leases = job_leases_table
 runs = job_runs_table
 
@@ -71,6 +73,10 @@ class JobStatus:
     last_duration_seconds: float | None
     overdue_seconds: float
     """How long the job has been due without a success (0 when it is not due yet)."""
+    failures_in_a_row: int
+    """Failed runs since the last success: each one doubles the wait before the next attempt."""
+    next_attempt: datetime
+    """When an instance will next try the job: its due time, or later while it is backing off after failures."""
 
     @property
     def is_late(self) -> bool:
@@ -121,7 +127,8 @@ class JobRunner:
 
     def tick(self) -> list[RunRecord]:
         """Run every job that is due and whose lease is free; what ran, in order. A job's failure is recorded and
-        the job stays due: the next tick retries it."""
+        the job stays due: it is retried :data:`FIRST_RETRY` later, the wait doubling with each failure in a row up
+        to :data:`LONGEST_RETRY` (never longer than its period), so a dead dependency is not hammered."""
         done = []
         for name in self.jobs:
             run = self.start(name)
@@ -148,7 +155,7 @@ class JobRunner:
                 .values(holder=self.instance, token=leases.c.token + 1, expires_at=now + job.deadline)
             )
             # Due is read after the lease is ours: a success committed by the previous holder is visible by now.
-            due = _next_due(connection, job)
+            due = _next_attempt(connection, job)
             if taken.rowcount != 1 or (not force and due is not None and due > now):
                 transaction.rollback()
                 return None
@@ -274,6 +281,31 @@ def _next_due(connection: Connection, job: Job) -> datetime | None:
     return registered
 
 
+def _next_attempt(connection: Connection, job: Job) -> datetime | None:
+    """The due time, pushed back after failures in a row: FIRST_RETRY after the first, doubling to LONGEST_RETRY."""
+    due = _next_due(connection, job)
+    failures, last_failure = _failures_since_success(connection, job.name)
+    if due is None or last_failure is None:
+        return due
+    return max(due, last_failure + retry_wait(job, failures))
+
+
+def retry_wait(job: Job, failures_in_a_row: int) -> timedelta:
+    """How long after its latest failure a job is tried again."""
+    doublings = min(failures_in_a_row - 1, 16)  # past any cap already; bounds the power
+    return min(FIRST_RETRY * 2**doublings, LONGEST_RETRY, job.period)
+
+
+def _failures_since_success(connection: Connection, name: str) -> tuple[int, datetime | None]:
+    """How many runs failed after the start of the last success, and when the latest of them finished."""
+    since = _last(connection, name, Outcome.SUCCEEDED, runs.c.started_at)
+    condition = (runs.c.name == name) & (runs.c.outcome == Outcome.FAILED)
+    if since is not None:
+        condition &= runs.c.started_at > since
+    count, latest = connection.execute(select(func.count(), func.max(runs.c.finished_at)).where(condition)).one()
+    return int(count), latest
+
+
 def _last(connection: Connection, name: str, outcome: Outcome, column: ColumnElement[datetime]) -> datetime | None:
     found: datetime | None = connection.execute(
         select(func.max(column)).where((runs.c.name == name) & (runs.c.outcome == outcome))
@@ -283,6 +315,7 @@ def _last(connection: Connection, name: str, outcome: Outcome, column: ColumnEle
 
 def _status(connection: Connection, job: Job, now: datetime) -> JobStatus:
     next_due = _next_due(connection, job) or now
+    failures, _ = _failures_since_success(connection, job.name)
     last_finished = connection.execute(
         select(runs.c.started_at, runs.c.finished_at)
         .where((runs.c.name == job.name) & runs.c.outcome.in_([Outcome.SUCCEEDED, Outcome.FAILED]))
@@ -298,4 +331,6 @@ def _status(connection: Connection, job: Job, now: datetime) -> JobStatus:
         if last_finished is None
         else (last_finished.finished_at - last_finished.started_at).total_seconds(),
         overdue_seconds=max(0.0, (now - next_due).total_seconds()),
+        failures_in_a_row=failures,
+        next_attempt=_next_attempt(connection, job) or now,
     )
