@@ -293,7 +293,7 @@ def _next_attempt(connection: Connection, job: Job) -> datetime | None:
 def retry_wait(job: Job, failures_in_a_row: int) -> timedelta:
     """How long after its latest failure a job is tried again."""
     doublings = min(failures_in_a_row - 1, 16)  # past any cap already; bounds the power
-    return min(FIRST_RETRY * 2**doublings, LONGEST_RETRY, job.period)
+    return min(FIRST_RETRY * (1 << doublings), LONGEST_RETRY, job.period)
 
 
 def _failures_since_success(connection: Connection, name: str) -> tuple[int, datetime | None]:
