@@ -57,6 +57,15 @@ bench_app = App(
 def _populated(directory: Path, tenants: int) -> tuple[Runtime, Backups]:
     runtime = Runtime.open(load_settings(data_dir=directory))
     schema.upgrade(runtime.engine)
+    populate(runtime, tenants)
+    backups = Backups(
+        runtime.engine, runtime.vault, runtime.tenant_data, DirectoryTarget(directory / "backups"), runtime.clock, 30
+    )
+    return runtime, backups
+
+
+def populate(runtime: Runtime, tenants: int) -> None:
+    """``tenants`` sites of :data:`bench_app`, each with :data:`RECORDS_PER_TENANT` notes."""
     for site in range(tenants):
         tenant = runtime.tenants.create(
             app_key=bench_app.key,
@@ -67,10 +76,6 @@ def _populated(directory: Path, tenants: int) -> tuple[Runtime, Backups]:
         store = runtime.store_for(bench_app, tenant)
         for i in range(RECORDS_PER_TENANT):
             store.create("notes", {"issue": f"SIM-{i}", "text": f"note {i} of site {site}: " + "lorem ipsum " * 20})
-    backups = Backups(
-        runtime.engine, runtime.vault, runtime.tenant_data, DirectoryTarget(directory / "backups"), runtime.clock, 30
-    )
-    return runtime, backups
 
 
 def _median_seconds(work: Callable[[], object]) -> float:

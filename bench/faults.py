@@ -8,7 +8,12 @@ never a 500; nothing acknowledged is lost; service returns without restarting Pl
 get 503 ``storage_unavailable`` ("database or disk is full") and one log line; the database passes
 ``PRAGMA integrity_check``; once space is freed, writes succeed again and nothing acknowledged is lost.
 
-Without an argument, both. tests/deploy/test_faults.py runs the same scenarios, shorter.
+``python -m bench faults s3-down``: the backup job writing to S3 (SeaweedFS on loopback) while the S3 server is
+killed part-way through the upload. The run fails in bounded time (``TargetUnavailable``), is recorded and counted by
+job health, and is retried with backoff, not at every tick; nothing partial is listed; once S3 is back, the next try
+makes a complete backup that verifies, and the dead run's objects are swept a day later.
+
+Without an argument, all three. tests/deploy/test_faults.py runs the same scenarios, shorter.
 """
 
 from __future__ import annotations
@@ -20,17 +25,34 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import httpx
 
+from bench import seaweed
 from bench._fleet import Driver, Fleet, Outcome, fleet, print_outcomes, settle
 from bench._private_postgres import PostgresUnavailable, private_postgres
+from bench.backup import populate
 from bench.harness import BenchError
+from pledge import schema
+from pledge.backup.backups import Backups
+from pledge.backup.integrity import verify_backup
+from pledge.backup.schedule import backup_jobs
+from pledge.backup.target import BackupTarget
+from pledge.backup.writer import ORPHAN_AGE
+from pledge.clock import FrozenClock
+from pledge.config import load_settings
+from pledge.jobs import JobRunner
+from pledge.jobs import Outcome as RunOutcome
+from pledge.runtime import Runtime
+from pledge.serving import backups_for
 
 TMPFS_BYTES: Final = 8 * 1024 * 1024
 FILL_CHUNK: Final = 64 * 1024
@@ -44,9 +66,11 @@ class FaultUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class FaultOutcome:
-    outcome: Outcome
+    name: str
     problems: list[str]
     notes: list[str]
+    load: Outcome | None = None
+    """What the deliveries sent while the fault lasted were answered (None: the scenario sends none)."""
 
 
 def _storage_only_503(outcome: Outcome, code: str) -> list[str]:
@@ -109,7 +133,7 @@ def postgres_restart(
             f"log lines: {sum('storage unavailable' in line for line in lines)} 'storage unavailable' (one per"
             f" refused request), {sum('the tick failed' in line for line in lines)} 'jobs: the tick failed'",
         ]
-        return FaultOutcome(outcome, problems, notes)
+        return FaultOutcome(outcome.name, problems, notes, outcome)
 
 
 @contextmanager
@@ -176,12 +200,137 @@ def disk_full(*, seconds: float = 15.0, rate: float = 20.0) -> FaultOutcome:
             if checked != "ok":
                 problems.append(f"integrity_check after the fault: {checked}")
             notes = [f"log: {full_lines[0]}" if full_lines else "", f"integrity_check: {checked}"]
-            return FaultOutcome(outcome, problems, [note for note in notes if note])
+            return FaultOutcome(outcome.name, problems, [note for note in notes if note], outcome)
+
+
+class _KillsTheServer:
+    """The deployment's own S3 target, with one fault: the S3 server is killed (SIGKILL) once ``after`` objects
+    have been put, while the upload threads are still sending the rest."""
+
+    def __init__(self, target: BackupTarget, server: seaweed.S3Server, after: int) -> None:
+        self._target = target
+        self._server = server
+        self._left = after
+        self._lock = threading.Lock()
+        self.killed = threading.Event()
+
+    @property
+    def description(self) -> str:
+        return self._target.description
+
+    def put(self, name: str, data: bytes, *, retain_until: datetime | None = None) -> None:
+        self._target.put(name, data, retain_until=retain_until)
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                seaweed.stop(self._server, kill=True)
+                self.killed.set()
+
+    def get(self, name: str) -> bytes:
+        return self._target.get(name)
+
+    def list(self, prefix: str = "") -> Sequence[str]:
+        return self._target.list(prefix)
+
+    def delete(self, name: str) -> None:
+        self._target.delete(name)
+
+
+def s3_down(*, tenants: int = 60) -> FaultOutcome:
+    """Kill S3 after a third of the backup's objects are up; start it again once the failure is recorded."""
+    with tempfile.TemporaryDirectory(prefix="pledge-s3-down-") as scratch, ExitStack() as servers:
+        try:
+            server = seaweed.start(Path(scratch) / "seaweedfs")
+        except seaweed.SeaweedUnavailable as exc:
+            raise FaultUnavailable(str(exc)) from None
+        servers.callback(seaweed.stop, server)
+
+        def restart() -> None:
+            servers.callback(seaweed.stop, seaweed.start(server.directory, again=server))
+
+        return _s3_down(Path(scratch), server, restart, tenants)
+
+
+def _s3_down(scratch: Path, server: seaweed.S3Server, restart: Callable[[], None], tenants: int) -> FaultOutcome:
+    server.client().create_bucket(Bucket="pledge-backups")
+    settings = load_settings(
+        data_dir=scratch / "data",
+        backup_target="s3://pledge-backups/pledge",
+        backup_s3_endpoint_url=server.endpoint_url,
+        backup_s3_region="us-east-1",
+        backup_s3_path_style=True,
+        backup_s3_access_key_id=server.access_key_id,
+        backup_s3_secret_access_key=server.secret_access_key,
+    )
+    clock = FrozenClock(datetime.now(UTC))
+    runtime = Runtime.open(settings, clock=clock)
+    try:
+        schema.upgrade(runtime.engine)
+        populate(runtime, tenants)
+        return _kill_mid_backup(runtime, clock, server, restart, tenants)
+    finally:
+        runtime.close()
+
+
+def _kill_mid_backup(
+    runtime: Runtime, clock: FrozenClock, server: seaweed.S3Server, restart: Callable[[], None], tenants: int
+) -> FaultOutcome:
+    problems: list[str] = []
+    backups = backups_for(runtime)
+    faulty = _KillsTheServer(backups.target, server, after=tenants // 3)
+    backup_job, _drill = backup_jobs(_with_target(backups, faulty), timedelta(days=1))
+    runner = JobRunner(runtime.engine, clock, [backup_job])
+
+    started = time.monotonic()
+    [failed] = runner.tick()
+    failed_in = time.monotonic() - started
+    if not faulty.killed.is_set() or failed.outcome != RunOutcome.FAILED:
+        problems.append(f"the run with S3 killed mid-upload ended {failed.outcome} ({failed.error})")
+    [status] = runner.status()
+    backoff = status.next_attempt - clock.now()
+    if status.failures_in_a_row != 1 or backoff <= timedelta(0):
+        problems.append(f"job health after the failure: {status.failures_in_a_row} failures, no backoff")
+    if runner.tick():
+        problems.append("the failed job ran again at the next tick: no backoff")
+
+    restart()
+    partial = [name for name in backups.target.list("backups/") if not name.endswith("/manifest")]
+    if backups.complete_ids():
+        problems.append(f"listed after the failed run: {backups.complete_ids()}")
+    clock.advance(backoff)
+    backup_job, _drill = backup_jobs(backups, timedelta(days=1))
+    runner = JobRunner(runtime.engine, clock, [backup_job])
+    retried = runner.tick()
+    if [record.outcome for record in retried] != [RunOutcome.SUCCEEDED]:
+        problems.append(f"the retry once S3 was back: {[(record.outcome, record.error) for record in retried]}")
+    complete = backups.complete_ids()
+    verified = bool(complete) and verify_backup(backups, backups.manifest(complete[-1])).passed
+    if not verified:
+        problems.append("the backup made after S3 came back does not verify")
+    clock.advance(ORPHAN_AGE + timedelta(hours=1))
+    runner.run_now(backup_job.name)
+    complete = backups.complete_ids()
+    left = [name for name in backups.target.list("backups/") if name.split("/")[1] not in complete]
+    if left:
+        problems.append(f"{len(left)} objects of the dead run still there a day later")
+    notes = [
+        f"S3 killed after {tenants // 3} objects were put: the run failed in {failed_in:.1f} s ({failed.error});"
+        f" its {len(partial)} segments under backups/ are listed as no backup",
+        f"job health: {status.failures_in_a_row} failure in a row, next try {backoff.total_seconds():.0f} s after it;"
+        f" the try once S3 was back: {retried[0].outcome if retried else 'none'}",
+        f"the new backup verifies: {verified}; the dead run's objects swept a day later: {not left}",
+    ]
+    return FaultOutcome("S3 killed mid-backup", problems, notes)
+
+
+def _with_target(backups: Backups, target: BackupTarget) -> Backups:
+    return Backups(backups.engine, backups.vault, backups.tenant_data, target, backups.clock, backups.retention_days)
 
 
 SCENARIOS: Final[dict[str, Callable[[], FaultOutcome]]] = {
     "postgres-restart": postgres_restart,
     "disk-full": disk_full,
+    "s3-down": s3_down,
 }
 
 
@@ -199,11 +348,13 @@ def main(argv: Sequence[str] = ()) -> None:
         except FaultUnavailable as exc:
             print(f"faults {name}: skipped: {exc}")
     print()
-    print_outcomes([result.outcome for result in results])
+    loads = [result.load for result in results if result.load is not None]
+    if loads:
+        print_outcomes(loads)
     for result in results:
         for note in result.notes:
-            print(f"{result.outcome.name}: {note}")
-    problems = [f"{result.outcome.name}: {problem}" for result in results for problem in result.problems]
+            print(f"{result.name}: {note}")
+    problems = [f"{result.name}: {problem}" for result in results for problem in result.problems]
     for problem in problems:
         print(f"FAILED: {problem}")
     if problems:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from backup_corpus import Corpus
-from tests.backup.conftest import S3Server
+from bench.seaweed import S3Server
 from tests.backup.test_s3_target import target
 
 from pledge.backup.backup_format import BackupCorrupt

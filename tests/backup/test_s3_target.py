@@ -18,9 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from bench.harness import free_port
+from bench.seaweed import S3Server
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
-from tests.backup.conftest import S3Server, free_port
 
 from pledge.backup.s3 import S3Credentials, S3Limits, S3Target
 from pledge.backup.s3_location import S3Location

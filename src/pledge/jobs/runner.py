@@ -183,7 +183,12 @@ class JobRunner:
         except LeaseLost:
             log.warning("job %s: run %d lost its lease and stopped", name, run.context.token)
         except Exception as exc:
-            log.exception("job %s: run %d failed", name, run.context.token)
+            if isinstance(exc, PledgeError):
+                # Pledge's own failures (a target unreachable, a key server down) say what happened, safely, in one
+                # line; anything else is a bug, and its traceback goes to the log.
+                log.error("job %s: run %d failed: %s", name, run.context.token, exc)
+            else:
+                log.exception("job %s: run %d failed", name, run.context.token)
             _unless_lost(run.fail, exc)
         else:
             _unless_lost(run.succeed)
