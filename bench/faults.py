@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -324,7 +325,7 @@ def _kill_mid_backup(
 
 
 def _with_target(backups: Backups, target: BackupTarget) -> Backups:
-    return Backups(backups.engine, backups.vault, backups.tenant_data, target, backups.clock, backups.retention_days)
+    return dataclasses.replace(backups, target=target)
 
 
 SCENARIOS: Final[dict[str, Callable[[], FaultOutcome]]] = {

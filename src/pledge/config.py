@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=None, description="file:///path or s3://bucket/prefix; default: data dir."
     )
     backup_retention_days: int = Field(default=30, ge=1, description="How long backups are kept (S5).")
+    backup_keep_weekly: int = Field(
+        default=0, ge=0, le=520, description="Also keep the newest backup of each of the last N weeks (0: none)."
+    )
+    backup_keep_monthly: int = Field(
+        default=0, ge=0, le=240, description="Also keep the newest backup of each of the last N months (0: none)."
+    )
     # S3-compatible backup storage (docs/backup-s3.md)
     backup_s3_endpoint_url: str | None = Field(
         default=None,

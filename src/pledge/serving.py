@@ -18,7 +18,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
 from pledge.app import App, Auth, Endpoint, RequestContext
-from pledge.backup.backups import Backups
+from pledge.backup.backups import Backups, RetentionTiers
 from pledge.backup.targets import open_target
 from pledge.connect import connect_routes
 from pledge.errors import ConfigurationError, Refused
@@ -43,6 +43,7 @@ def backups_for(runtime: Runtime) -> Backups:
         target=open_target(runtime.settings, runtime.egress),
         clock=runtime.clock,
         retention_days=runtime.settings.backup_retention_days,
+        tiers=RetentionTiers(runtime.settings.backup_keep_weekly, runtime.settings.backup_keep_monthly),
     )
 
 

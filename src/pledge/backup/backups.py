@@ -43,6 +43,15 @@ class NoBackup(PledgeError):
     """No complete backup matches."""
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionTiers:
+    """Kept beyond the daily window, restic-style: the newest backup of each of the last ``weeks`` ISO weeks and of
+    the last ``months`` calendar months that have a backup (0: none)."""
+
+    weeks: int = 0
+    months: int = 0
+
+
 @dataclass(frozen=True)
 class Backups:
     engine: Engine
@@ -51,6 +60,7 @@ class Backups:
     target: BackupTarget
     clock: Clock
     retention_days: int
+    tiers: RetentionTiers = RetentionTiers()
 
     def complete_ids(self) -> list[str]:
         """Ids of the backups whose manifest exists, oldest first (they sort by time)."""
