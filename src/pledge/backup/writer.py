@@ -159,7 +159,7 @@ def _platform_document(connection: Connection, backups: Backups) -> tuple[dict[s
             continue
         order = list(table.primary_key.columns) or list(table.columns)
         found = [dict(row) for row in connection.execute(select(table).order_by(*order)).mappings()]
-        tables[table.name] = backup_format.encode_rows(found)
+        tables[table.name] = found
         rows[table.name] = len(found)
     return {"format": backup_format.PLATFORM_FORMAT, "tables": tables}, rows
 

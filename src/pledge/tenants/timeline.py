@@ -114,16 +114,21 @@ class TenantEventRows:
     name = "tenant_events"
 
     def export_rows(self, connection: Connection, tenant_id: str) -> list[Row]:
-        return [
-            {name: value for name, value in row.items() if name != "id"}
-            for row in _EVENT_ROWS.export_rows(connection, tenant_id)
-        ]
+        return _without_ids(_EVENT_ROWS.export_rows(connection, tenant_id))
+
+    def export_rows_of(self, connection: Connection, tenant_ids: Sequence[str]) -> dict[str, list[Row]]:
+        grouped = _EVENT_ROWS.export_rows_of(connection, tenant_ids)
+        return {tenant_id: _without_ids(rows) for tenant_id, rows in grouped.items()}
 
     def import_rows(self, connection: Connection, tenant_id: str, rows: Sequence[Row]) -> None:
         _EVENT_ROWS.import_rows(connection, tenant_id, rows)
 
     def delete_rows(self, connection: Connection, tenant_id: str) -> int:
         return _EVENT_ROWS.delete_rows(connection, tenant_id)
+
+
+def _without_ids(rows: list[Row]) -> list[Row]:
+    return [{name: value for name, value in row.items() if name != "id"} for row in rows]
 
 
 _EVENT_ROWS: Final = TableRows(tenant_events_table)
