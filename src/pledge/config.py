@@ -9,9 +9,9 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -33,6 +33,7 @@ ENV_PREFIX = "PLEDGE_"
 CONFIG_VARIABLE = "PLEDGE_CONFIG"
 # Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
 _NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
+_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}|[a-z]+(-[a-z]+)+\d{1,2}|[a-z]{6,24}\d?")
 """AWS (us-west-2), Google Cloud (us-west1) and Azure (westus2) region codes."""
 MINIMUM_RETENTION_DAYS = 30
@@ -64,6 +65,14 @@ class Settings(BaseSettings):
     region: str = Field(default="us-east-1", description="Hosting region the statement promises (S1).")
     apps: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Apps to serve: comma-separated `module:attribute` import paths."
+    )
+    tenant_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("atlassian.net", "jira.com"),
+        description="Domains a site's base URL must be under (comma-separated); development mode adds loopback.",
+    )
+    egress_guard: Literal["strict", "off"] = Field(
+        default="strict",
+        description="strict: `pledge serve` refuses any connection, by any code, to an undeclared destination (S13).",
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
     keyring_path: Path | None = Field(
@@ -250,6 +259,21 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("tenant_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("tenant_domains")
+    @classmethod
+    def _domain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for domain in value:
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(f"{domain!r} is not a domain name with at least two labels")
+        return value
+
     @field_validator("apps")
     @classmethod
     def _import_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -359,7 +383,7 @@ class Settings(BaseSettings):
             or parts.query
         ):
             raise ValueError("must be http(s)://host[:port], without a path, query or credentials")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError("must be https, except on loopback (S12)")
         return value.rstrip("/")
 
@@ -374,7 +398,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _transport_is_safe(self) -> Settings:
-        if self.dev_mode and not _is_loopback(self.host):
+        if self.dev_mode and not is_loopback(self.host):
             raise ValueError(
                 f"{ENV_PREFIX}HOST={self.host!r}: development mode serves plain HTTP on loopback only (S12)"
             )
@@ -424,13 +448,22 @@ _FORGE_REALMS = {
 }
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (``[::1]`` and a zone suffix allowed)."""
+    name = host.strip().rstrip(".").lower().removeprefix("[").removesuffix("]")
+    if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
+
+
+def under_domain(host: str, domains: Iterable[str]) -> bool:
+    """``host`` is a name under one of ``domains`` (a label boundary: ``evilatlassian.net`` is not under
+    ``atlassian.net``, and neither is ``atlassian.net`` itself, which is no site)."""
+    name = host.strip().rstrip(".").lower()
+    return any(name.endswith("." + domain) for domain in domains)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -22,6 +22,7 @@ from pledge.body_limit import BodyLimitMiddleware
 from pledge.connect.product_client import ProductRequestFailed
 from pledge.db import error_reason, is_disk_full
 from pledge.egress import EgressRefused, UnsafePath
+from pledge.egress.socket_guard import EgressPolicy, SocketGuard, guarding
 from pledge.errors import PledgeError, Refused
 from pledge.forge.api_client import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
@@ -99,6 +100,8 @@ def create_host(
             if jobs is not None and runtime.settings.jobs_enabled:
                 await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
             running.callback(asyncio.create_task(sweep_caches(runtime)).cancel)
+            if owns_runtime and runtime.settings.egress_guard == "strict":
+                running.enter_context(guarding(socket_guard(runtime)))
             yield
         if owns_runtime:
             # The outbound client's pooled connections belong to the server's event loop: close them on it.
@@ -216,3 +219,13 @@ async def answer_http_exception(request: Request, exc: Exception) -> Response:
 async def internal_error(_request: Request, _exc: Exception) -> Response:
     """A fault of this server: JSON like every other answer; the server logs the traceback, the client gets none."""
     return refusal("internal_error", "the server failed to answer this request", status_code=500)
+
+
+def socket_guard(runtime: Runtime) -> SocketGuard:
+    """The egress guard of a serving process: the outbound client's origins, the tenants' product domains and the
+    database's host; each refusal counted with the outbound client's."""
+    database_host = runtime.engine.url.host
+    policy = EgressPolicy.of(
+        runtime.egress.allowed, runtime.settings.tenant_domains, also=[database_host] if database_host else []
+    )
+    return SocketGuard(policy, on_refusal=lambda: runtime.egress.record_refusal("socket"))

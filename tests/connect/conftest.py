@@ -82,7 +82,10 @@ async def world(
     # A second, independent site; it signs installs with the one key server the app trusts (site A's key).
     globex = ConnectSim(SimSite(SITE_B, clock), transport=router, client_key="globex-client-key", signer=acme.signer)
     settings = load_settings(
-        data_dir=tmp_path / "data", database_url=database_url, connect_install_keys_url=acme.install_keys_url
+        tenant_domains=("sim.test",),  # the simulated sites (*.sim.test) stand in for *.atlassian.net
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        connect_install_keys_url=acme.install_keys_url,
     )
     egress = OutboundClient([settings.connect_install_keys_url], transport=router)
     runtime = Runtime.open(settings, clock=clock, engine=engine, egress=egress)

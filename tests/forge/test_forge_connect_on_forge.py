@@ -38,6 +38,7 @@ async def both(tmp_path: Path, database_url: str, engine: Engine, clock: FrozenC
     forge = ForgeSite(APP_ID, clock=clock, site=site, transport=router)
     connect = ConnectSim(site, transport=router, client_key="connect-client", signer=InstallSigner())
     settings = load_settings(
+        tenant_domains=("sim.test",),  # the simulated sites (*.sim.test) stand in for *.atlassian.net
         data_dir=tmp_path / "data",
         database_url=database_url,
         connect_install_keys_url=connect.install_keys_url,

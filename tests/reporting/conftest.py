@@ -132,7 +132,10 @@ async def world(
         accounts.serve_on(sim.site)
         router.add(sim.site.base_url, sim.site.asgi())
     settings = load_settings(
-        data_dir=tmp_path / "data", database_url=database_url, connect_install_keys_url=acme.install_keys_url
+        tenant_domains=("sim.test",),  # the simulated sites (*.sim.test) stand in for *.atlassian.net
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        connect_install_keys_url=acme.install_keys_url,
     )
     runtime = Runtime.open(
         settings,

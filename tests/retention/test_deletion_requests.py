@@ -59,7 +59,10 @@ async def sites(tmp_path: Path, database_url: str, engine: Engine, clock: Frozen
     acme = ConnectSim(SimSite(SITE_A, clock), transport=router, client_key="acme-client-key", signer=signer)
     globex = ConnectSim(SimSite(SITE_B, clock), transport=router, client_key="globex-client-key", signer=signer)
     settings = load_settings(
-        data_dir=tmp_path / "data", database_url=database_url, connect_install_keys_url=acme.install_keys_url
+        tenant_domains=("sim.test",),  # the simulated sites (*.sim.test) stand in for *.atlassian.net
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        connect_install_keys_url=acme.install_keys_url,
     )
     assert KEYS_SITE == SITE_A
     runtime = Runtime.open(

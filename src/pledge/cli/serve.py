@@ -118,6 +118,9 @@ def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Con
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        # Python's own event loop, not uvloop: uvloop opens connections in libuv, beneath the audit events the
+        # egress guard (pledge.egress.socket_guard) judges them by.
+        loop="asyncio",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **options,
     )

@@ -15,7 +15,7 @@ import uvicorn
 from pledge.cli.sim_control import control, echo_relayed, sim_option
 from pledge.cli.sim_forge import forge
 from pledge.clock import SystemClock
-from pledge.config import _is_loopback  # the one definition of loopback, shared with dev mode
+from pledge.config import is_loopback  # the one definition of loopback, shared with dev mode
 from pledge.errors import ConfigurationError
 from pledge.forge_config import ForgeConfig
 from pledge.logs import configure_logging
@@ -37,7 +37,7 @@ sim.add_command(forge)
 @click.option("--forge-app-id", metavar="ARI", help="Also be Forge to this app (its ForgeConfig app_id).")
 def serve(host: str, port: int, product: str, forge_app_id: str | None) -> None:
     """Run the simulated site until interrupted."""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise ConfigurationError(f"--host {host!r}: the simulator has no authentication and binds loopback only")
     if forge_app_id is not None:
         _check_app_id(forge_app_id)

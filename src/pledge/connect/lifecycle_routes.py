@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pledge.app import App
+from pledge.config import is_loopback, under_domain
 from pledge.connect.descriptor import DESCRIPTOR_PATH, ICON_PATH, descriptor, lifecycle_path
 from pledge.errors import Refused
 from pledge.refusal import refused
@@ -68,7 +69,8 @@ class InstallPayload:
         return f"InstallPayload(product_type={self.product_type!r})"
 
     @classmethod
-    def parse(cls, body: dict[str, Any], app_key: str, *, allow_http: bool) -> InstallPayload:
+    def parse(cls, body: dict[str, Any], app_key: str, *, allow_http: bool, domains: tuple[str, ...]) -> InstallPayload:
+        """``domains``: a site's base URL must be under one of them (development, ``allow_http``: or on loopback)."""
         if body.get("key") != app_key:
             raise _malformed("the install payload is for another app key")
         client_key = _text(body, "clientKey", 255)
@@ -78,6 +80,8 @@ class InstallPayload:
         schemes = ("https", "http") if allow_http else ("https",)
         if parts.scheme not in schemes or not parts.hostname:
             raise _malformed(f"the install payload's baseUrl must be an {schemes[0]} URL")
+        if not (under_domain(parts.hostname, domains) or (allow_http and is_loopback(parts.hostname))):
+            raise _malformed("the install payload's baseUrl is not on an Atlassian product domain")
         product_type = _text(body, "productType", 32)
         installation_id = body.get("installationId")
         if installation_id is not None and not (
@@ -126,7 +130,10 @@ class ConnectLifecycle:
     async def installed(self, request: Request) -> Response:
         try:
             body = await read_json_object(request, MAX_LIFECYCLE_BODY)
-            payload = InstallPayload.parse(body, self._app_key, allow_http=self._runtime.settings.dev_mode)
+            settings = self._runtime.settings
+            payload = InstallPayload.parse(
+                body, self._app_key, allow_http=settings.dev_mode, domains=settings.tenant_domains
+            )
             token = await verify_signed_lifecycle(request, body, self._app_key, self._runtime)
             await run_in_threadpool(self._use_once, token)
         except Refused as exc:

