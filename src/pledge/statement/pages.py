@@ -22,7 +22,8 @@ from starlette.templating import Jinja2Templates
 from pledge.errors import PledgeError
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
-from pledge.statement.compare import KEY, compare, render_html
+from pledge.statement.compare import KEY, compare
+from pledge.statement.compare_page import render_document
 from pledge.statement.facts import Deployment, gather
 from pledge.statement.publish import Published, publish
 from pledge.statement.render import TEMPLATES, mark, render_app, to_html
@@ -225,7 +226,7 @@ class StatementPages:
             "old": old,
             "new": new,
             "comparison": comparison,
-            "body": render_html(comparison),
+            "document": render_document(comparison),
             "key": KEY,
             "permalink": compare_url(old.id, new.id),
             "previous": compare_url(before, old.id) if before is not None and old.id < new.id else None,
