@@ -25,6 +25,7 @@ from pledge.statement.claims import CLAIMS
 from pledge.statement.compare import KEY, compare
 from pledge.statement.compare_page import render_document
 from pledge.statement.facts import Deployment, gather
+from pledge.statement.marketplace import answers
 from pledge.statement.publish import Published, publish
 from pledge.statement.render import TEMPLATES, mark, render_app, to_html
 from pledge.statement.verify import Verification, VerificationLog
@@ -117,6 +118,7 @@ class StatementPages:
         return [
             Route("/privacy", self.statement, methods=["GET"]),
             Route("/privacy.json", self.statement_json, methods=["GET"]),
+            Route("/privacy/marketplace.json", self.marketplace_json, methods=["GET"]),
             Route("/privacy/versions", self.versions, methods=["GET"]),
             Route("/privacy/compare", self.compare, methods=["GET"]),
             Route("/privacy/apps/{key}", self.app, methods=["GET"]),
@@ -181,6 +183,15 @@ class StatementPages:
                 "verification": _verification_json(verification) if verification else None,
             }
         )
+
+    async def marketplace_json(self, request: Request) -> Response:
+        """The Marketplace "Privacy & Security" answers, from the verification the served version carries."""
+        try:
+            published = await self._published()
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        version, _, _ = await run_in_threadpool(self._status, published)
+        return JSONResponse(answers(published.facts, version.verification or published.verification))
 
     async def versions(self, request: Request) -> Response:
         versions = await run_in_threadpool(self._versions.list)
