@@ -112,8 +112,7 @@ def test_the_answers_follow_the_manifest_scopes_and_settings() -> None:
         "thirdPartyDetails": [
             {
                 "name": "Amazon Web Services (AWS)",
-                "purpose": "Hosts the service, its database and its backups in the US West (Oregon) region "
-                "(us-west-2)",
+                "purpose": "Hosts the service, its database and its backups in the US West (Oregon) region (us-west-2)",
             }
         ],
     }
@@ -187,9 +186,10 @@ def test_an_undeclared_provider_leaves_third_parties_unanswered() -> None:
     trust, unanswered = app_answers(facts)
 
     assert "thirdPartyInformation" not in trust
-    assert "hosting provider, which holds the data, is not declared" in unanswered[
-        "thirdPartyInformation.isEndUserDataShared"
-    ]
+    assert (
+        "hosting provider, which holds the data, is not declared"
+        in unanswered["thirdPartyInformation.isEndUserDataShared"]
+    )
 
 
 def test_retention_days_are_answered_when_every_collection_declares_them() -> None:

@@ -69,6 +69,7 @@ TERMINAL_STYLES: Final[Mapping[ChangeKind, str]] = MappingProxyType(
 )
 """The rich style of each kind of change, for ``render_terminal`` and for printing ``KEY`` to match."""
 
+
 @dataclass(frozen=True)
 class Segment:
     """A stretch of the comparison. ``text`` is old text for REMOVED, new text for every other kind.

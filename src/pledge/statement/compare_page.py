@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote
 
 from markdown_it.renderer import RendererHTML
@@ -178,7 +178,7 @@ def _merge(comparison: Comparison) -> tuple[str, list[_Excerpt]]:
 class _Renderer(RendererHTML):
     """markdown-it's HTML renderer turning the marks in text into change tags that nest with the markup."""
 
-    def renderInline(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:  # noqa: N802 - markdown-it's name
+    def renderInline(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
         env["open"] = None
         out: list[str] = []
         for index, token in enumerate(tokens):

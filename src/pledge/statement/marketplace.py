@@ -188,7 +188,10 @@ def _logs(form: _Form) -> None:
         "logDetails.logProcessAndOrStoreEUDOutsideAtlassian",
         "where logs are kept is the operator's choice; no check reads it",
     )
-    form.leave("logDetails.logEUDShareWithThirdParty", "where logs are sent is the operator's choice; no check reads it")
+    form.leave(
+        "logDetails.logEUDShareWithThirdParty",
+        "where logs are sent is the operator's choice; no check reads it",
+    )
     form.leave("logDetails.logsIntegralForAppFunctionality", "no check covers it")
 
 
