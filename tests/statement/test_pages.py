@@ -101,6 +101,13 @@ def test_moving_region_shows_exactly_that_change_on_the_compare_page(west: Runti
     assert '<del class="removed">This line was removed.</del>' in page.text
     assert '<span class="format-changed">Formatting was changed.</span>' in page.text
     assert '<a class="permalink" href="/privacy/compare?from=1&amp;to=2">' in page.text
+    # The statement itself, its unchanged sections collapsed, and a list that jumps to each change.
+    assert '<summary><h2>Overview</h2> <span class="unchanged-note">Unchanged</span></summary>' in page.text
+    assert '<section class="changed" id="section-2"><h2>Data storage and location</h2>' in page.text
+    for number in (1, 2, 3):
+        assert f'<a class="jump" href="#change-{number}">' in page.text
+        assert page.text.count(f'id="change-{number}"') == 1
+    assert "<del>East</del> → <ins>West</ins>" in page.text
 
     versions = client.get("/privacy/versions").text
     assert 'Version 2</span> <span class="current">current</span>' in versions
