@@ -74,7 +74,8 @@ class Change:
     section: str
     """The title of the section it is in (empty before the first section)."""
     anchored: bool
-    """Whether the document marks it (a change inside a link address is only listed)."""
+    """Whether the document marks it (a change the text does not show, in a link address or a code block, is only
+    listed)."""
 
     @property
     def anchor(self) -> str:
@@ -285,7 +286,7 @@ def render_document(comparison: Comparison) -> ComparedDocument:
     html: list[str] = []
     for number, (heading, part) in enumerate(_sections(tokens)):
         env["section"] = _title(heading) if heading is not None else ""
-        changed = any(_ANY_MARK_RE.search(token.content) for token in part if token.type == "inline")
+        changed = any(_ANY_MARK_RE.search(token.content) for token in part)
         if heading is None:
             html.append(renderer.render(part, MARKDOWN.options, env))
         elif changed:
