@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 from pledge.statement.claims import CLAIMS, StatementClaim
@@ -34,11 +35,13 @@ documents the field as an enumeration and shows one value, for data stored in At
 Atlassian returns for such an app. The value for an app that stores data outside Atlassian and supports data
 residency was not found, so that case is left unanswered."""
 
-_OUTCOME_WORDS: Final[Mapping[Outcome | None, str]] = {
-    Outcome.FAILED: "failed verification",
-    Outcome.MISSING: "is not yet provided",
-    Outcome.NOT_OFFERED: "is not offered",
-}
+_OUTCOME_WORDS: Final[Mapping[Outcome | None, str]] = MappingProxyType(
+    {
+        Outcome.FAILED: "failed verification",
+        Outcome.MISSING: "is not yet provided",
+        Outcome.NOT_OFFERED: "is not offered",
+    }
+)
 _VENDOR = "a question for the vendor: no fact of the deployment answers it"
 _SITE_IDENTITY = (
     "Site identity: Connect client key, Forge installation ID, cloud ID, base URL, product, installation state, "
