@@ -27,11 +27,13 @@ PREFIXES = ["", "/apps", "/apps/issue-mailer", "/apps/forge-notes", "/privacy", 
 SEGMENTS = [
     "webhooks", "jira-issue-updated", "pages", "email-issue", "api", "preview", "atlassian-connect.json", "icon.svg",
     "installed", "uninstalled", "enabled", "disabled", "forge", "lifecycle", "realm", "peer", "notes", "events",
-    "issue-created", "static", "versions", "compare", "apps", "privacy.json", "..", ".", "%00", "%2e%2e", "%2F", "",
+    "issue-created", "static", "versions", "compare", "marketplace.json", "apps", "privacy.json", "..", ".", "%00",
+    "%2e%2e", "%2F", "",
 ]  # fmt: skip
 ROUTES = [  # (method, path) as served
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/privacy"),
     ("GET", "/privacy.json"), ("GET", "/privacy/versions"), ("GET", "/privacy/compare"),
+    ("GET", "/privacy/marketplace.json"),
     ("GET", "/privacy/apps/issue-mailer"), ("GET", "/privacy/static/privacy.css"),
     ("POST", "/apps/issue-mailer/webhooks/jira-issue-updated"), ("GET", "/apps/issue-mailer/pages/email-issue"),
     ("GET", "/apps/issue-mailer/api/preview"), ("GET", "/apps/issue-mailer/atlassian-connect.json"),

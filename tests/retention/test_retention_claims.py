@@ -51,5 +51,5 @@ def test_the_statement_takes_its_deletion_claims_from_the_retention_package() ->
     assert by_id["purge-after-grace"] is PURGE_AFTER_GRACE
     assert by_id["purge-after-grace"].provided and by_id["record-retention"].provided
     facts = gather(load_settings(), [])
-    retention = answers(facts, verified(facts))["dataRetention"]
-    assert retention["deletedAfterUninstall"] is True and retention["automaticRecordDeletion"] is True
+    assert answers(facts, verified(facts))["pledge"]["daysKeptAfterUninstall"] == 30
+    assert answers(facts, verified(facts, failed=["purge-after-grace"]))["pledge"]["daysKeptAfterUninstall"] is None

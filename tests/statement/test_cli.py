@@ -92,5 +92,15 @@ def test_marketplace_prints_the_answers_as_json(data_dir: Path) -> None:
     result = _run("marketplace", region="eu-west-1")
     assert result.exit_code == 0
     answers = json.loads(result.stdout)
-    assert answers["dataResidency"]["hostingRegions"] == ["eu-west-1"]
-    assert "staff-audit" in answers["notYetProvided"]
+    assert answers["source"].startswith("https://developer.atlassian.com/platform/marketplace/rest/v2/")
+    assert answers["pledge"]["claims"]["staff-audit"] == "missing"
+    # The region is stated only as far as its check held.
+    hosting = answers["pledge"]["hosting"]
+    assert hosting == (
+        {"region": "eu-west-1", "regionName": "Europe (Ireland)", "provider": None}
+        if answers["pledge"]["claims"]["hosting-region"] == "passed"
+        else None
+    )
+    assert answers["apps"] == []  # no app is served
+    unknown = _run("marketplace", "--app", "nothing-here")
+    assert unknown.exit_code != 0 and "no served app has the key 'nothing-here'" in unknown.stderr

@@ -173,23 +173,27 @@ def test_data_residency_is_answered_where_realm_migration_is_configured_only() -
         load_settings(region="eu-west-1", forge_peers=PEERS, forge_transfer_key=TRANSFER_KEY), [_forge_mailer()]
     )
     forge = answers(ready, verified(ready))
-    assert forge["dataResidency"] == {
-        "hostingRegions": ["eu-west-1"],
-        "hostingRegionNames": ["Europe (Ireland)"],
-        "hostingProvider": None,
-        "realm": "EU",
-        "supportsDataResidency": True,
-        "supportsRealmMigration": True,
+    (app,) = forge["apps"]
+    # Supported, but Atlassian's value for "stored outside Atlassian, residency supported" is not known: unanswered.
+    assert app["appTrustInformation"]["dataResidency"] == {
+        "realmMigrationSupported": True,
+        "inScopeDataTypes": app["appTrustInformation"]["dataAccessAndStorage"]["typesOfDataStored"],
     }
-    assert forge["thirdPartiesAndSubprocessors"]["peerDeployments"] == ["https://eu.pledge.example.com"]
+    unanswered = {item["field"]: item["reason"] for item in app["unanswered"]}
+    assert "realm EU, the claim data-residency held" in unanswered["dataResidency.isDataResidencySupported"]
+    assert forge["pledge"]["realm"] == "EU"
+    assert forge["pledge"]["peerDeployments"] == ["https://eu.pledge.example.com"]
     for facts in (
         gather(load_settings(region="eu-west-1"), [mailer_app()]),
         gather(load_settings(region="eu-west-1", forge_peers=PEERS), [_forge_mailer()]),
     ):
         answered = answers(facts, verified(facts))
-        assert answered["dataResidency"]["supportsDataResidency"] is False
-        assert answered["dataResidency"]["realm"] is None
-        assert answered["notOffered"] == ["data-residency"]
+        assert answered["apps"][0]["appTrustInformation"]["dataResidency"] == {
+            "isDataResidencySupported": "APP_DOES_NOT_SUPPORT_DR",
+            "realmMigrationSupported": False,
+        }
+        assert answered["pledge"]["realm"] is None
+        assert answered["pledge"]["claims"]["data-residency"] == "not offered"
 
 
 def test_forge_routes_must_be_behind_the_fit_verifier(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:

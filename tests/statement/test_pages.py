@@ -20,7 +20,9 @@ from pledge.statement.pages import serve_statement
 from pledge.statement.verify import Verification
 from pledge.statement.versions import StatementVersions
 
-CHANGE = re.compile(r'<(?:ins|del|span) class="(added|removed|format-changed)">(.*?)</(?:ins|del|span)>', re.DOTALL)
+CHANGE = re.compile(
+    r'<(?:ins|del|span) class="(added|removed|format-changed)"(?: id="change-\d+")?>(.*?)</(?:ins|del|span)>', re.DOTALL
+)
 
 
 def _client(runtime: Runtime, apps: Sequence[object] = ()) -> TestClient:
@@ -99,6 +101,13 @@ def test_moving_region_shows_exactly_that_change_on_the_compare_page(west: Runti
     assert '<del class="removed">This line was removed.</del>' in page.text
     assert '<span class="format-changed">Formatting was changed.</span>' in page.text
     assert '<a class="permalink" href="/privacy/compare?from=1&amp;to=2">' in page.text
+    # The statement itself, its unchanged sections collapsed, and a list that jumps to each change.
+    assert '<summary><h2>Overview</h2> <span class="unchanged-note">Unchanged</span></summary>' in page.text
+    assert '<section class="changed" id="section-2"><h2>Data storage and location</h2>' in page.text
+    for number in (1, 2, 3):
+        assert f'<a class="jump" href="#change-{number}">' in page.text
+        assert page.text.count(f'id="change-{number}"') == 1
+    assert "<del>East</del> → <ins>West</ins>" in page.text
 
     versions = client.get("/privacy/versions").text
     assert 'Version 2</span> <span class="current">current</span>' in versions
@@ -114,7 +123,7 @@ def test_compare_steps_between_neighbouring_versions(runtime: Runtime) -> None:
     middle = client.get("/privacy/compare?from=2&to=3").text
     assert '<a rel="prev" href="/privacy/compare?from=1&amp;to=2">' in middle
     assert '<a rel="next" href="/privacy/compare?from=3&amp;to=4">' in middle
-    assert _compared(middle) == [("format-changed", "**two**")]
+    assert '<p><strong><span class="format-changed" id="change-1">two</span></strong></p>' in middle
     first = client.get("/privacy/compare?from=1&to=2").text
     assert '<span class="disabled">← Previous change</span>' in first
     assert _compared(first) == [("removed", "one"), ("added", "two")]

@@ -1,9 +1,11 @@
-"""The statement pages in headless Chromium: they render, the Key and the changes are visible, and a 375 px
-screen needs no sideways scrolling. Screenshots are kept under test-artifacts/statement/."""
+"""The statement pages in headless Chromium: they render, the Key and the changes are visible, the compare page reads
+as the statement with unchanged sections collapsed and a jump to each change, and a 375 px screen needs no sideways
+scrolling. Screenshots are kept under test-artifacts/statement/."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -151,9 +153,52 @@ def test_versions_and_the_compare_page_show_the_key_and_each_kind_of_change(wide
     page.get_by_role("link", name="Next change →").click()
     expect(page).to_have_url(f"{site}/privacy/compare?from=2&to=3")
     expect(page.locator(".comparison .format-changed")).to_be_visible()
-    expect(page.locator(".comparison .format-changed")).to_have_text(["_Not yet provided._"])
+    expect(page.locator(".comparison em > .format-changed")).to_have_text(["Not yet provided."])
     expect(page.locator(".comparison ins.added, .comparison del.removed")).to_have_count(0)
     _shot(page, "compare-format-wide")
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_compare_page_reads_as_the_statement_with_a_jump_to_each_change(
+    browser: Browser, site: str, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto(f"{site}/privacy/compare?from=1&to=2")
+
+    comparison = page.locator("article.comparison")
+    expect(comparison.locator("h1")).to_have_text("Data Security & Privacy Statement")
+    expect(comparison.locator("section.changed h2").first).to_be_visible()
+    expect(comparison.locator("section.changed li").first).to_be_visible()
+    expect(comparison.locator("section.changed strong").first).to_be_visible()
+    _no_sideways_scroll(page)
+
+    collapsed = comparison.locator("details.unchanged")
+    assert collapsed.count() >= 3, "the sections the region change leaves alone are collapsed"
+    first = collapsed.first
+    expect(first).not_to_have_attribute("open", "")
+    expect(first.locator("p, ul, table").first).to_be_hidden()
+    first.locator("summary").click()
+    expect(first).to_have_attribute("open", "")
+    expect(first.locator("p, ul, table").first).to_be_visible()
+    _no_sideways_scroll(page)
+    _shot(page, f"compare-document-{width}")
+
+    jumps = page.locator("nav.changes a.jump")
+    expect(jumps).to_have_count(3)
+    page.evaluate("window.scrollTo(0, 0)")
+    for index in range(jumps.count()):
+        link = jumps.nth(index)
+        target = link.get_attribute("href")
+        assert target is not None and target.startswith("#change-")
+        link.click()
+        expect(page).to_have_url(re.compile(f"{re.escape(target)}$"))
+        change = page.locator(target)
+        expect(change).to_be_in_viewport()
+        expect(change).to_have_text(["East", "N. Virginia", "us-east-1"][index])
+        assert change.evaluate("e => e.matches(':target') && e.closest('details:not([open])') === null")
+        page.evaluate("window.scrollTo(0, 0)")
+    context.close()
 
 
 @pytest.mark.parametrize(

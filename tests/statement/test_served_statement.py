@@ -154,8 +154,9 @@ def test_a_plain_http_public_address_outside_development_mode_is_marked_and_fail
     answers = json.loads(
         subprocess.run([PLEDGE, "statement", "marketplace"], env=env, capture_output=True, text=True).stdout
     )
-    assert answers["security"]["httpsOnly"] is False
-    assert "https-only" in answers["failedVerification"]
+    assert answers["pledge"]["claims"]["https-only"] == "failed"
+    served = httpx.get(server.url + "/privacy/marketplace.json", timeout=WAIT_SECONDS).json()
+    assert served["pledge"]["claims"] == answers["pledge"]["claims"]
 
 
 def test_a_region_moved_under_its_sites_and_settings_without_their_subsystem_are_marked_and_fail(

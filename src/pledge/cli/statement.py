@@ -177,12 +177,20 @@ def verify(settings: Settings) -> None:
 
 
 @statement.command()
+@click.option("--app", "app_key", help="Print only this app's answers.")
 @command_with_settings
-def marketplace(settings: Settings) -> None:
-    """Print the answers for the Marketplace "Privacy & Security" tab as JSON."""
+def marketplace(settings: Settings, app_key: str | None) -> None:
+    """Print the answers for the Marketplace "Privacy & Security" tab as JSON, in Atlassian's field names (also
+    served at /privacy/marketplace.json)."""
     with open_deployment(settings) as deployment:
         published = _publish(deployment)
-    click.echo(json.dumps(answers(published.facts, published.verification), indent=2))
+    answered = answers(published.facts, published.verification)
+    if app_key is not None:
+        app = next((app for app in answered["apps"] if app["addonKey"] == app_key), None)
+        if app is None:
+            raise PledgeError(f"no served app has the key {app_key!r}: see PLEDGE_APPS")
+        answered = {"source": answered["source"], **app}
+    click.echo(json.dumps(answered, indent=2))
 
 
 def _publish(deployment: Deployment) -> Published:

@@ -1,5 +1,7 @@
 """Two versions of the statement compared word by word, for the "Versions Compared" page and the terminal.
 
+(The page renders the comparison as a document: :mod:`pledge.statement.compare_page`.)
+
 How it works:
 
 * Both Markdown texts are cut into tokens: words (``us-east-1``, ``privacy@example.com``, URLs), runs of
@@ -28,10 +30,19 @@ from types import MappingProxyType
 from typing import Final
 
 from diff_match_patch import diff_match_patch
-from markupsafe import Markup, escape
 from rich.text import Text
 
-__all__ = ["KEY", "TERMINAL_STYLES", "ChangeKind", "Comparison", "Segment", "compare", "render_html", "render_terminal"]
+__all__ = [
+    "KEY",
+    "TERMINAL_STYLES",
+    "ChangeKind",
+    "Comparison",
+    "Layout",
+    "Segment",
+    "compare",
+    "layout",
+    "render_terminal",
+]
 
 
 class ChangeKind(enum.StrEnum):
@@ -57,14 +68,6 @@ TERMINAL_STYLES: Final[Mapping[ChangeKind, str]] = MappingProxyType(
     }
 )
 """The rich style of each kind of change, for ``render_terminal`` and for printing ``KEY`` to match."""
-
-_HTML_TAGS: Final[Mapping[ChangeKind, tuple[str, str]]] = MappingProxyType(
-    {
-        ChangeKind.ADDED: ('<ins class="added">', "</ins>"),
-        ChangeKind.REMOVED: ('<del class="removed">', "</del>"),
-        ChangeKind.FORMAT: ('<span class="format-changed">', "</span>"),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,9 @@ _MARKUP: Final = frozenset({_Tok.INLINE, _Tok.BLOCK})
 _PARAGRAPH_BREAK_RE: Final = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
-def _tokenise(text: str) -> list[_Token]:
+def _tokenise(text: str, *, line_start: bool = True) -> list[_Token]:
     tokens: list[_Token] = []
-    pos, end, line_start = 0, len(text), True
+    pos, end = 0, len(text)
     while pos < end:
         if line_start and (block := _LINE_START_RE.match(text, pos)):
             tokens.append((block.group(), _Tok.BLOCK))
@@ -432,44 +435,52 @@ def compare(old_markdown: str, new_markdown: str) -> Comparison:
     return Comparison(tuple(_segments(pieces)))
 
 
-# --- rendering ----------------------------------------------------------------------------------------
+# --- layout -------------------------------------------------------------------------------------------
 
 
-def _trim(pieces: list[tuple[ChangeKind, str]]) -> list[tuple[ChangeKind, str]]:
-    """Drop the whitespace at both ends of a paragraph, which would only become stray line breaks."""
-    while pieces and not pieces[0][1].strip():
-        pieces.pop(0)
-    while pieces and not pieces[-1][1].strip():
-        pieces.pop()
-    if pieces:
-        pieces[0] = (pieces[0][0], pieces[0][1].lstrip())
-        pieces[-1] = (pieces[-1][0], pieces[-1][1].rstrip())
-    return pieces
+class Layout(enum.Enum):
+    """What a stretch of Markdown is, for a renderer that marks changes without breaking the markup."""
+
+    CONTENT = enum.auto()
+    """Words and punctuation, with the spaces between them on one line: the text a reader sees."""
+    INLINE_MARKUP = enum.auto()
+    """Emphasis, code and link markup."""
+    STRUCTURE = enum.auto()
+    """Heading, list, quote and table markup, line breaks and the spaces around content."""
 
 
-def render_html(comparison: Comparison) -> Markup:
-    """The comparison as HTML: a ``<p>`` per paragraph (blank-line separated block), ``<br>`` for other
-    line breaks, changes in ``<ins class="added">``, ``<del class="removed">`` and
-    ``<span class="format-changed">``. The Markdown is shown as source, and all text is escaped."""
-    paragraphs: list[list[tuple[ChangeKind, str]]] = [[]]
-    for segment in comparison.segments:
-        for index, part in enumerate(_PARAGRAPH_BREAK_RE.split(segment.text)):
-            if index:
-                paragraphs.append([])
-            if part:
-                paragraphs[-1].append((segment.kind, part))
-    html: list[str] = []
-    for paragraph in paragraphs:
-        pieces = _trim(paragraph)
-        if not pieces:
-            continue
-        inner: list[str] = []
-        for kind, text in pieces:
-            body = str(escape(text)).replace("\n", "<br>\n")
-            opening, closing = _HTML_TAGS.get(kind, ("", ""))
-            inner.append(f"{opening}{body}{closing}")
-        html.append(f"<p>{''.join(inner)}</p>")
-    return Markup("\n".join(html))  # noqa: S704 - every piece of text above went through escape()
+def layout(text: str, *, line_start: bool = True) -> Iterator[tuple[Layout, str]]:
+    """``text`` cut into stretches of content, inline markup and structure, in order; their concatenation is
+    ``text``. ``line_start``: whether ``text`` begins a line, where ``#``, ``-`` and ``1.`` are markup."""
+    run: list[str] = []
+    spaces = ""  # spaces after the run, kept out of it until more content follows
+
+    def flush() -> Iterator[tuple[Layout, str]]:
+        nonlocal spaces
+        if run:
+            yield Layout.CONTENT, "".join(run)
+            run.clear()
+        if spaces:
+            yield Layout.STRUCTURE, spaces
+            spaces = ""
+
+    for token, kind in _tokenise(text, line_start=line_start):
+        if kind in _CONTENT:
+            if run and spaces:
+                run.append(spaces)
+                spaces = ""
+            elif spaces:
+                yield from flush()
+            run.append(token)
+        elif kind is _Tok.SPACE and "\n" not in token:
+            spaces += token
+        else:
+            yield from flush()
+            yield (Layout.INLINE_MARKUP if kind is _Tok.INLINE else Layout.STRUCTURE), token
+    yield from flush()
+
+
+# --- terminal -----------------------------------------------------------------------------------------
 
 
 def render_terminal(comparison: Comparison) -> Text:

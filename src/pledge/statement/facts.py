@@ -49,6 +49,10 @@ class AppFacts:
     data: DataManifest
     forge: bool
     """Served as a Forge Remote (Forge data residency applies to it)."""
+    scopes: tuple[str, ...]
+    """The product API scopes the app asks for at installation: what it can read and change through the API."""
+    events: tuple[str, ...]
+    """The product events delivered to it (Connect webhooks and Forge triggers), each with the data it carries."""
 
     @property
     def collections(self) -> tuple[Collection, ...]:
@@ -206,6 +210,8 @@ def _app_facts(app: App) -> AppFacts:
         vendor_url=app.vendor_url,
         product=app.product.value,
         forge=app.forge is not None,
+        scopes=tuple(sorted(set(app.scopes))),
+        events=tuple(sorted({webhook.event for webhook in app.webhooks} | set(app.forge.events if app.forge else ()))),
         data=app.data,
     )
 

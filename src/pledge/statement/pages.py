@@ -22,8 +22,10 @@ from starlette.templating import Jinja2Templates
 from pledge.errors import PledgeError
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
-from pledge.statement.compare import KEY, compare, render_html
+from pledge.statement.compare import KEY, compare
+from pledge.statement.compare_page import render_document
 from pledge.statement.facts import Deployment, gather
+from pledge.statement.marketplace import answers
 from pledge.statement.publish import Published, publish
 from pledge.statement.render import TEMPLATES, mark, render_app, to_html
 from pledge.statement.verify import Verification, VerificationLog
@@ -116,6 +118,7 @@ class StatementPages:
         return [
             Route("/privacy", self.statement, methods=["GET"]),
             Route("/privacy.json", self.statement_json, methods=["GET"]),
+            Route("/privacy/marketplace.json", self.marketplace_json, methods=["GET"]),
             Route("/privacy/versions", self.versions, methods=["GET"]),
             Route("/privacy/compare", self.compare, methods=["GET"]),
             Route("/privacy/apps/{key}", self.app, methods=["GET"]),
@@ -181,6 +184,15 @@ class StatementPages:
             }
         )
 
+    async def marketplace_json(self, request: Request) -> Response:
+        """The Marketplace "Privacy & Security" answers, from the verification the served version carries."""
+        try:
+            published = await self._published()
+        except _PageError as exc:
+            return self._error(request, exc.status, str(exc))
+        version, _, _ = await run_in_threadpool(self._status, published)
+        return JSONResponse(answers(published.facts, version.verification or published.verification))
+
     async def versions(self, request: Request) -> Response:
         versions = await run_in_threadpool(self._versions.list)
         current = versions[-1].id if versions else None
@@ -225,7 +237,7 @@ class StatementPages:
             "old": old,
             "new": new,
             "comparison": comparison,
-            "body": render_html(comparison),
+            "document": render_document(comparison),
             "key": KEY,
             "permalink": compare_url(old.id, new.id),
             "previous": compare_url(before, old.id) if before is not None and old.id < new.id else None,

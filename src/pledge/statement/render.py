@@ -30,7 +30,7 @@ TEMPLATES = Environment(
 """Templates of the statement: ``*.md`` Markdown source (not escaped) and ``*.html`` pages (escaped)."""
 
 # Raw HTML in the Markdown is shown as text, never interpreted: the statement quotes app-provided strings.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -103,4 +103,4 @@ _MARKS = {
 
 def to_html(markdown: str) -> Markup:
     """Markdown to HTML; raw HTML in the source is escaped, not passed through."""
-    return Markup(_MARKDOWN.render(markdown))  # noqa: S704 - markdown-it escapes text and refuses raw HTML
+    return Markup(MARKDOWN.render(markdown))  # noqa: S704 - markdown-it escapes text and refuses raw HTML
