@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pledge.bodies import CHECKED_JSON, parse_json
+from pledge.egress.sub_processors import SubProcessor
 from pledge.errors import PledgeError
 from pledge.store.async_store import AsyncTenantStore
 from pledge.store.data_manifest import DataManifest
@@ -217,6 +218,9 @@ class App:
     data: DataManifest = field(default_factory=DataManifest)
     forge: ForgeConfig | None = None
     """Served as a Forge Remote (Auth.FORGE routes, lifecycle triggers, realm migration) when set."""
+    sub_processors: tuple[SubProcessor, ...] = ()
+    """The third parties the app's own code sends data to: the only hosts beyond Atlassian it may reach, each
+    printed in the statement with its purpose and countries (docs/egress.md)."""
     routes: list[Route] = field(default_factory=list, init=False)
     webhooks: list[Webhook] = field(default_factory=list, init=False)
     pages: list[Page] = field(default_factory=list, init=False)

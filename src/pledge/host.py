@@ -101,7 +101,7 @@ def create_host(
                 await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
             running.callback(asyncio.create_task(sweep_caches(runtime)).cancel)
             if owns_runtime and runtime.settings.egress_guard == "strict":
-                running.enter_context(guarding(socket_guard(runtime)))
+                running.enter_context(guarding(socket_guard(runtime, apps)))
             yield
         if owns_runtime:
             # The outbound client's pooled connections belong to the server's event loop: close them on it.
@@ -221,11 +221,15 @@ async def internal_error(_request: Request, _exc: Exception) -> Response:
     return refusal("internal_error", "the server failed to answer this request", status_code=500)
 
 
-def socket_guard(runtime: Runtime) -> SocketGuard:
-    """The egress guard of a serving process: the outbound client's origins, the tenants' product domains and the
-    database's host; each refusal counted with the outbound client's."""
+def socket_guard(runtime: Runtime, apps: Sequence[App]) -> SocketGuard:
+    """The egress guard of a serving process: the outbound client's origins, the tenants' product domains, the
+    database's host and the hosts of the apps' declared sub-processors; each refusal counted with the outbound
+    client's."""
     database_host = runtime.engine.url.host
+    declared = [host for app in apps for sub in app.sub_processors for host in sub.hosts]
     policy = EgressPolicy.of(
-        runtime.egress.allowed, runtime.settings.tenant_domains, also=[database_host] if database_host else []
+        runtime.egress.allowed,
+        runtime.settings.tenant_domains,
+        also=[*declared, *([database_host] if database_host else [])],
     )
     return SocketGuard(policy, on_refusal=lambda: runtime.egress.record_refusal("socket"))

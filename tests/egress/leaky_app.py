@@ -11,12 +11,18 @@ import socket
 import httpx
 
 from pledge.app import App, Auth, RequestContext
+from pledge.egress.sub_processors import SubProcessor
 
 UNDECLARED_ADDRESS = "192.0.2.25"  # TEST-NET-1 (RFC 5737): never anyone's server
 UNDECLARED_HOST = "mail.undeclared.example"
+DECLARED_HOST = "smtp.mailer.example"
 LOOPBACK_PORT_ENV = "LEAKY_APP_LOOPBACK_PORT"
 
-app = App(key="leaky", name="Leaky test app")
+app = App(
+    key="leaky",
+    name="Leaky test app",
+    sub_processors=(SubProcessor("Mailer Inc.", "sending notification e-mails", ("US",), (DECLARED_HOST,)),),
+)
 
 
 def _outcome(attempt: BaseException | None) -> dict[str, str]:
@@ -75,3 +81,9 @@ async def loopback(_context: RequestContext) -> dict[str, str]:
     """The deployment's own machine stays reachable (a local database, cache or sidecar)."""
     port = int(os.environ[LOOPBACK_PORT_ENV])
     return await asyncio.to_thread(_try, lambda: socket.create_connection(("127.0.0.1", port), timeout=2).close())
+
+
+@app.route("/declared-smtp", auth=Auth.PUBLIC)
+async def declared_smtp(_context: RequestContext) -> dict[str, str]:
+    """The declared sub-processor passes the guard (this machine's DNS then knows no such host)."""
+    return await asyncio.to_thread(_try, lambda: smtplib.SMTP(DECLARED_HOST, 587, timeout=2))

@@ -78,6 +78,7 @@ def test_an_app_s_own_connections_to_undeclared_destinations_are_refused_logged_
     }
     assert _attempt(guarded, "own-http-client")["outcome"] == "SocketRefused"
     assert _attempt(guarded, "loopback") == {"outcome": "sent"}  # the deployment's own machine
+    assert _attempt(guarded, "declared-smtp")["outcome"] == "gaierror"  # let through; no such host on this machine
 
     log = guarded.log.read_text()
     assert f"egress refused: a connection to {UNDECLARED_ADDRESS}:25 (not a declared destination)" in log

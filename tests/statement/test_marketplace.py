@@ -4,6 +4,7 @@ verification it was published with, never saying more than it does, every unknow
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from tests.statement.example import mailer_app, verified
 
 from pledge.app import App
 from pledge.config import load_settings
+from pledge.egress.sub_processors import SubProcessor
 from pledge.host import create_host
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
@@ -214,3 +216,15 @@ def test_the_answers_are_served_from_the_published_statement(runtime: Runtime) -
     assert body["pledge"]["statementVersion"] == statement["version"]["id"]
     outcomes = {result["claim"]: result["outcome"] for result in statement["verification"]["results"]}
     assert body["pledge"]["claims"] == {claim.id: outcomes.get(claim.id) for claim in CLAIMS}
+
+
+def test_an_app_s_sub_processors_are_third_parties_beside_the_hosting_provider() -> None:
+    postmark = SubProcessor("Postmark", "sending the rules' e-mails", ("US",), ("smtp.postmarkapp.com",))
+    mailer = dataclasses.replace(mailer_app(), sub_processors=(postmark,))
+    facts = gather(load_settings(region="us-west-2", hosting_provider="aws"), [mailer])
+    trust, _unanswered = app_answers(facts)
+    assert [third["name"] for third in trust["thirdPartyInformation"]["thirdPartyDetails"]] == [
+        "Amazon Web Services (AWS)",
+        "Postmark",
+    ]
+    assert trust["thirdPartyInformation"]["thirdPartyDetails"][1]["purpose"] == "sending the rules' e-mails"

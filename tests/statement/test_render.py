@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from tests.statement.example import mailer_app, verified
 
 from pledge.app import App
 from pledge.config import load_settings
+from pledge.egress.sub_processors import SubProcessor
 from pledge.statement.claims import CLAIMS, Section
 from pledge.statement.facts import Facts, gather
 from pledge.statement.render import FAILED, NOT_OFFERED, render, render_app, to_html
@@ -95,3 +99,43 @@ def test_html_escapes_markup_an_app_supplies() -> None:
 def test_claim_ids_are_unique() -> None:
     ids = [claim.id for claim in CLAIMS]
     assert len(ids) == len(set(ids))
+
+
+def test_an_app_s_sub_processors_are_printed_with_purpose_countries_and_hosts() -> None:
+    mailer = dataclasses.replace(
+        mailer_app(),
+        sub_processors=(
+            SubProcessor("Postmark", "sending the rules' e-mails", ("US",), ("smtp.postmarkapp.com",)),
+            SubProcessor("Sentry", "error reports", ("DE", "US"), ("o1.ingest.sentry.io", "sentry.io")),
+        ),
+    )
+    facts = gather(load_settings(hosting_provider="aws"), [mailer])
+    section = render_app(facts.apps[0], facts)
+    assert (
+        "- Sub-processors: **Postmark**, sending the rules' e-mails (US; reached at `smtp.postmarkapp.com`);"
+        " **Sentry**, error reports (DE, US; reached at `o1.ingest.sentry.io`, `sentry.io`)."
+    ) in section
+    assert "none declared by this app" in render_app(_facts().apps[0], _facts())
+
+
+@pytest.mark.parametrize(
+    ("name", "purpose", "countries", "hosts"),
+    [
+        ("", "p", ("US",), ("a.example",)),
+        ("**Bold**", "p", ("US",), ("a.example",)),
+        ("A | B", "p", ("US",), ("a.example",)),
+        ("A", "line\nbreak", ("US",), ("a.example",)),
+        ("A", "p", (), ("a.example",)),
+        ("A", "p", ("usa",), ("a.example",)),
+        ("A", "p", ("US",), ()),
+        ("A", "p", ("US",), ("*.example.com",)),
+        ("A", "p", ("US",), ("192.0.2.1",)),
+        ("A", "p", ("US",), ("localhost.localdomain.example", "127.0.0.1")),
+        ("A", "p", ("US",), ("Upper.Example",)),
+    ],
+)
+def test_a_sub_processor_that_could_not_be_printed_or_enforced_as_written_is_refused(
+    name: str, purpose: str, countries: tuple[str, ...], hosts: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError, match="sub-processor"):
+        SubProcessor(name, purpose, countries, hosts)

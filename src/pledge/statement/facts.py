@@ -24,6 +24,7 @@ from pledge.backup.backups import Backups
 from pledge.clock import Clock
 from pledge.config import Settings
 from pledge.egress.client import origin
+from pledge.egress.sub_processors import SubProcessor
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.hosting import engine_name
 from pledge.store import SampledRecord, sample_records
@@ -53,6 +54,8 @@ class AppFacts:
     """The product API scopes the app asks for at installation: what it can read and change through the API."""
     events: tuple[str, ...]
     """The product events delivered to it (Connect webhooks and Forge triggers), each with the data it carries."""
+    sub_processors: tuple[SubProcessor, ...]
+    """The third parties the app sends data to, as it declares them (the only hosts beyond Atlassian it reaches)."""
 
     @property
     def collections(self) -> tuple[Collection, ...]:
@@ -213,6 +216,7 @@ def _app_facts(app: App) -> AppFacts:
         scopes=tuple(sorted(set(app.scopes))),
         events=tuple(sorted({webhook.event for webhook in app.webhooks} | set(app.forge.events if app.forge else ()))),
         data=app.data,
+        sub_processors=app.sub_processors,
     )
 
 

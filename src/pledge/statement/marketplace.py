@@ -92,7 +92,7 @@ def answers(facts: Facts, verification: Verification, claims: tuple[StatementCla
 def _app_answers(app: AppFacts, facts: Facts, outcomes: Mapping[str, Outcome]) -> dict[str, Any]:
     form = _Form(outcomes)
     stored = _data_access_and_storage(form, app)
-    _third_parties(form, facts)
+    _third_parties(form, app, facts)
     _logs(form)
     _data_residency(form, app, facts, stored)
     _data_retention(form, app)
@@ -140,7 +140,7 @@ def _data_access_and_storage(form: _Form, app: AppFacts) -> list[str] | None:
     return stored
 
 
-def _third_parties(form: _Form, facts: Facts) -> None:
+def _third_parties(form: _Form, app: AppFacts, facts: Facts) -> None:
     if not form.held("egress-allowlist", "hosting-region"):
         reason = f"where data goes is not proven: {form.why_not('egress-allowlist', 'hosting-region')}"
         form.leave("thirdPartyInformation.isEndUserDataShared", reason)
@@ -150,8 +150,9 @@ def _third_parties(form: _Form, facts: Facts) -> None:
         form.leave("thirdPartyInformation.isEndUserDataShared", reason)
         form.leave("thirdPartyInformation.thirdPartyDetails", reason)
     else:
-        # The outbound client reaches only Atlassian and this service's own deployments: the one third party that
-        # holds site data is the provider hosting the server, its database and backups.
+        # The outbound client reaches only Atlassian and this service's own deployments, and the socket guard adds
+        # only the app's declared sub-processors: the other third party that holds site data is the provider
+        # hosting the server, its database and backups.
         form.answer("thirdPartyInformation.isEndUserDataShared", True)
         form.answer(
             "thirdPartyInformation.thirdPartyDetails",
@@ -160,7 +161,8 @@ def _third_parties(form: _Form, facts: Facts) -> None:
                     "name": facts.hosting_provider,
                     "purpose": f"Hosts the service, its database and its backups in the {facts.region_name} "
                     f"region ({facts.region})",
-                }
+                },
+                *({"name": sub.name, "purpose": sub.purpose} for sub in app.sub_processors),
             ],
         )
         form.leave(
