@@ -222,13 +222,13 @@ async def internal_error(_request: Request, _exc: Exception) -> Response:
 
 
 def socket_guard(runtime: Runtime, apps: Sequence[App]) -> SocketGuard:
-    """The egress guard of a serving process: the outbound client's origins, the tenants' product domains, the
-    database's host and the hosts of the apps' declared sub-processors; each refusal counted with the outbound
-    client's."""
+    """The egress guard of a serving process: the outbound client's origins, the deployment's own public address
+    (the statement probes it) and database, the tenants' product domains and the hosts of the apps' declared
+    sub-processors; each refusal counted with the outbound client's."""
     database_host = runtime.engine.url.host
     declared = [host for app in apps for sub in app.sub_processors for host in sub.hosts]
     policy = EgressPolicy.of(
-        runtime.egress.allowed,
+        [*runtime.egress.allowed, runtime.settings.public_url],
         runtime.settings.tenant_domains,
         also=[*declared, *([database_host] if database_host else [])],
     )
