@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from typing import Final
 
 from sqlalchemy.exc import OperationalError
@@ -100,8 +100,8 @@ def create_host(
             if jobs is not None and runtime.settings.jobs_enabled:
                 await running.enter_async_context(jobs.running_every(runtime.settings.jobs_tick_seconds))
             running.callback(asyncio.create_task(sweep_caches(runtime)).cancel)
-            if owns_runtime and runtime.settings.egress_guard == "strict":
-                running.enter_context(guarding(socket_guard(runtime, apps)))
+            if owns_runtime:
+                running.enter_context(egress_guarded(runtime, apps))
             yield
         if owns_runtime:
             # The outbound client's pooled connections belong to the server's event loop: close them on it.
@@ -219,6 +219,11 @@ async def answer_http_exception(request: Request, exc: Exception) -> Response:
 async def internal_error(_request: Request, _exc: Exception) -> Response:
     """A fault of this server: JSON like every other answer; the server logs the traceback, the client gets none."""
     return refusal("internal_error", "the server failed to answer this request", status_code=500)
+
+
+def egress_guarded(runtime: Runtime, apps: Sequence[App]) -> AbstractContextManager[object]:
+    """The process's socket guard while the block runs (``pledge serve``), unless PLEDGE_EGRESS_GUARD=off."""
+    return guarding(socket_guard(runtime, apps)) if runtime.settings.egress_guard == "strict" else nullcontext()
 
 
 def socket_guard(runtime: Runtime, apps: Sequence[App]) -> SocketGuard:

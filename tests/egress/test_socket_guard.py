@@ -155,3 +155,13 @@ def test_the_guard_judges_addresses_by_what_declared_hosts_resolved_to(listener:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:
         guard.audit("socket.connect", (local, "/run/postgresql/.s.PGSQL.5432"))  # not a network connection
     assert len(refusals) == 2
+
+
+def test_every_worker_of_pledge_serve_workers_is_guarded(tmp_path: Path, listener: socket.socket) -> None:
+    served = _serve(tmp_path, listener, PLEDGE_WORKERS="2")
+    try:
+        outcomes = {_attempt(served, "raw-socket")["outcome"] for _ in range(6)}  # spread over the workers
+    finally:
+        served.process.terminate()
+        served.process.wait(timeout=30)
+    assert outcomes == {"SocketRefused"}

@@ -29,7 +29,7 @@ from pledge.cli.common import load_apps, open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
 from pledge.errors import ConfigurationError, PledgeError
-from pledge.host import create_host
+from pledge.host import create_host, egress_guarded
 from pledge.logs import configure_logging
 from pledge.request_head import BoundedHttpToolsProtocol
 from pledge.runtime import Runtime
@@ -64,11 +64,12 @@ def run(settings: Settings) -> None:
     listening = bind(settings.host, settings.port)
     with listening:
         if settings.workers > 1:
-            with open_runtime(settings) as runtime:
+            with open_runtime(settings) as runtime, egress_guarded(runtime, loaded):
+                # The supervisor connects out too (it publishes the statement): guarded as its workers are.
                 log.info("schema: %s", schema.upgrade(runtime.engine).describe())
-            publishing = threading.Thread(target=_publish_once_served, args=(settings, loaded), daemon=True)
-            publishing.start()
-            supervise(settings, listening)
+                publishing = threading.Thread(target=_publish_once_served, args=(settings, loaded), daemon=True)
+                publishing.start()
+                supervise(settings, listening)
             return
         with open_runtime(settings) as runtime:
             log.info("schema: %s", schema.upgrade(runtime.engine).describe())
