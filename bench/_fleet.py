@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -30,7 +29,6 @@ import httpx
 from examples.forge_notes.app import APP_ID
 from examples.forge_notes.app import app as forge_notes
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import create_engine, text
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 
@@ -48,7 +46,6 @@ from pledge.sim.server import build_simulator
 from pledge.store.data_manifest import Category, Collection, DataManifest, Field
 from pledge.tenants import Tenant
 
-POSTGRES_URL: Final = os.environ.get("PLEDGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 STARTUP_TIMEOUT_SECONDS: Final = 60.0
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
 MAX_ATTEMPTS: Final = 40
@@ -200,27 +197,6 @@ def stop_instance(instance: Instance) -> None:
     except subprocess.TimeoutExpired:
         instance.process.kill()
         instance.process.wait()
-
-
-@contextmanager
-def postgres_schema(admin_url: str = POSTGRES_URL) -> Iterator[str]:
-    """A fresh schema on ``admin_url``'s database, dropped afterwards: the URL that uses it."""
-    name = f"pledge_load_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    except Exception as exc:
-        engine.dispose()
-        raise BenchError(
-            f"PostgreSQL at {admin_url} is not usable ({type(exc).__name__}): set PLEDGE_BENCH_POSTGRES_URL"
-        ) from None
-    try:
-        yield f"{admin_url}?options=-csearch_path%3D{name}"
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        engine.dispose()
 
 
 @contextmanager

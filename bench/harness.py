@@ -20,18 +20,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import httpx
+from sqlalchemy import create_engine, text
 from starlette.applications import Starlette
 
 from pledge import schema
 from pledge.app import App
-from pledge.config import load_settings
+from pledge.config import load_settings, mask_passwords
 from pledge.host import create_host
 from pledge.runtime import Runtime
 
@@ -126,6 +128,36 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+POSTGRES_URL: Final = os.environ.get("PLEDGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class PostgresUnreachable(BenchError):
+    """The PostgreSQL server the benchmarks use cannot be reached or cannot create a schema."""
+
+
+@contextmanager
+def postgres_schema(admin_url: str = POSTGRES_URL) -> Iterator[str]:
+    """A fresh schema of its own on ``admin_url``'s database (``PLEDGE_BENCH_POSTGRES_URL``), dropped afterwards:
+    the URL that uses it. :class:`PostgresUnreachable` when the server is not usable."""
+    name = f"pledge_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        raise PostgresUnreachable(
+            f"PostgreSQL at {mask_passwords(admin_url)} is not usable ({type(exc).__name__}):"
+            " set PLEDGE_BENCH_POSTGRES_URL"
+        ) from None
+    try:
+        yield f"{admin_url}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
 
 
 def _server_command(target: str, port: int, server: Server, factory: bool) -> list[str]:

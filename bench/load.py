@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import ExitStack
 
-from bench._fleet import Action, Driver, Fleet, Outcome, fleet, postgres_schema, print_outcomes, settle
-from bench.harness import BenchError
+from bench._fleet import Action, Driver, Fleet, Outcome, fleet, print_outcomes, settle
+from bench.harness import BenchError, postgres_schema
 
 MAX_SECONDS = 300
 DEFAULT_SECONDS = 60

@@ -4,14 +4,13 @@ Each database holds the tenants with 20 records each (half of them in an indexed
 store. A purge is the ``tenant-purge`` job run under its lease for one tenant past its grace: ledger row, key shred,
 every row deleted through the tenant data, ledger finished. Each size purges 7 tenants one at a time (a fresh tenant
 each time, so the database keeps its size); the median is reported. SQLite, and PostgreSQL when
-``PLEDGE_TEST_POSTGRES_URL`` (default the local test database) answers; each PostgreSQL run gets its own schema.
+``PLEDGE_BENCH_POSTGRES_URL`` (default the local test database) answers; each PostgreSQL run gets its own schema.
 
 Run: .venv/bin/python -m bench purge
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -21,9 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
-
+from bench.harness import PostgresUnreachable, postgres_schema
 from pledge import schema
 from pledge.app import App
 from pledge.cli.jobs import purger
@@ -39,7 +36,6 @@ SIZES = (1, 1000)
 RECORDS = 20
 PURGES = 7
 TARGET = 1.5
-POSTGRES_URL = os.environ.get("PLEDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 APP = App(
     key="bench-purge",
@@ -89,22 +85,12 @@ def purge_seconds(database_url: str, data_dir: Path, size: int) -> float:
 
 
 @contextmanager
-def _postgres_schema() -> Iterator[str | None]:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"pledge_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    except OperationalError:
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+def _database(engine: str, scratch: Path) -> Iterator[str]:
+    if engine == "sqlite":
+        yield f"sqlite:///{scratch / 'bench.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
 
 
 def main() -> None:
@@ -115,12 +101,12 @@ def main() -> None:
     for engine in ("sqlite", "postgresql"):
         first = None
         for size in SIZES:
-            with tempfile.TemporaryDirectory() as tmp, _postgres_schema() as pg_url:
-                url = f"sqlite:///{Path(tmp) / 'bench.db'}" if engine == "sqlite" else pg_url
-                if url is None:
-                    print(f"{engine:12}{'-':>10}  PostgreSQL not reachable at {POSTGRES_URL}")
-                    break
-                seconds = purge_seconds(url, Path(tmp) / "data", size)
+            try:
+                with tempfile.TemporaryDirectory() as tmp, _database(engine, Path(tmp)) as url:
+                    seconds = purge_seconds(url, Path(tmp) / "data", size)
+            except PostgresUnreachable as exc:
+                print(f"{engine:12}{'-':>10}  {exc}")
+                break
             first = first or seconds
             verdict = "" if size == SIZES[0] else ("  ok" if seconds / first <= TARGET else "  OVER TARGET")
             print(f"{engine:12}{size:>10,}{seconds * 1000:>10.1f}{seconds / first:>8.2f}{verdict}")

@@ -45,13 +45,12 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    create_engine,
     insert,
     select,
     text,
 )
-from sqlalchemy.exc import OperationalError
 
+from bench.harness import PostgresUnreachable, postgres_schema
 from pledge import schema
 from pledge.clock import SystemClock
 from pledge.db import UtcDateTime, open_engine
@@ -59,7 +58,6 @@ from pledge.store import Category, Collection, DataManifest, Field, Secret, Tena
 from pledge.store._prepared import prepare
 from pledge.vault import LocalKeyring, Vault
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROUNDS = 3
 CHUNK = 50
 TARGET_OVERHEAD = 0.25
@@ -343,27 +341,6 @@ def _engines(scratch: Path) -> Iterator[tuple[str, Engine]]:
         sqlite.dispose()
 
 
-@contextmanager
-def _postgres() -> Iterator[Engine | None]:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"pledge_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    except OperationalError:
-        admin.dispose()
-        yield None
-        return
-    engine = open_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
-
-
 def _print(engine_name: str, workload: Workload, figures: list[Figures]) -> None:
     print(
         f"\n{engine_name}: {workload.writes} writes, {workload.reads} reads, {workload.lists} filtered lists"
@@ -386,11 +363,15 @@ def main() -> None:
         keyring = Path(scratch) / "keyring.json"
         with _engines(Path(scratch)) as (name, engine):
             _print(name, SQLITE_WORKLOAD, _measure(engine, keyring, SQLITE_WORKLOAD))
-        with _postgres() as postgres:
-            if postgres is None:
-                print(f"\nPostgreSQL: not reachable at {POSTGRES_URL}, skipped")
-            else:
-                _print("PostgreSQL", POSTGRES_WORKLOAD, _measure(postgres, keyring, POSTGRES_WORKLOAD))
+        try:
+            with postgres_schema() as url:
+                postgres = open_engine(url)
+                try:
+                    _print("PostgreSQL", POSTGRES_WORKLOAD, _measure(postgres, keyring, POSTGRES_WORKLOAD))
+                finally:
+                    postgres.dispose()
+        except PostgresUnreachable as exc:
+            print(f"\nPostgreSQL skipped: {exc}")
 
 
 if __name__ == "__main__":

@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 import jwt
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import CpuPerRequest, LoadResult, Row, Served, interleave, pledge_host, print_table, run_wrk, serve
+from bench.harness import (
+    CpuPerRequest,
+    LoadResult,
+    PostgresUnreachable,
+    Row,
+    Served,
+    interleave,
+    pledge_host,
+    postgres_schema,
+    print_table,
+    run_wrk,
+    serve,
+)
 from pledge.app import App, Auth, RequestContext
 from pledge.config import load_settings
 from pledge.runtime import Runtime
@@ -39,7 +48,6 @@ CLIENT_KEY = "bench-store-client-key"
 SECRET = "bench-store-shared-secret-" + "0123456789" * 4
 AWAITED = "/notes/awaited"
 ON_THE_LOOP = "/notes/on-the-loop"
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOTE = {"issue": "SIM-1", "text": "The printer on the third floor is on fire."}
 
 bench_app = App(
@@ -100,35 +108,14 @@ def signed_headers(path: str) -> dict[str, str]:
     return {"Content-Type": "application/json", "Authorization": f"JWT {token}"}
 
 
-@contextmanager
-def postgres_url() -> Iterator[str | None]:
-    """A fresh schema of its own on the local PostgreSQL, dropped afterwards; None when it is not reachable."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"pledge_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    except OperationalError:
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
-
-
 def scenarios(rounds: int = 3) -> list[Row]:
     """A server per engine up first, then the loads take turns, round after round."""
     with ExitStack() as stack:
         databases: dict[str, str | None] = {"SQLite": None}
-        postgres = stack.enter_context(postgres_url())
-        if postgres is None:
-            print(f"PostgreSQL: not reachable at {POSTGRES_URL}, skipped")
-        else:
-            databases["PostgreSQL"] = postgres
+        try:
+            databases["PostgreSQL"] = stack.enter_context(postgres_schema())
+        except PostgresUnreachable as exc:
+            print(f"PostgreSQL skipped: {exc}")
         served = {
             engine: stack.enter_context(
                 serve(

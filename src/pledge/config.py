@@ -32,7 +32,7 @@ from pledge.regions import provider_code, provider_name, region_of
 ENV_PREFIX = "PLEDGE_"
 CONFIG_VARIABLE = "PLEDGE_CONFIG"
 # Variables of the same prefix that are not settings: the config file's path, and the test suite's own.
-_NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+)")
+_NOT_SETTINGS = re.compile(r"PLEDGE_(CONFIG|TEST_\w+|BENCH_\w+)")  # not settings: the tests' and benchmarks' own
 _DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}|[a-z]+(-[a-z]+)+\d{1,2}|[a-z]{6,24}\d?")
 """AWS (us-west-2), Google Cloud (us-west1) and Azure (westus2) region codes."""
