@@ -11,14 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-import anyio
-import anyio.to_thread
 from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +24,7 @@ from pledge.clock import Clock
 from pledge.errors import PledgeError
 from pledge.jobs.job import Job, JobContext, LeaseLost, fence
 from pledge.jobs.tables import Outcome, job_leases_table, job_runs_table
+from pledge.periodic import every
 
 log = logging.getLogger("pledge.jobs")
 
@@ -219,28 +218,9 @@ class JobRunner:
             raise UnknownJob(f"no job {name!r}: `pledge jobs list` shows the jobs there are")
         return job
 
-    @asynccontextmanager
-    async def running_every(self, seconds: float) -> AsyncIterator[None]:
+    def running_every(self, seconds: float) -> AbstractAsyncContextManager[None]:
         """Tick in a worker thread every ``seconds`` until the block ends; a run under way finishes first."""
-
-        async def loop() -> None:
-            while True:
-                await anyio.to_thread.run_sync(self._tick_logged)
-                await anyio.sleep(seconds)
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(loop)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
-
-    def _tick_logged(self) -> None:
-        # The loop must outlive a database that is down for a while: it ticks again next time.
-        try:
-            self.tick()
-        except Exception:
-            log.exception("jobs: the tick failed; retrying in the next one")
+        return every(seconds, self.tick, what="jobs: the tick", first_before=False)
 
     def _register(self, job: Job, now: datetime) -> None:
         """Create the job's lease row the first time any instance sees the job: it is due from then on."""

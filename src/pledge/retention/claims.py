@@ -17,7 +17,8 @@ from pledge.clock import Clock
 from pledge.config import Settings
 from pledge.promises import Claim, Evidence, Section, plural
 from pledge.retention.purge import PURGE_ALLOWANCE
-from pledge.retention.record_retention import RETENTION_ALLOWANCE, DeclaringApp, count_expired, retained_collections
+from pledge.retention.record_retention import RETENTION_ALLOWANCE, count_expired, retained_collections
+from pledge.store.evidence import DeclaringApp
 from pledge.tenants.shred_ledger import ledger
 from pledge.tenants.timeline import due_deletions
 

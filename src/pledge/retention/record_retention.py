@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from pledge.jobs import Job, JobContext
-from pledge.store.data_manifest import DataManifest
+from pledge.store.evidence import DeclaringApp
 from pledge.store.tables import records_table
 
 RETENTION_JOB: Final = "record-retention"
@@ -24,14 +24,6 @@ RETENTION_PERIOD: Final = timedelta(hours=1)
 RETENTION_DEADLINE: Final = timedelta(minutes=10)
 RETENTION_ALLOWANCE: Final = RETENTION_PERIOD + RETENTION_DEADLINE
 """How long past its retention a record may still be found: the job's period and one run's deadline."""
-
-
-class DeclaringApp(Protocol):
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def data(self) -> DataManifest: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,17 +9,12 @@ the cache's TTL. Forge resolutions are cached for one second only (:mod:`pledge.
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
-import anyio
-
+from pledge.periodic import every
 from pledge.tenants import TenantRegistry
 from pledge.trust.tenant_cache import ConnectTenantCache
-
-log = logging.getLogger("pledge.trust.tenant_changes")
 
 
 class TenantChangeWatcher:
@@ -44,26 +39,7 @@ class TenantChangeWatcher:
                     self._cache.forget(tenant.app_key, tenant.client_key)
             return len(changed)
 
-    @asynccontextmanager
-    async def watching(self, seconds: float) -> AsyncIterator[None]:
-        """Poll before the block starts, then every ``seconds`` in a worker thread until it ends."""
-        await anyio.to_thread.run_sync(self._poll_logged)
-
-        async def loop() -> None:
-            while True:
-                await anyio.sleep(seconds)
-                await anyio.to_thread.run_sync(self._poll_logged)
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(loop)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
-
-    def _poll_logged(self) -> None:
-        # A database down for a while must not end the loop: the next poll catches up on every change missed.
-        try:
-            self.poll()
-        except Exception:
-            log.exception("tenant changes: the poll failed; retrying in the next one")
+    def watching(self, seconds: float) -> AbstractAsyncContextManager[None]:
+        """Poll before the block starts (nothing cached can predate the first poll), then every ``seconds`` in a
+        worker thread until it ends."""
+        return every(seconds, self.poll, what="tenant changes: the poll", first_before=True)
