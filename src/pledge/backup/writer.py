@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from importlib.metadata import version as package_version
 from typing import Any, Final
 
@@ -65,7 +66,6 @@ def run_backup(
     backup_id = f"{now.strftime('%Y%m%dt%H%M%Sz')}-{secrets.token_hex(4)}"
     keep_until = retain_until(backups, now)
     known_keys = set(backups.target.list("keys/"))
-    segments: list[Segment] = []
     with _Uploads(backups.target) as uploads, read_snapshot(backups.engine) as connection:
         revision = schema.current_revision(connection)
         tenant_ids = [
@@ -76,16 +76,20 @@ def run_backup(
         total = len(live) + 1
         platform_key = AESGCM.generate_key(bit_length=256)
         document, rows = _platform_document(connection, backups)
-        sealed = backup_format.seal_segment(
-            platform_key,
-            document,
-            backup_id=backup_id,
-            name=backup_format.PLATFORM_SEGMENT,
-            tenant_id="",
-            key_version=0,
+        uploads.submit(
+            partial(
+                backup_format.seal_segment,
+                platform_key,
+                document,
+                backup_id=backup_id,
+                name=backup_format.PLATFORM_SEGMENT,
+                tenant_id="",
+                key_version=0,
+            ),
+            backup_format.segment_object(backup_id, backup_format.PLATFORM_SEGMENT),
+            partial(backup_format.segment_entry, backup_format.PLATFORM_SEGMENT, "", 0, rows=rows),
+            keep_until,
         )
-        uploads.put(backup_format.segment_object(backup_id, backup_format.PLATFORM_SEGMENT), sealed, keep_until)
-        segments.append(backup_format.segment_entry(backup_format.PLATFORM_SEGMENT, "", 0, sealed, rows))
         _pause_for_tests()
         if progress:
             progress(1, total)
@@ -97,14 +101,11 @@ def run_backup(
             keys = key_part.export_rows_of(connection, chunk)
             for document in tenant_data.export_many_in(connection, chunk):
                 tenant_id = str(document["tenantId"])
-                segment = sealing.tenant_segment(backups, document, keys[tenant_id])
-                if segment is None:
+                if not sealing.tenant_segment(backups, document, keys[tenant_id]):
                     shredded.add(tenant_id)
-                else:
-                    segments.append(segment)
             if progress:
                 progress(1 + start + len(chunk), total)
-        uploads.finish()
+        segments = uploads.finish()
     manifest = Manifest(
         backup_id=backup_id,
         created_at=now,
@@ -174,14 +175,15 @@ class _Sealing:
     """``keys/`` objects the target holds."""
     keep_until: datetime
 
-    def tenant_segment(self, backups: Backups, document: dict[str, Any], key_rows: list[Row]) -> Segment | None:
-        """Seal the tenant's exported data under its current data key and make sure the target holds its wrapped
-        keys; None if the tenant was shredded meanwhile (no key to seal under, and nothing of it may be kept)."""
+    def tenant_segment(self, backups: Backups, document: dict[str, Any], key_rows: list[Row]) -> bool:
+        """Make sure the target holds the tenant's wrapped keys and have its exported data sealed under its current
+        data key and put; False if the tenant was shredded meanwhile (no key to seal under, and nothing of it may
+        be kept)."""
         tenant_id = str(document["tenantId"])
         if not key_rows:
             found = _first_key(backups, tenant_id)
             if found is None:
-                return None
+                return False
             key_rows = found
         if not key_rows:
             raise KeyMissing(f"tenant {tenant_id} has no data key to seal its backup under: nothing was published")
@@ -195,12 +197,22 @@ class _Sealing:
         version = _int(current["version"])
         key = _unwrap(backups, tenant_id, current)
         name = backup_format.tenant_segment_name(tenant_id)
-        sealed = backup_format.seal_segment(
-            key, document, backup_id=self.backup_id, name=name, tenant_id=tenant_id, key_version=version
-        )
-        self.uploads.put(backup_format.segment_object(self.backup_id, name), sealed, self.keep_until)
         rows = {part: len(listed) for part, listed in document["parts"].items()}
-        return backup_format.segment_entry(name, tenant_id, version, sealed, rows)
+        self.uploads.submit(
+            partial(
+                backup_format.seal_segment,
+                key,
+                document,
+                backup_id=self.backup_id,
+                name=name,
+                tenant_id=tenant_id,
+                key_version=version,
+            ),
+            backup_format.segment_object(self.backup_id, name),
+            partial(backup_format.segment_entry, name, tenant_id, version, rows=rows),
+            self.keep_until,
+        )
+        return True
 
 
 def _first_key(backups: Backups, tenant_id: str) -> list[Row] | None:
@@ -215,14 +227,16 @@ def _first_key(backups: Backups, tenant_id: str) -> list[Row] | None:
 
 
 class _Uploads:
-    """Segments put on a few threads, so that the target's latency (a directory's fsync, an S3 round trip) overlaps
-    the next tenant's export and sealing; at most :data:`MAX_IN_FLIGHT` wait at a time, which bounds memory. The
-    first failure is raised by the next :meth:`put` or by :meth:`finish`, before any manifest is written."""
+    """Segments sealed and put on a few threads, so that compressing, encrypting and the target's latency (a
+    directory's fsync, an S3 round trip) overlap the next tenant's export; at most :data:`MAX_IN_FLIGHT` wait at a
+    time, which bounds memory. The first failure is raised by the next :meth:`submit` or by :meth:`finish`, before
+    any manifest is written."""
 
     def __init__(self, target: BackupTarget) -> None:
         self._target = target
         self._pool = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="pledge-backup")
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[Future[Segment]] = deque()
+        self._done: list[Future[Segment]] = []
 
     def __enter__(self) -> _Uploads:
         return self
@@ -230,14 +244,25 @@ class _Uploads:
     def __exit__(self, *exc_info: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def put(self, name: str, data: bytes, retain_until: datetime) -> None:
+    def submit(self, seal: Callable[[], bytes], name: str, entry: Callable[[bytes], Segment], keep: datetime) -> None:
+        """Seal on a thread, put the object under ``name``, and keep its manifest entry (in submission order)."""
         while len(self._pending) >= MAX_IN_FLIGHT:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._target.put, name, data, retain_until=retain_until))
 
-    def finish(self) -> None:
+        def work() -> Segment:
+            sealed = seal()
+            self._target.put(name, sealed, retain_until=keep)
+            return entry(sealed)
+
+        future = self._pool.submit(work)
+        self._pending.append(future)
+        self._done.append(future)
+
+    def finish(self) -> list[Segment]:
+        """Every segment's entry, in the order submitted, once all are put."""
         while self._pending:
             self._pending.popleft().result()
+        return [future.result() for future in self._done]
 
 
 def _unwrap(backups: Backups, tenant_id: str, row: Row) -> bytes:
