@@ -9,6 +9,7 @@ import asyncio
 import datetime
 import ipaddress
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -79,9 +80,7 @@ def certificates(tmp_path: Path) -> Certificates:
     found.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     found.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     found.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return found
 
@@ -99,6 +98,7 @@ def serve(tmp_path: Path, certificates: Certificates) -> Iterator[Serve]:
     def started(*, tls: bool = True, **settings: str) -> str:
         port = free_port()
         url = f"https://localhost:{port}"
+        tls_settings = {"PLEDGE_TLS_CERT_FILE": str(certificates.cert), "PLEDGE_TLS_KEY_FILE": str(certificates.key)}
         data = tmp_path / f"data-{port}"
         data.mkdir()
         env = {
@@ -111,7 +111,7 @@ def serve(tmp_path: Path, certificates: Certificates) -> Iterator[Serve]:
             "PLEDGE_JOBS_ENABLED": "false",
             "PYTHONPATH": str(ROOT),
             "SSL_CERT_FILE": str(certificates.ca),
-            **({"PLEDGE_TLS_CERT_FILE": str(certificates.cert), "PLEDGE_TLS_KEY_FILE": str(certificates.key)} if tls else {}),
+            **(tls_settings if tls else {}),
             **{f"PLEDGE_{name.upper()}": value for name, value in settings.items()},
         }
         log = tmp_path / f"serve-{port}.log"
@@ -167,8 +167,6 @@ def handshake(port: int, version: ssl.TLSVersion) -> bool:
         context.verify_mode = ssl.CERT_NONE
         context.set_ciphers("ALL:@SECLEVEL=0")
         context.minimum_version = context.maximum_version = version
-    import socket
-
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=3) as raw, context.wrap_socket(raw):
             return True
