@@ -186,10 +186,22 @@ def test_doctor_passes_against_pledge_serving_tls_and_the_statement_holds_the_cl
 
     status, lines = doctor(url, certificates)
     assert status == 0, lines
-    assert set(lines) >= {"plain-http", "forwarded-proto", "tls-versions", "certificate", "hsts", "headers"}
+    assert set(lines) >= {
+        "plain-http",
+        "forwarded-proto",
+        "tls-versions",
+        "certificate",
+        "hsts",
+        "headers",
+        "redirects",
+        "cookies",
+    }
     assert all(line.startswith("pass") for line in lines.values()), lines
 
     trusted = ssl.create_default_context(cafile=str(certificates.ca))
+    # A path that differs by its trailing slash is not redirected (a redirect would repeat the page load's jwt).
+    slash = httpx.get(url + "/apps/issue-mailer/atlassian-connect.json/?jwt=secret-token", verify=trusted, timeout=10)
+    assert slash.status_code == 404 and "location" not in slash.headers
     statement = httpx.get(url + "/privacy.json", verify=trusted, timeout=10).json()
     marks = {claim["id"]: claim["mark"] for claim in statement["claims"]}
     assert marks["https-only"] is None  # proven by its own doctor run, not failed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Final
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,7 +82,7 @@ class HttpsOnly:
         path = scope.get("raw_path") or scope["path"].encode()
         if scope["method"] in ("GET", "HEAD") and _accepts_html(scope):
             # The query is dropped, not repeated: a page load's holds its JWT (already sent in the clear once).
-            location = self.public_url + path.decode("latin-1")
+            location = self.public_url + quote(path, safe=_PATH_SAFE)
             return Response(status_code=308, headers={"Location": location, **_HEADERS})
         response = refusal(
             HTTPS_REQUIRED, f"this server answers over HTTPS only: use {self.public_url}", status_code=403
@@ -90,6 +91,9 @@ class HttpsOnly:
         return response
 
 
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
+"""RFC 3986 path characters (``%`` too: the path arrives encoded): anything else is escaped, so the Location is
+ASCII and cannot end the path early with a ``?`` or ``#``."""
 _HEADERS: Final = {name.decode(): value.decode() for name, value in DEFAULT_HEADERS}
 
 
