@@ -248,5 +248,5 @@ def _handshake(target: Target, version: ssl.TLSVersion) -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return " ".join(str(reason).split())
