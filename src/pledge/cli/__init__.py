@@ -12,7 +12,7 @@ from pledge.cli.backup import backup
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config_command import config
 from pledge.cli.db_command import db
-from pledge.cli.doctor import doctor
+from pledge.cli.doctor_command import doctor
 from pledge.cli.forge_command import forge
 from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
