@@ -294,3 +294,34 @@ def test_tls_1_1_allowed_fails_the_doctor_and_the_claim(
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"PLEDGE_TLS_CERT_FILE": "junk.pem", "PLEDGE_TLS_KEY_FILE": "junk.pem", "PLEDGE_DEV_MODE": "false"},
+            "not a PEM certificate chain and its matching private key",
+        ),
+        (
+            {"PLEDGE_TLS_CERT_FILE": "absent.pem", "PLEDGE_TLS_KEY_FILE": "junk.pem", "PLEDGE_DEV_MODE": "false"},
+            "cannot be read: No such file or directory",
+        ),
+        ({"PLEDGE_TLS_CERT_FILE": "junk.pem"}, "TLS_CERT_FILE and PLEDGE_TLS_KEY_FILE are set together"),
+        ({"PLEDGE_HOST": "0.0.0.0"}, "development mode serves plain HTTP on loopback only"),
+    ],
+)
+def test_a_start_up_that_would_not_be_https_only_stops_in_one_line(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("PLEDGE_")},
+        "PLEDGE_DATA_DIR": str(tmp_path / "data"),
+        "PLEDGE_PORT": str(free_port()),
+        "PLEDGE_BASE_URL": "https://pledge.example.com",
+        **settings,
+    }
+    result = subprocess.run([PLEDGE, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

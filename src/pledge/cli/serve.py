@@ -61,6 +61,7 @@ def run(settings: Settings) -> None:
         signal.signal(stop, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
+    check_tls_files(settings)
     # Bound before anything else happens: a busy port is one line and status 2, not a statement published by a
     # server that then cannot start.
     listening = bind(settings.host, settings.port)
@@ -115,6 +116,24 @@ def tls_1_2_or_later(_config: uvicorn.Config, default: Callable[[], ssl.SSLConte
     context = default()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def check_tls_files(settings: Settings) -> None:
+    """The certificate and key load, or one line saying why not: before migrating, rather than a traceback from
+    uvicorn (in every worker) once the statement was published."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    except ssl.SSLError:
+        raise ConfigurationError(
+            "PLEDGE_TLS_CERT_FILE / PLEDGE_TLS_KEY_FILE: not a PEM certificate chain and its matching private key"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"PLEDGE_TLS_CERT_FILE / PLEDGE_TLS_KEY_FILE cannot be read: {exc.strerror} "
+            f"({settings.tls_cert_file}, {settings.tls_key_file})"
+        ) from None
 
 
 def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
