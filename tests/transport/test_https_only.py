@@ -159,3 +159,17 @@ def test_only_tls_or_a_trusted_proxys_exact_https_reaches_the_app(
     else:
         assert status == 403 and json.loads(body)["error"] == "https_required"
     assert b"strict-transport-security" not in answered
+
+
+def test_a_plain_websocket_is_closed_before_its_handshake() -> None:
+    middleware = HttpsOnly(app, public_url=PUBLIC, allow_plain=False, trusted_proxies=TRUSTED, hsts_max_age=1)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(middleware({**scope(), "type": "websocket", "scheme": "ws"}, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]

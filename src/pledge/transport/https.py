@@ -63,6 +63,9 @@ class HttpsOnly:
         self.hsts = f"max-age={hsts_max_age}; includeSubDomains".encode() if hsts_max_age > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self.allow_plain and not is_https(scope, self.trusted_proxies):
+            await send({"type": "websocket.close", "code": 1008})  # before the handshake: answered 403
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -99,7 +102,7 @@ _HEADERS: Final = {name.decode(): value.decode() for name, value in DEFAULT_HEAD
 
 def is_https(scope: Scope, trusted_proxies: Sequence[Network]) -> bool:
     """Whether the request reached this deployment over HTTPS: TLS here, or a trusted proxy's word for it."""
-    if scope.get("scheme") == "https":
+    if scope.get("scheme") in ("https", "wss"):
         return True
     client = scope.get("client")
     if not client or not trusted_proxies:
