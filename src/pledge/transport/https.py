@@ -15,11 +15,11 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pledge.refusal import refusal
+from pledge.errors import Refused
+from pledge.refusal import refused
 
 MINIMUM_HSTS_SECONDS: Final = 31_536_000
 """A year: Atlassian's requirement for cloud apps, and what `pledge doctor` checks."""
-HTTPS_REQUIRED: Final = "https_required"
 LOOPBACK_PLAIN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 """Answered over plain HTTP to a loopback peer: a container's or a process manager's health check on the same host.
 They carry no tenant data; from any other peer they are refused like every other path."""
@@ -87,8 +87,10 @@ class HttpsOnly:
             # The query is dropped, not repeated: a page load's holds its JWT (already sent in the clear once).
             location = self.public_url + quote(path, safe=_PATH_SAFE)
             return Response(status_code=308, headers={"Location": location, **_HEADERS})
-        response = refusal(
-            HTTPS_REQUIRED, f"this server answers over HTTPS only: use {self.public_url}", status_code=403
+        # Logged like every refusal ("refused POST unmatched: https_required: …": no route was matched yet).
+        response = refused(
+            scope,
+            Refused("https_required", f"this server answers over HTTPS only: use {self.public_url}", status_code=403),
         )
         response.headers.update(_HEADERS)
         return response
