@@ -4,8 +4,9 @@
 #   docker run --rm -p 8000:8000 -v pledge-data:/var/lib/pledge \
 #       -e PLEDGE_BASE_URL=https://pledge.example.com pledge
 #
-# The container serves plain HTTP on port 8000 for a TLS-terminating proxy in front of it (deploy/nginx.conf);
-# outside development mode Pledge refuses to start without an https PLEDGE_BASE_URL. Several containers share a
+# The container serves plain HTTP on port 8000 for a TLS-terminating proxy in front of it (deploy/nginx.conf), which
+# it answers only when PLEDGE_TRUSTED_PROXIES lists the proxy's address (or set PLEDGE_TLS_CERT_FILE/_KEY_FILE to
+# serve HTTPS itself); outside development mode Pledge refuses to start without an https PLEDGE_BASE_URL. Several containers share a
 # PostgreSQL database (PLEDGE_DATABASE_URL) and one keyring (PLEDGE_KEYRING_PATH, mounted read-only).
 
 FROM python:3.11-slim-bookworm AS build

@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `pledge serve` binds to.")
     base_url: str | None = Field(default=None, description="Public URL of this server; default http://HOST:PORT.")
     dev_mode: bool = Field(default=True, description="Development mode: plain HTTP, allowed on loopback only.")
+    # HTTPS (docs/deployment.md#tls-and-proxies)
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate chain: `pledge serve` then terminates TLS itself (TLS 1.2 or later)."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of TLS_CERT_FILE.")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-Proto: "
+        "https` is believed; from any other peer the header is ignored.",
+    )
+    hsts_max_age: int = Field(
+        default=63_072_000,
+        ge=0,
+        description="Strict-Transport-Security max-age in seconds; under 31536000 (a year) fails the HTTPS claim.",
+    )
     region: str = Field(default="us-east-1", description="Hosting region the statement promises (S1).")
     apps: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Apps to serve: comma-separated `module:attribute` import paths."
@@ -175,14 +190,14 @@ class Settings(BaseSettings):
         "10.0.0.0/16; unset: the database must run on this host.",
     )
 
-    @field_validator("database_networks", mode="before")
+    @field_validator("database_networks", "trusted_proxies", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("database_networks")
+    @field_validator("database_networks", "trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for network in value:
@@ -398,6 +413,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _transport_is_safe(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                f"{ENV_PREFIX}TLS_CERT_FILE and {ENV_PREFIX}TLS_KEY_FILE are set together or not at all (S12)"
+            )
         if self.dev_mode and not is_loopback(self.host):
             raise ValueError(
                 f"{ENV_PREFIX}HOST={self.host!r}: development mode serves plain HTTP on loopback only (S12)"
@@ -410,7 +429,8 @@ class Settings(BaseSettings):
 
     @property
     def public_url(self) -> str:
-        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "http" if self.tls_cert_file is None else "https"
+        return (self.base_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

@@ -36,6 +36,7 @@ from pledge.runtime import Runtime
 from pledge.serving import build_app
 from pledge.store import ConcurrentUpdate, InvalidValue, PersonalDataRefused, RecordNotFound, UndeclaredData
 from pledge.tenants import TenantStateError
+from pledge.transport.https import HttpsOnly, networks
 from pledge.vault import KeyShredded
 
 STORAGE_RETRY_AFTER_SECONDS = 30
@@ -149,6 +150,15 @@ def create_host(
     bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
     host.add_middleware(BodyLimitMiddleware, refused=refused, larger=bundles)
     host.add_middleware(MetricsMiddleware, metrics=metrics, access=AccessLog())
+    settings = runtime.settings
+    # Outermost: a plain-HTTP request is refused before any of it is read, and every answer gets the headers.
+    host.add_middleware(
+        HttpsOnly,
+        public_url=settings.public_url,
+        allow_plain=settings.dev_mode,
+        trusted_proxies=networks(settings.trusted_proxies),
+        hsts_max_age=settings.hsts_max_age,
+    )
     host.state.runtime = runtime
     return host
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -27,6 +28,7 @@ from pledge.forge.mounting import forge_routes
 from pledge.forge.requests import ForgeRequestVerifier
 from pledge.refusal import refused
 from pledge.runtime import Runtime
+from pledge.transport.https import frame_ancestors
 from pledge.trust.connect_jwt import ConnectVerifier
 from pledge.trust.identity import Identity, Verifier
 
@@ -72,7 +74,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         for hook in app.webhooks
     ]
     routes += [
-        StarletteRoute(page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime), methods=["GET"])
+        StarletteRoute(
+            page.path, _guarded(app, page.endpoint, Auth.CONNECT, verifiers, runtime, framed=True), methods=["GET"]
+        )
         for page in app.pages
     ]
     routes += connect_routes(app, runtime)
@@ -84,7 +88,17 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
     return Router(routes=routes, redirect_slashes=False)
 
 
-def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, Verifier], runtime: Runtime) -> Any:
+def _guarded(
+    app: App,
+    endpoint: Endpoint,
+    auth: Auth,
+    verifiers: Mapping[Auth, Verifier],
+    runtime: Runtime,
+    *,
+    framed: bool = False,
+) -> Any:
+    """The route's handler behind its verifier. A ``framed`` page (the product shows it in an iframe) may be framed
+    by the calling tenant's own site only."""
     verifier = verifiers.get(auth)
     if verifier is None and auth is not Auth.PUBLIC:
         raise ConfigurationError(f"no verifier for {auth.value!r} routes: this app cannot be served")
@@ -96,7 +110,10 @@ def _guarded(app: App, endpoint: Endpoint, auth: Auth, verifiers: Mapping[Auth, 
                 identity = await verifier(request)
             except Refused as exc:
                 return refused(request.scope, exc)
-        return as_response(await endpoint(RequestContext(request, identity, runtime, app)))
+        response = as_response(await endpoint(RequestContext(request, identity, runtime, app)))
+        if framed and identity is not None:
+            response.headers["Content-Security-Policy"] = frame_ancestors(_origin(identity.tenant.base_url))
+        return response
 
     return handle
 
@@ -110,3 +127,8 @@ def as_response(result: object) -> Response:
     if isinstance(result, str):
         return HTMLResponse(result)
     return JSONResponse(result)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

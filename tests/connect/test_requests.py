@@ -40,6 +40,9 @@ async def test_a_page_load_with_the_jwt_parameter_renders(world: World) -> None:
     response = await world.acme.load_page("issue-mailer", "email-issue", context={"issue.key": "SIM-1"})
     assert response.status_code == 200, response.text
     assert "SIM-1: Printer on fire" in response.text
+    # Only the tenant's own site may frame the page; the token in its URL goes to no other site as a referrer.
+    assert response.headers["content-security-policy"] == f"frame-ancestors {world.acme.site.product_url}"
+    assert response.headers["referrer-policy"] == "no-referrer"
 
 
 async def test_the_frontend_route_accepts_a_context_jwt(world: World) -> None:

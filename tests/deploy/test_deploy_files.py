@@ -168,7 +168,7 @@ def nginx() -> str:
 def proxied(nginx: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     """nginx with deploy/nginx.conf in front of one `pledge serve` (as two of its three upstreams) and a port
     nothing listens on (the third: an instance that is down); yields its http and https ports."""
-    environment = {"PLEDGE_DEV_MODE": "false", "PLEDGE_BASE_URL": PUBLIC_URL}
+    environment = {"PLEDGE_DEV_MODE": "false", "PLEDGE_BASE_URL": PUBLIC_URL, "PLEDGE_TRUSTED_PROXIES": "127.0.0.1"}
     with serve("examples.issue_mailer.app:app", server="pledge serve", env=environment, ready_path="/healthz") as app:
         port = int(app.url.rsplit(":", 1)[1])
         http_port, https_port = free_port(), free_port()
@@ -207,7 +207,7 @@ def test_nginx_terminates_tls_in_front_of_pledge_and_skips_an_instance_that_is_d
         descriptor = client.get(f"https://127.0.0.1:{https_port}/apps/issue-mailer/atlassian-connect.json")
         assert descriptor.status_code == 200
         assert descriptor.json()["baseUrl"] == f"{PUBLIC_URL}/apps/issue-mailer"
-        assert descriptor.headers["strict-transport-security"] == "max-age=63072000"
+        assert descriptor.headers.get_list("strict-transport-security") == ["max-age=63072000; includeSubDomains"]
         assert "server" not in descriptor.headers or "nginx/" not in descriptor.headers["server"]
 
         # One upstream in three refuses connections: nginx sends each request on, none fails.

@@ -2,7 +2,8 @@
 statement marks, and `pledge statement verify` fails, exactly the claims the configuration breaks.
 
 Two server starts, each checking several weak spots at once (the suite stays fast):
-- development mode off, an https public address at which the server answers plain HTTP: `https-only`;
+- development mode off, an https public address at which the server answers plain HTTP (to a proxy it trusts):
+  `https-only`;
 - the region moved from us-east-1 to us-west-2 while sites are recorded in us-east-1 (`hosting-region`), a keyring
   said to be apart from the data on the database's own filesystem (`keyring-private`), peer deployments configured
   with no Forge app and no transfer key behind them (`data-residency` is then said to be not offered, not claimed),
@@ -34,6 +35,9 @@ from pledge.statement.render import FAILED, NOT_OFFERED, NOT_YET_PROVIDED
 from pledge.statement.verify import Outcome, Verification, VerificationLog
 
 APP = "examples.issue_mailer.app:app"
+PROXIED = {"X-Forwarded-Proto": "https"}
+"""What a TLS-terminating proxy in front says: outside development mode the server answers plain HTTP only to a
+trusted proxy (``trusted_proxies=127.0.0.1`` here, the test standing in for it)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Started:
     log: Path
 
     def statement(self) -> dict[str, object]:
-        response = httpx.get(self.url + "/privacy.json", timeout=WAIT_SECONDS)
+        response = httpx.get(self.url + "/privacy.json", headers=PROXIED, timeout=WAIT_SECONDS)
         assert response.status_code == 200, self.log.read_text()
         body: dict[str, object] = response.json()
         return body
@@ -94,7 +98,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
             if process.poll() is not None:
                 raise AssertionError(f"pledge serve exited {process.returncode}: {log.read_text()}")
             try:
-                return httpx.get(server.url + "/privacy.json", timeout=WAIT_SECONDS).status_code == 200
+                return httpx.get(server.url + "/privacy.json", headers=PROXIED, timeout=WAIT_SECONDS).status_code == 200
             except httpx.TransportError:
                 return False
 
@@ -137,7 +141,7 @@ def _failing_marks(marks: Mapping[str, str | None]) -> set[str]:
 
 def test_a_plain_http_public_address_outside_development_mode_is_marked_and_fails(start: Start, tmp_path: Path) -> None:
     port = free_port()
-    env = _env(tmp_path, port, dev_mode="false", base_url=f"https://localhost:{port}")
+    env = _env(tmp_path, port, dev_mode="false", base_url=f"https://localhost:{port}", trusted_proxies="127.0.0.1")
     server = start(port, env)
 
     marks = server.marks()
@@ -145,7 +149,10 @@ def test_a_plain_http_public_address_outside_development_mode_is_marked_and_fail
     assert f"**{FAILED}.** The server's public address answers over HTTPS only" in server.statement()["markdown"]
     failed = _failed(server)
     assert set(failed) == {"https-only", *NO_BACKUP_YET}
-    assert failed["https-only"] == f"plain HTTP to http://localhost:{port}/healthz answered 200"
+    # `pledge doctor` from this host: nothing speaks TLS at the public address, and this (loopback) client's
+    # X-Forwarded-Proto is believed.
+    assert f"certificate: no TLS at localhost:{port}" in failed["https-only"]
+    assert "forwarded-proto: plain HTTP to http://localhost" in failed["https-only"]
     assert failed["backup-daily"].startswith("no complete backup in ")
     # Nothing else is claimed unmarked that the server contradicts: every other mark is a gap said as one.
     held_or_gap = {mark for claim, mark in marks.items() if claim not in failed}
@@ -155,7 +162,9 @@ def test_a_plain_http_public_address_outside_development_mode_is_marked_and_fail
         subprocess.run([PLEDGE, "statement", "marketplace"], env=env, capture_output=True, text=True).stdout
     )
     assert answers["pledge"]["claims"]["https-only"] == "failed"
-    served = httpx.get(server.url + "/privacy/marketplace.json", timeout=WAIT_SECONDS).json()
+    # Plain HTTP is refused outside development mode; the trusted proxy (loopback here) says the request was https.
+    proxied = {"X-Forwarded-Proto": "https"}
+    served = httpx.get(server.url + "/privacy/marketplace.json", headers=proxied, timeout=WAIT_SECONDS).json()
     assert served["pledge"]["claims"] == answers["pledge"]["claims"]
 
 
@@ -200,5 +209,5 @@ def test_a_region_moved_under_its_sites_and_settings_without_their_subsystem_are
     assert failed["hosting-region"] == "the statement says us-west-2, but 1 tenant in us-east-1"
     assert failed["keyring-private"].startswith("the keyring and the database file ")
 
-    versions = httpx.get(server.url + "/privacy/versions").text
+    versions = httpx.get(server.url + "/privacy/versions", headers=PROXIED).text
     assert "Published with its verification: failed: " in versions

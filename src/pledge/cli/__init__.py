@@ -12,6 +12,7 @@ from pledge.cli.backup import backup
 from pledge.cli.common import PledgeGroup, pass_settings_loader
 from pledge.cli.config_command import config
 from pledge.cli.db_command import db
+from pledge.cli.doctor_command import doctor
 from pledge.cli.forge_command import forge
 from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
@@ -50,6 +51,7 @@ cli.add_command(tenants)
 cli.add_command(jobs)
 cli.add_command(backup)
 cli.add_command(purge)
+cli.add_command(doctor)
 
 
 def main(argv: list[str] | None = None) -> Any:

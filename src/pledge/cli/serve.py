@@ -12,7 +12,9 @@ import asyncio
 import logging
 import signal
 import socket
+import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -49,7 +51,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 @click.option("--workers", type=int, help="Worker processes, 1 to 64 (default from PLEDGE_WORKERS, 1).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, apps: tuple[str, ...], workers: int | None) -> None:
-    """Serve the apps over HTTP, with /healthz, /readyz and /metrics."""
+    """Serve the apps over HTTPS (or HTTP behind a trusted proxy), with /healthz, /readyz and /metrics."""
     settings = settings_from(ctx, host=host, port=port, apps=apps or None, workers=workers)
     run(settings)
 
@@ -59,6 +61,7 @@ def run(settings: Settings) -> None:
         signal.signal(stop, _stop_with_success)
     configure_logging(settings.log_level)
     loaded = load_apps(settings.apps)
+    check_tls_files(settings)
     # Bound before anything else happens: a busy port is one line and status 2, not a statement published by a
     # server that then cannot start.
     listening = bind(settings.host, settings.port)
@@ -108,7 +111,39 @@ def _publish_once_served(settings: Settings, apps: list[App]) -> None:
             log.exception("the statement could not be published: its pages answer 503 until a restart publishes it")
 
 
+def tls_1_2_or_later(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """Uvicorn's TLS context from the certificate settings, refusing anything older than TLS 1.2 (Atlassian's
+    requirement). A function uvicorn calls, not a context: under ``--workers`` each worker makes its own."""
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def check_tls_files(settings: Settings) -> None:
+    """The certificate and key load, or one line saying why not: before migrating, rather than a traceback from
+    uvicorn (in every worker) once the statement was published."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    except ssl.SSLError:
+        raise ConfigurationError(
+            "PLEDGE_TLS_CERT_FILE / PLEDGE_TLS_KEY_FILE: not a PEM certificate chain and its matching private key"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"PLEDGE_TLS_CERT_FILE / PLEDGE_TLS_KEY_FILE cannot be read: {exc.strerror} "
+            f"({settings.tls_cert_file}, {settings.tls_key_file})"
+        ) from None
+
+
 def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        options |= {
+            "ssl_certfile": str(settings.tls_cert_file),
+            "ssl_keyfile": str(settings.tls_key_file),
+            "ssl_context_factory": tls_1_2_or_later,
+        }
     return uvicorn.Config(
         app,
         host=settings.host,

@@ -1,24 +1,21 @@
 """The transport's claim: the public address answers over HTTPS only (S12).
 
-The check does not read the base-URL string: it asks the public address itself. A plain-HTTP request to it must be
-refused or redirected to HTTPS, never answered; an HTTPS request must complete a TLS handshake with a certificate the
-system trusts. The probes go to the deployment's own address, carry no data and read only the status line, so they
-do not pass through the outbound client (which allows third-party destinations only as stated).
+The check does not read the base-URL string: it runs `pledge doctor` (:mod:`pledge.transport.doctor`) against the
+public address itself. Plain HTTP there must be refused or redirected to HTTPS (also when it claims
+``X-Forwarded-Proto: https``), TLS below 1.2 refused, the certificate trusted by the system, HSTS a year or longer,
+the security headers set, no redirect repeating a ``jwt``, every cookie Secure. The probes go to the deployment's
+own address and carry no data, so they do not pass through the outbound client (which allows third-party
+destinations only as stated).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
-from urllib.parse import urlsplit
-
-import httpx
 
 from pledge.config import Settings
 from pledge.promises import Claim, Evidence, Section
-
-PROBE_PATH = "/healthz"
-"""Answered by the host itself, before any app or the statement's pages (which wait for this very verification)."""
-PROBE_SECONDS = 3.0
+from pledge.transport.doctor import Target, diagnose
 
 
 class Served(Protocol):
@@ -28,51 +25,16 @@ class Served(Protocol):
     def settings(self) -> Settings: ...
 
 
-def plain_http_url(public_url: str) -> str:
-    """Where a plain-HTTP client would reach the public address: its own port if it names one, else port 80."""
-    parts = urlsplit(public_url)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
-    return f"http://{host}:{parts.port or 80}{PROBE_PATH}"
-
-
-async def plain_http_answer(url: str) -> str | None:
-    """What a plain-HTTP request to ``url`` got that it must not: an answer other than a redirect to HTTPS (e.g.
-    ``200``); None when it was refused, or redirected to an https:// address."""
-    try:
-        async with httpx.AsyncClient(timeout=PROBE_SECONDS, follow_redirects=False, trust_env=False) as client:
-            response = await client.get(url)
-    except httpx.HTTPError:
-        return None
-    if response.is_redirect and response.headers.get("location", "").startswith("https://"):
-        return None
-    return str(response.status_code)
-
-
-async def tls_failure(public_url: str) -> str | None:
-    """Why an HTTPS request to the public address failed (no TLS, an untrusted certificate); None when it answered."""
-    try:
-        async with httpx.AsyncClient(timeout=PROBE_SECONDS, follow_redirects=False, trust_env=False) as client:
-            await client.get(public_url + PROBE_PATH)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return None
-
-
 async def check_https(deployment: Served, facts: object) -> Evidence:
     settings = deployment.settings
     public = settings.public_url
     if settings.dev_mode:
         return Evidence(False, f"development mode: plain HTTP is served at {public}")
-    if not public.startswith("https://"):
-        return Evidence(False, f"the public URL {public} is not https")
-    plain = plain_http_url(public)
-    status = await plain_http_answer(plain)
-    if status is not None:
-        return Evidence(False, f"plain HTTP to {plain} answered {status}")
-    failure = await tls_failure(public)
-    if failure is not None:
-        return Evidence(False, f"HTTPS to {public}{PROBE_PATH} failed: {failure}")
-    return Evidence(True, f"HTTPS to {public}{PROBE_PATH} answered; plain HTTP to {plain} refused or redirected")
+    checks = await asyncio.to_thread(diagnose, Target.of(public))
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        return Evidence(False, "; ".join(f"{check.name}: {check.explanation}" for check in failed))
+    return Evidence(True, f"pledge doctor {public}: " + "; ".join(check.explanation for check in checks))
 
 
 HTTPS_ONLY: Claim[Served, object] = Claim(
@@ -80,7 +42,7 @@ HTTPS_ONLY: Claim[Served, object] = Claim(
     "S12",
     Section.SECURITY,
     "The server's public address answers over HTTPS only: a plain-HTTP request to it is refused or redirected to "
-    "HTTPS, never answered.",
+    "HTTPS, never answered; it refuses TLS older than 1.2 and tells browsers to use HTTPS for a year (HSTS).",
     check_https,
 )
 

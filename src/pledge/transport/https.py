@@ -1,0 +1,152 @@
+"""HTTPS only, per request: plain HTTP is refused outside development mode, and every answer carries the security
+headers a browser needs (HSTS over HTTPS, no sniffing, no referrer, no framing unless a page says by whom).
+
+A request is HTTPS when uvicorn terminated TLS itself, or when it comes from a configured trusted proxy that says
+``X-Forwarded-Proto: https``; the header from any other peer is ignored, since any client can send it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import Final
+from urllib.parse import quote
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pledge.errors import Refused
+from pledge.refusal import refused
+
+MINIMUM_HSTS_SECONDS: Final = 31_536_000
+"""A year: Atlassian's requirement for cloud apps, and what `pledge doctor` checks."""
+LOOPBACK_PLAIN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Answered over plain HTTP to a loopback peer: a container's or a process manager's health check on the same host.
+They carry no tenant data; from any other peer they are refused like every other path."""
+DEFAULT_HEADERS: Final = (
+    (b"x-content-type-options", b"nosniff"),
+    # A page load's URL carries its JWT: a link followed from the page must not send it to another site.
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(addresses: Iterable[str]) -> tuple[Network, ...]:
+    """The settings' addresses and CIDR networks, parsed (the settings checked them already)."""
+    return tuple(ipaddress.ip_network(address, strict=False) for address in addresses)
+
+
+def frame_ancestors(origin: str) -> str:
+    """The Content-Security-Policy of a page the product frames: only the tenant's own site may frame it."""
+    return f"frame-ancestors {origin}"
+
+
+class HttpsOnly:
+    """ASGI middleware: refuses plain HTTP (page loads 308 to the public https URL, other requests 403
+    ``https_required``) unless ``allow_plain`` (development mode, loopback only), and adds the security headers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        public_url: str,
+        allow_plain: bool,
+        trusted_proxies: Sequence[Network],
+        hsts_max_age: int,
+    ) -> None:
+        self.app = app
+        self.public_url = public_url.rstrip("/")
+        self.allow_plain = allow_plain
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.hsts = f"max-age={hsts_max_age}; includeSubDomains".encode() if hsts_max_age > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self.allow_plain and not is_https(scope, self.trusted_proxies):
+            await send({"type": "websocket.close", "code": 1008})  # before the handshake: answered 403
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = is_https(scope, self.trusted_proxies)
+        if not secure and not self.allow_plain and not _loopback_operational(scope):
+            await self.refuse(scope)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = secured_headers(message.get("headers", []), self.hsts if secure else None)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def refuse(self, scope: Scope) -> Response:
+        path = scope.get("raw_path") or scope["path"].encode()
+        if scope["method"] in ("GET", "HEAD") and _accepts_html(scope):
+            # The query is dropped, not repeated: a page load's holds its JWT (already sent in the clear once).
+            location = self.public_url + quote(path, safe=_PATH_SAFE)
+            return Response(status_code=308, headers={"Location": location, **_HEADERS})
+        # Logged like every refusal ("refused POST unmatched: https_required: …": no route was matched yet).
+        response = refused(
+            scope,
+            Refused("https_required", f"this server answers over HTTPS only: use {self.public_url}", status_code=403),
+        )
+        response.headers.update(_HEADERS)
+        return response
+
+
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
+"""RFC 3986 path characters (``%`` too: the path arrives encoded): anything else is escaped, so the Location is
+ASCII and cannot end the path early with a ``?`` or ``#``."""
+_HEADERS: Final = {name.decode(): value.decode() for name, value in DEFAULT_HEADERS}
+
+
+def is_https(scope: Scope, trusted_proxies: Sequence[Network]) -> bool:
+    """Whether the request reached this deployment over HTTPS: TLS here, or a trusted proxy's word for it."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    if not client or not trusted_proxies:
+        return False
+    try:
+        peer = ipaddress.ip_address(client[0])
+    except ValueError:  # a Unix socket's peer: no address to trust
+        return False
+    if not any(peer in network for network in trusted_proxies):
+        return False
+    said = [value for name, value in scope["headers"] if name == b"x-forwarded-proto"]
+    # Exactly one header, exactly "https": a list ("http, https") means a hop before the proxy spoke plain HTTP.
+    return len(said) == 1 and said[0].strip().lower() == b"https"
+
+
+def secured_headers(headers: Iterable[tuple[bytes, bytes]], hsts: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The response's headers with the security headers it lacks, and every cookie made Secure, HttpOnly and
+    SameSite (Lax unless the app chose)."""
+    result = [(name, _secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in headers]
+    present = {name.lower() for name, _ in result}
+    defaults = [*DEFAULT_HEADERS, *([(b"strict-transport-security", hsts)] if hsts is not None else [])]
+    result += [(name, value) for name, value in defaults if name not in present]
+    return result
+
+
+def _secure_cookie(value: bytes) -> bytes:
+    attributes = {part.split(b"=", 1)[0].strip().lower() for part in value.split(b";")[1:]}
+    for attribute, added in ((b"secure", b"Secure"), (b"httponly", b"HttpOnly"), (b"samesite", b"SameSite=Lax")):
+        if attribute not in attributes:
+            value += b"; " + added
+    return value
+
+
+def _accepts_html(scope: Scope) -> bool:
+    return any(name == b"accept" and b"text/html" in value.lower() for name, value in scope["headers"])
+
+
+def _loopback_operational(scope: Scope) -> bool:
+    client = scope.get("client")
+    if scope["path"] not in LOOPBACK_PLAIN_PATHS or not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
