@@ -123,11 +123,12 @@ def _transparency_routes(app: App, runtime: Runtime, verifiers: Mapping[Auth, Ve
         return HTMLResponse(transparency_page(await records(context)))
 
     json_auth = Auth.FORGE if app.forge is not None and Auth.FORGE in verifiers else Auth.CONNECT_CONTEXT
+    views = ((TRANSPARENCY_PAGE_PATH, as_page, Auth.CONNECT), (TRANSPARENCY_JSON_PATH, as_json, json_auth))
+    # Only where the product's verifier is bound (a test host may bind fewer): never an unauthenticated view.
     return [
-        StarletteRoute(
-            TRANSPARENCY_PAGE_PATH, _guarded(app, as_page, Auth.CONNECT, verifiers, runtime), methods=["GET"]
-        ),
-        StarletteRoute(TRANSPARENCY_JSON_PATH, _guarded(app, as_json, json_auth, verifiers, runtime), methods=["GET"]),
+        StarletteRoute(path, _guarded(app, view, auth, verifiers, runtime), methods=["GET"])
+        for path, view, auth in views
+        if auth in verifiers
     ]
 
 
