@@ -43,7 +43,7 @@ def test_records_are_listed_counted_per_year_and_gagged_ones_withheld_from_the_s
     clock.advance(timedelta(days=70))
     _record(register, site.id, reference="2027-7")
 
-    assert [kept.reference for kept in register.list()] == ["23-104512TVI-OTIR/05", "GAG-1", "2027-7"]
+    assert [kept.reference for kept in register.records()] == ["23-104512TVI-OTIR/05", "GAG-1", "2027-7"]
     assert [kept.reference for kept in register.for_site(site.id)] == ["23-104512TVI-OTIR/05", "2027-7"]
     assert register.for_site("0" * 32) == []
     assert [(c.year, c.requests, c.gagged) for c in register.yearly_counts()] == [(2026, 2, 1), (2027, 1, 0)]
@@ -63,7 +63,7 @@ def test_the_database_refuses_to_rewrite_or_remove_a_record(
     if engine.dialect.name == "postgresql":
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text("TRUNCATE legal_requests"))
-    assert [(kept.gag, kept.reference) for kept in register.list()] == [(False, "23-104512TVI-OTIR/05")]
+    assert [(kept.gag, kept.reference) for kept in register.records()] == [(False, "23-104512TVI-OTIR/05")]
 
 
 def test_the_claim_fails_when_the_register_is_not_append_only(runtime: Runtime, engine: Engine) -> None:
@@ -78,7 +78,7 @@ def test_the_claim_fails_when_the_register_is_not_append_only(runtime: Runtime, 
 def test_an_unknown_tenant_is_refused(register: LegalRequests) -> None:
     with pytest.raises(LegalRequestRefused, match="names no tenant"):
         _record(register, "f" * 32)
-    assert register.list() == []
+    assert register.records() == []
 
 
 _SECRETISH = st.text(min_size=1, max_size=300).filter(lambda value: len(value.strip()) > 3)
@@ -98,7 +98,7 @@ def test_a_refusal_never_repeats_what_it_refused(register: LegalRequests, site: 
     except LegalRequestRefused as exc:
         assert value.strip() not in str(exc)
         return
-    kept = register.list()[-1]
+    kept = register.records()[-1]
     assert getattr(kept, field) == value.strip()
 
 
@@ -120,4 +120,4 @@ def test_inputs_outside_their_pattern_are_refused(
     fields = {"authority": "Court", "reference": "A-1", "scope": "issue records", "tenant_id": site.id}
     with pytest.raises(LegalRequestRefused):
         register.record(gag=False, **(fields | {field: value}))
-    assert register.list() == []
+    assert register.records() == []

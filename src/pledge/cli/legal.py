@@ -48,7 +48,7 @@ def list_requests(settings: Settings, tenant_id: str | None, as_json: bool) -> N
     with open_runtime(settings) as runtime:
         require_schema(runtime)
         register = LegalRequests(runtime.engine, runtime.clock)
-        found = register.list(tenant_id=tenant_id)
+        found = register.records(tenant_id=tenant_id)
         counts = register.yearly_counts()
     if as_json:
         for kept in found:

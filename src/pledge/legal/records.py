@@ -130,7 +130,7 @@ class LegalRequests:
         assert new_id is not None
         return LegalRequest(id=int(new_id[0]), **values)  # type: ignore[arg-type]
 
-    def list(self, *, tenant_id: str | None = None, told_only: bool = False) -> list[LegalRequest]:
+    def records(self, *, tenant_id: str | None = None, told_only: bool = False) -> list[LegalRequest]:
         """Every record, oldest first; ``tenant_id`` those of one site, ``told_only`` those without a gag."""
         table = legal_requests_table
         query = select(table).order_by(table.c.id)
@@ -143,7 +143,7 @@ class LegalRequests:
 
     def for_site(self, tenant_id: str) -> list[LegalRequest]:
         """What the site's administrators see: its own records, without those a gag applies to."""
-        return self.list(tenant_id=tenant_id, told_only=True)
+        return self.records(tenant_id=tenant_id, told_only=True)
 
     def yearly_counts(self) -> list[YearCount]:
         """Records per calendar year (UTC) of recording, gagged ones included and counted apart, oldest year first."""
