@@ -15,13 +15,14 @@ _CONFIGURED = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "htt
 
 
 @pytest.fixture
-def served_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+def served_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """At ``PLEDGE_LOG_LEVEL`` INFO, or the level a test parametrizes it with (``indirect=True``)."""
     saved = [
         (logger, logger.handlers[:], logger.level, logger.propagate)
         for logger in (logging.getLogger(name) for name in _CONFIGURED)
     ]
     stream = io.StringIO()
-    configure_logging("INFO", stream=stream)
+    configure_logging(getattr(request, "param", "INFO"), stream=stream)
     logging.getLogger().addHandler(caplog.handler)  # configure_logging replaced the root's handlers
     yield stream
     for logger, handlers, level, propagate in saved:
