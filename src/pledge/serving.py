@@ -122,14 +122,20 @@ def _transparency_routes(app: App, runtime: Runtime, verifiers: Mapping[Auth, Ve
     async def as_page(context: RequestContext) -> Response:
         return HTMLResponse(transparency_page(await records(context)))
 
-    json_auth = Auth.FORGE if app.forge is not None and Auth.FORGE in verifiers else Auth.CONNECT_CONTEXT
-    views = ((TRANSPARENCY_PAGE_PATH, as_page, Auth.CONNECT), (TRANSPARENCY_JSON_PATH, as_json, json_auth))
-    # Only where the product's verifier is bound (a test host may bind fewer): never an unauthenticated view.
+    views = {TRANSPARENCY_PAGE_PATH: as_page, TRANSPARENCY_JSON_PATH: as_json}
     return [
-        StarletteRoute(path, _guarded(app, view, auth, verifiers, runtime), methods=["GET"])
-        for path, view, auth in views
-        if auth in verifiers
+        StarletteRoute(path, _guarded(app, views[path], auth, verifiers, runtime), methods=["GET"])
+        for path, auth in transparency_views(app, verifiers).items()
     ]
+
+
+def transparency_views(app: App, verifiers: Mapping[Auth, Verifier]) -> dict[str, Auth]:
+    """The transparency view's paths ``app`` serves, each with the authentication it takes: only where that product's
+    verifier is bound (a test host may bind fewer), never an unauthenticated view. The statement's ``legal-requests``
+    check reads this, as the host mounts it."""
+    json_auth = Auth.FORGE if app.forge is not None and Auth.FORGE in verifiers else Auth.CONNECT_CONTEXT
+    wanted = {TRANSPARENCY_PAGE_PATH: Auth.CONNECT, TRANSPARENCY_JSON_PATH: json_auth}
+    return {path: auth for path, auth in wanted.items() if auth in verifiers}
 
 
 def transparency_page(records: list[dict[str, object]]) -> str:

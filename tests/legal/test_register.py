@@ -11,11 +11,15 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, text, update
 from sqlalchemy.exc import DBAPIError
 
+from pledge.app import App
 from pledge.clock import FrozenClock
 from pledge.legal import LegalRequestRefused, LegalRequests, legal_requests_table
 from pledge.legal.claims import check_legal_requests
 from pledge.runtime import Runtime
+from pledge.statement.facts import Deployment
 from pledge.tenants import Tenant
+
+READER = App(key="reader", name="Reader")
 
 
 @pytest.fixture
@@ -47,9 +51,11 @@ def test_records_are_listed_counted_per_year_and_gagged_ones_withheld_from_the_s
     assert [kept.reference for kept in register.for_site(site.id)] == ["23-104512TVI-OTIR/05", "2027-7"]
     assert register.for_site("0" * 32) == []
     assert [(c.year, c.requests, c.gagged) for c in register.yearly_counts()] == [(2026, 2, 1), (2027, 1, 0)]
-    evidence = check_legal_requests(runtime, None)
+    evidence = check_legal_requests(Deployment.of(runtime, [READER]), None)
     assert evidence.passed, evidence.detail
-    assert "2026: 2 requests (1 under a gag order); 2027: 1 request" in evidence.detail
+    assert "transparency page served for 1 app; 2026: 2 requests (1 under a gag order); 2027: 1 request" in (
+        evidence.detail
+    )
 
 
 def test_the_database_refuses_to_rewrite_or_remove_a_record(
@@ -71,7 +77,7 @@ def test_the_claim_fails_when_the_register_is_not_append_only(runtime: Runtime, 
     with engine.begin() as connection:
         target = " ON legal_requests" if engine.dialect.name == "postgresql" else ""
         connection.execute(text(f"DROP TRIGGER {trigger}{target}"))
-    evidence = check_legal_requests(runtime, None)
+    evidence = check_legal_requests(Deployment.of(runtime, [READER]), None)
     assert not evidence.passed and trigger in evidence.detail
 
 

@@ -3,12 +3,13 @@ counts are what the statement's transparency report shows."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, text
 
 from pledge.clock import Clock
-from pledge.legal.records import LegalRequests, YearCount
+from pledge.legal.records import TRANSPARENCY_PAGE_PATH, LegalRequests, YearCount
 from pledge.promises import Claim, Evidence, Section, plural
 
 _TRIGGERS = {
@@ -21,12 +22,25 @@ _REQUIRED = {
 }
 
 
+class ServedApp(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
 class LiveDeployment(Protocol):
+    """The deployment as this check reads it: its database and clock, and each served app's transparency view as the
+    host mounts it (paths → how the caller authenticates)."""
+
     @property
     def engine(self) -> Engine: ...
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def served_apps(self) -> Sequence[ServedApp]: ...
+
+    def transparency_views(self, app: Any) -> Mapping[str, object]: ...
 
 
 def report(counts: list[YearCount]) -> str:
@@ -54,8 +68,18 @@ def check_legal_requests(deployment: LiveDeployment, facts: object) -> Evidence:
     missing = required - append_only_triggers(deployment.engine)
     if missing:
         return Evidence(False, f"the legal requests register is not append-only: no {', '.join(sorted(missing))}")
+    unseen = [
+        app.key for app in deployment.served_apps if TRANSPARENCY_PAGE_PATH not in deployment.transparency_views(app)
+    ]
+    if unseen:
+        return Evidence(False, f"no transparency page for the administrators of {', '.join(unseen)}")
     counts = LegalRequests(deployment.engine, deployment.clock).yearly_counts()
-    return Evidence(True, f"register append-only (the database refuses UPDATE and DELETE); {report(counts)}")
+    served = plural(len(deployment.served_apps), "app")
+    return Evidence(
+        True,
+        f"register append-only (the database refuses UPDATE and DELETE); transparency page served for {served}; "
+        f"{report(counts)}",
+    )
 
 
 LEGAL_REQUESTS: Claim[LiveDeployment, object] = Claim(
