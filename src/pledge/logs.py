@@ -116,10 +116,11 @@ class RedactionFilter(logging.Filter):
 
 class OutboundRequestFilter(logging.Filter):
     """httpx's line per outbound request (``HTTP Request: GET <url> "HTTP/1.1 200 OK"``, at INFO) with the URL cut to
-    scheme, host and path.
+    its scheme and host.
 
-    Query strings of calls to Atlassian carry JWTs, accountIds and search terms, and a URL's user info a password;
-    none of it is needed to tell which service was called.
+    A path names the site's issues, pages and users (``/rest/api/3/issue/SIM-2``, a Confluence page title), a query
+    string carries JWTs, accountIds and search terms, a URL's user info a password: none of it is needed to tell
+    which service was called. Installed on the ``httpx`` logger itself, so every handler gets the cut line.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -131,13 +132,13 @@ class OutboundRequestFilter(logging.Filter):
             and len(record.args) >= 2
         ):
             method, url, *rest = record.args
-            record.args = (method, _scheme_host_and_path(str(url)), *rest)
+            record.args = (method, _scheme_and_host(str(url)), *rest)
         return True
 
 
-def _scheme_host_and_path(url: str) -> str:
+def _scheme_and_host(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _timestamp(created: float) -> str:
@@ -236,13 +237,15 @@ def _sole_json_handler(logger: logging.Logger) -> JsonHandler | None:
     return handler if isinstance(handler, JsonHandler) and handler.level <= logging.INFO else None
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route every logger (uvicorn's and httpx's included) through one redacting JSON handler on stderr."""
-    handler = JsonHandler(sys.stderr)
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route every logger (uvicorn's and httpx's included) through one redacting JSON handler on ``stream`` (stderr)."""
+    handler = JsonHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())
-    # The filter that cuts outbound URLs runs before redaction, which flattens the arguments it needs.
-    handler.addFilter(OutboundRequestFilter())
     handler.addFilter(RedactionFilter())
+    # On the logger, not the handler: it runs before any handler's redaction, which flattens the arguments it needs.
+    outbound = logging.getLogger("httpx")
+    if not any(isinstance(installed, OutboundRequestFilter) for installed in outbound.filters):
+        outbound.addFilter(OutboundRequestFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

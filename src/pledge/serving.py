@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Router
@@ -26,6 +28,7 @@ from pledge.errors import ConfigurationError, Refused
 from pledge.forge.installations import forge_tenant_data
 from pledge.forge.mounting import forge_routes
 from pledge.forge.requests import ForgeRequestVerifier
+from pledge.legal import TRANSPARENCY_JSON_PATH, TRANSPARENCY_PAGE_PATH, LegalRequests
 from pledge.refusal import refused
 from pledge.runtime import Runtime
 from pledge.transport.https import frame_ancestors
@@ -79,6 +82,7 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
         )
         for page in app.pages
     ]
+    routes += _transparency_routes(app, runtime, verifiers)
     routes += connect_routes(app, runtime)
     if app.forge is not None and Auth.FORGE in verifiers:
         routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
@@ -116,6 +120,61 @@ def _guarded(
         return response
 
     return handle
+
+
+def _transparency_routes(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier]) -> list[BaseRoute]:
+    """The site's transparency view (S13): the legal requests about its own data that no gag order withholds.
+
+    The page is a Connect admin page (the descriptor declares it, so the product shows it to administrators only);
+    the JSON is for the app's frontend (a context JWT) or, for a Forge app, its Forge Remote calls (a FIT).
+    """
+    register = LegalRequests(runtime.engine, runtime.clock)
+
+    async def records(context: RequestContext) -> list[dict[str, object]]:
+        told = await run_in_threadpool(register.for_site, context.tenant.id)
+        return [record.as_json() for record in told]
+
+    async def as_json(context: RequestContext) -> Response:
+        return JSONResponse({"legal_requests": await records(context)})
+
+    async def as_page(context: RequestContext) -> Response:
+        return HTMLResponse(transparency_page(await records(context)))
+
+    views = {TRANSPARENCY_PAGE_PATH: as_page, TRANSPARENCY_JSON_PATH: as_json}
+    return [
+        StarletteRoute(path, _guarded(app, views[path], auth, verifiers, runtime), methods=["GET"])
+        for path, auth in transparency_views(app, verifiers).items()
+    ]
+
+
+def transparency_views(app: App, verifiers: Mapping[Auth, Verifier]) -> dict[str, Auth]:
+    """The transparency view's paths ``app`` serves, each with the authentication it takes: only where that product's
+    verifier is bound (a test host may bind fewer), never an unauthenticated view. The statement's ``legal-requests``
+    check reads this, as the host mounts it."""
+    json_auth = Auth.FORGE if app.forge is not None and Auth.FORGE in verifiers else Auth.CONNECT_CONTEXT
+    wanted = {TRANSPARENCY_PAGE_PATH: Auth.CONNECT, TRANSPARENCY_JSON_PATH: json_auth}
+    return {path: auth for path, auth in wanted.items() if auth in verifiers}
+
+
+def transparency_page(records: list[dict[str, object]]) -> str:
+    """The admin page: every value escaped (they passed the register's patterns, and are escaped all the same)."""
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(record[key]))}</td>" for key in _PAGE_COLUMNS) + "</tr>"
+        for record in records
+    )
+    body = (
+        f"<table><thead><tr><th>Recorded</th><th>Authority</th><th>Reference</th><th>Scope</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        if records
+        else "<p>No legal request concerning this site's data has been recorded (or may be shown).</p>"
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Legal requests</title></head>'
+        f"<body><h1>Legal requests about this site's data</h1>{body}</body></html>"
+    )
+
+
+_PAGE_COLUMNS = ("recorded_at", "authority", "reference", "scope")
 
 
 def as_response(result: object) -> Response:

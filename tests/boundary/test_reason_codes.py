@@ -27,6 +27,7 @@ FAULTS = frozenset(
         "pledge.tenants.registry.TenantNotFound",  # handlers never look tenants up; the verifiers refuse first
         "pledge.statement.facts.EvidenceUnavailable",
         "pledge.retention.deletion_requests.ReasonRefused",  # `pledge purge` only: no handler gives a reason
+        "pledge.legal.records.LegalRequestRefused",  # `pledge legal record` only: the tenant view takes no input
         "pledge.statement.versions.VersionNotFound",  # the statement's pages answer it themselves
         "pledge.statement.pages._PageError",
         "pledge.sim.connect_site.SimError",

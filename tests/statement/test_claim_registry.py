@@ -18,6 +18,7 @@ from pledge.cli.jobs import job_runner
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
 from pledge.jobs import Outcome as JobOutcome
+from pledge.legal import claims as legal_claims
 from pledge.reporting import claims as reporting_claims
 from pledge.retention import claims as retention_claims
 from pledge.runtime import Runtime
@@ -42,6 +43,7 @@ PACKAGE_CLAIMS = (
     *backup_claims.CLAIMS,
     *retention_claims.CLAIMS,
     *reporting_claims.CLAIMS,
+    *legal_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )

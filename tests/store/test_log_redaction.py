@@ -138,13 +138,13 @@ def test_tokens_secrets_and_url_passwords_are_redacted(logged: Logged, message: 
     assert REDACTED in entry["message"] and REDACTED in entry["detail"]
 
 
-def test_outbound_requests_are_logged_without_query_string_or_user_info(logged: Logged) -> None:
+def test_outbound_requests_are_logged_by_scheme_and_host_only(logged: Logged) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200))
     with httpx.Client(transport=transport) as client:
         client.get("https://user:pw@example.atlassian.net/rest/api/3/user?accountId=557058%3Af58131cb&jwt=abc.def")
     [entry] = logged()
     assert entry["logger"] == "httpx"
-    assert entry["message"] == 'HTTP Request: GET https://example.atlassian.net/rest/api/3/user "HTTP/1.1 200 OK"'
+    assert entry["message"] == 'HTTP Request: GET https://example.atlassian.net "HTTP/1.1 200 OK"'
 
 
 def test_httpcore_trace_is_never_logged(logged: Logged) -> None:

@@ -16,6 +16,7 @@ from pledge.cli.doctor_command import doctor
 from pledge.cli.forge_command import forge
 from pledge.cli.jobs import jobs
 from pledge.cli.keys import keys
+from pledge.cli.legal import legal
 from pledge.cli.purge_command import purge
 from pledge.cli.serve import serve
 from pledge.cli.sim import sim
@@ -52,6 +53,7 @@ cli.add_command(jobs)
 cli.add_command(backup)
 cli.add_command(purge)
 cli.add_command(doctor)
+cli.add_command(legal)
 
 
 def main(argv: list[str] | None = None) -> Any:

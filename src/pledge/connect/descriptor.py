@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from pledge.app import App, Page
+from pledge.legal import TRANSPARENCY_PAGE_PATH
 
 DESCRIPTOR_PATH: Final = "/atlassian-connect.json"
 ICON_PATH: Final = "/icon.svg"
@@ -24,6 +25,9 @@ _PAGE_CONTEXT: Final = {
 }
 
 
+TRANSPARENCY_PAGE_KEY: Final = "pledge-transparency"
+
+
 def lifecycle_path(event: str) -> str:
     return f"/lifecycle/{event}"
 
@@ -35,6 +39,11 @@ def descriptor(app: App, base_url: str) -> dict[str, Any]:
         modules["webhooks"] = [{"event": hook.event, "url": hook.path} for hook in app.webhooks]
     for page in app.pages:
         modules.setdefault(page.location, []).append(_page_module(page))
+    # Every app shows its site's administrators the legal requests about their site (S13): an admin page, which
+    # the product shows to administrators only.
+    modules.setdefault("adminPages", []).append(
+        {"key": TRANSPARENCY_PAGE_KEY, "name": {"value": "Legal requests"}, "url": TRANSPARENCY_PAGE_PATH}
+    )
     document: dict[str, Any] = {
         "key": app.key,
         "name": app.name,

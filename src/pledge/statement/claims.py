@@ -3,6 +3,7 @@
 Each claim lives with the code that keeps its promise and exposes it there (``CLAIMS`` of :mod:`pledge.store.claims`,
 :mod:`pledge.tenants.claims`, :mod:`pledge.forge.claims`, :mod:`pledge.backup.claims`,
 :mod:`pledge.retention.claims`, :mod:`pledge.egress.claims`, :mod:`pledge.reporting.claims`,
+:mod:`pledge.legal.claims`,
 :mod:`pledge.settings_claims`,
 :mod:`pledge.transport.claims`, :mod:`pledge.logs_claims`; the two every protocol keeps together in
 :mod:`pledge.statement.verifier_claims`). This module places them in the statement's order, beside the promises no
@@ -19,6 +20,7 @@ from pledge import logs_claims, settings_claims
 from pledge.backup import claims as backup_claims
 from pledge.egress import claims as egress_claims
 from pledge.forge import claims as forge_claims
+from pledge.legal import claims as legal_claims
 from pledge.promises import Claim, Disclosure, DisclosureKind, Evidence, Section
 from pledge.reporting import claims as reporting_claims
 from pledge.retention import claims as retention_claims
@@ -75,13 +77,6 @@ _SUB_PROCESSORS: StatementClaim = Claim(
     Section.PRIVACY,
     "A published register of sub-processors (name, purpose, countries).",
 )
-_LEGAL_REQUESTS: StatementClaim = Claim(
-    "legal-requests",
-    "S13",
-    Section.PRIVACY,
-    "Disclosure only where the law requires it, each legal request logged and reported to you unless the "
-    "law forbids it.",
-)
 # True negatives and the customer's part: sentences that promise no protection, so they have no check.
 _CLOUD_DATA_CENTER = Disclosure(
     "cloud-data-center",
@@ -105,7 +100,6 @@ _PLANNED = (
     _TLS_HSTS,
     _EGRESS_REFUSALS_RECORDED,
     _SUB_PROCESSORS,
-    _LEGAL_REQUESTS,
 )
 
 # Every claim, by package: composed below in the statement's reading order.
@@ -120,6 +114,7 @@ _KEPT: tuple[StatementClaim, ...] = (
     *backup_claims.CLAIMS,
     *retention_claims.CLAIMS,
     *reporting_claims.CLAIMS,
+    *legal_claims.CLAIMS,
     verifier_claims.UNINSTALL_ENDS_ACCOUNT,
     verifier_claims.SIGNED_REQUESTS,
 )

@@ -269,6 +269,10 @@ class Deployment:
             self._verifiers[app.key] = serving.verifiers_for(app, self.require_runtime())
         return self._verifiers[app.key]
 
+    def transparency_views(self, app: App) -> Mapping[str, Auth]:
+        """The paths of ``app``'s transparency view (legal requests) as the host mounts them, with their auth."""
+        return serving.transparency_views(app, self.verifiers(app))
+
     def sampled_records(self, app: DeclaringApp) -> list[SampledRecord]:
         """A random sample of ``app``'s stored records, opened with their own tenant's key (taken once per Deployment:
         :func:`pledge.statement.verify.verify` gives each run its own copy)."""

@@ -6,6 +6,7 @@ Bad or unknown version ids get a 400 or 404 page saying what to ask for instead,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from pledge.errors import PledgeError
+from pledge.legal import LegalRequests
 from pledge.runtime import Runtime
 from pledge.statement.claims import CLAIMS
 from pledge.statement.compare import KEY, compare
@@ -69,6 +71,7 @@ class StatementPages:
         self._published_event = asyncio.Event()
         self._versions = StatementVersions(deployment.engine, deployment.clock)
         self._log = VerificationLog(deployment.engine)
+        self._legal_requests = LegalRequests(deployment.engine, deployment.clock)
 
     async def publish(self) -> Published:
         """Verify the deployment and publish its statement (a new version if the marked text changed)."""
@@ -131,6 +134,7 @@ class StatementPages:
         except _PageError as exc:
             return self._error(request, exc.status, str(exc))
         version, verification, (before, _) = await run_in_threadpool(self._status, published)
+        counts = await run_in_threadpool(self._legal_requests.yearly_counts)
         return _templates.TemplateResponse(
             request,
             "privacy.html",
@@ -140,6 +144,7 @@ class StatementPages:
                 "verification": verification,
                 "previous_compare": compare_url(before, version.id) if before else None,
                 "apps": published.facts.apps,
+                "transparency": counts,
             },
         )
 
@@ -164,6 +169,7 @@ class StatementPages:
             return self._error(request, exc.status, str(exc))
         version, verification, _ = await run_in_threadpool(self._status, published)
         outcomes = version.verification.outcomes() if version.verification else {}
+        counts = await run_in_threadpool(self._legal_requests.yearly_counts)
         return JSONResponse(
             {
                 "version": _version_json(version),
@@ -181,6 +187,7 @@ class StatementPages:
                     for claim in CLAIMS
                 ],
                 "verification": _verification_json(verification) if verification else None,
+                "transparency_report": [dataclasses.asdict(count) for count in counts],
             }
         )
 
