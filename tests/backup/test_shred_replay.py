@@ -142,17 +142,24 @@ def test_a_tombstone_keeps_a_tenant_out_even_where_a_copy_of_its_keys_survived(
 
 
 def test_a_departed_tenant_is_not_restored_at_the_source(
-    target_backups: Backups, corpus: Corpus, fresh_database: FreshDatabase
+    clock: FrozenClock, target_backups: Backups, corpus: Corpus, fresh_database: FreshDatabase
 ) -> None:
-    """At the source of a realm migration: a backup made before the move does not bring the tenant back here."""
+    """At the source of a realm migration: a backup made before the move does not bring the tenant back here; one
+    made after it came back (by another migration) does."""
     moved, *kept = [tenant.id for tenant in corpus.tenants]
-    manifest = run_backup(target_backups)
+    before = run_backup(target_backups)
+    clock.advance(timedelta(hours=1))
     target_backups.bury(moved, Gone.DEPARTED, realm="EU")  # what the commit at the source does
     with pytest.raises(RestoreRefused, match=r"moved to realm EU .*\(pinned_elsewhere\)"):
-        restore_tenant(target_backups, manifest, moved)
-    report = restore_all(target_backups, manifest, fresh_database())
+        restore_tenant(target_backups, before, moved)
+    report = restore_all(target_backups, before, fresh_database())
     assert sorted(report.tenants) == sorted(kept) and moved not in report.shredded
     assert [(t.tenant_id, t.gone, t.realm) for t in report.left_out] == [(moved, Gone.DEPARTED, "EU")]
+
+    clock.advance(timedelta(hours=1))  # it came back: this deployment holds it again, and backs it up
+    after = run_backup(target_backups)
+    assert sorted(restore_all(target_backups, after, fresh_database()).tenants) == sorted([moved, *kept])
+    assert restore_all(target_backups, before, fresh_database()).left_out[0].tenant_id == moved
 
 
 @pytest.mark.parametrize("forgery", ["another tenant's", "altered", "garbage"])
@@ -164,19 +171,18 @@ def test_a_forged_tombstone_stops_the_restore(
     first, second = corpus.tenants[0].id, corpus.tenants[1].id
     manifest = run_backup(target_backups)
     target_backups.bury(first, Gone.DEPARTED, realm="EU")
-    genuine = target_backups.target.get(f"departed/{first}")
+    (name,) = target_backups.target.list("departed/")
+    genuine = target_backups.target.get(name)
     if forgery == "another tenant's":
-        forged = genuine.replace(first.encode(), second.encode())
+        name, forged = name.replace(first, second), genuine.replace(first.encode(), second.encode())
     elif forgery == "altered":
         forged = json.dumps({**json.loads(genuine), "realm": "US"}).encode()
-        second = first
-        target_backups.target.delete(f"departed/{first}")
+        target_backups.target.delete(name)
     else:
-        forged = b"\x00not a tombstone"
-    target_backups.target.put(f"departed/{second}", forged)
-    fresh = fresh_database()
-    with pytest.raises(BackupCorrupt, match=f"departed/{second} .* does not authenticate"):
-        restore_all(target_backups, manifest, fresh)
+        name, forged = name.replace(first, second), b"\x00not a tombstone"
+    target_backups.target.put(name, forged)
+    with pytest.raises(BackupCorrupt, match=f"{name} .* does not authenticate"):
+        restore_all(target_backups, manifest, fresh_database())
     with pytest.raises(BackupCorrupt):
         restore_tenant(target_backups, manifest, corpus.tenants[2].id)
 

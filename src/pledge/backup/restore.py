@@ -62,7 +62,8 @@ def restore_all(
             "a whole-system restore writes into an empty database only: this one has tables "
             "(restore one tenant with --tenant, or point PLEDGE_DATABASE_URL at an empty database)"
         )
-    tombstones = backups.tombstones()  # read first: what they name is never opened, let alone written
+    # Read first: what they name is never opened, let alone written.
+    tombstones = {t.tenant_id: t for t in backups.tombstones().values() if t.covers(manifest.created_at)}
     left_out = tuple(tombstones[s.tenant_id] for s in manifest.segments if s.tenant_id in tombstones)
     documents, shredded = _open_all(backups, manifest, tombstones, progress)
     platform = documents.pop("", {})
@@ -116,7 +117,7 @@ def restore_tenant(backups: Backups, manifest: Manifest, tenant_id: str) -> Rest
                 f"tenant {tenant_id} was crypto-shredded: its data can never come back ({Gone.SHREDDED})"
             )
     tombstone = backups.tombstones().get(tenant_id)
-    if tombstone is not None:
+    if tombstone is not None and tombstone.covers(manifest.created_at):
         raise RestoreRefused(tombstone.refusal())
     names = {segment.name for segment in manifest.segments}
     name = backup_format.tenant_segment_name(tenant_id)

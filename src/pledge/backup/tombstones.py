@@ -1,11 +1,12 @@
 """The target's own shred ledger: which tenants no restore from it may bring back (docs/backup-format.md, S7, S1).
 
 A restore into a fresh database (the database lost, its shred ledger with it) still finds, beside the backups,
-``shredded/<tenant id>`` for every purged tenant and ``departed/<tenant id>`` for every tenant a realm migration moved
-away from here. Each holds the tenant's internal id, a time and (departed) the realm: nothing personal. Each is
-authenticated under the keyring's KEK, so someone who can write to the target but has no KEK can neither make a
-restore leave a live tenant out (a forged tombstone stops the restore, named) nor swap one tenant's tombstone for
-another's. With S3 Object Lock a tombstone cannot be deleted while a backup that may hold its tenant is retained.
+``shredded/<tenant id>`` for every purged tenant and ``departed/<tenant id>/<time>`` for every time a realm
+migration moved a tenant away from here. Each holds the tenant's internal id, a time and (departed) the realm:
+nothing personal. Each is authenticated under the keyring's KEK, so someone who can write to the target but has no
+KEK can neither make a restore leave a live tenant out (a forged tombstone stops the restore, named) nor swap one
+tenant's tombstone for another's. With S3 Object Lock a tombstone cannot be deleted while a backup that may hold its
+tenant is retained.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from pledge.backup.backup_format import TENANT_ID, BackupCorrupt
@@ -26,7 +27,7 @@ from pledge.backup.target import BackupTarget, ObjectExists
 from pledge.vault import Keyring, KeyringError, WrappedKey
 
 TOMBSTONE_FORMAT: Final = "pledge-backup-tombstone/1"
-_NAME: Final = re.compile(r"(shredded|departed)/([0-9a-f]{32})")
+_NAME: Final = re.compile(r"shredded/[0-9a-f]{32}|departed/[0-9a-f]{32}/[0-9]{8}t[0-9]{12}z")
 
 
 class Gone(enum.StrEnum):
@@ -52,7 +53,15 @@ class Tombstone:
 
     @property
     def name(self) -> str:
-        return f"{self.gone.folder}/{self.tenant_id}"
+        if self.gone is Gone.SHREDDED:
+            return f"shredded/{self.tenant_id}"
+        # One per departure: a tenant may come back by another migration, and leave again.
+        return f"departed/{self.tenant_id}/{self.at.astimezone(UTC).strftime('%Y%m%dt%H%M%S%fz')}"
+
+    def covers(self, made: datetime) -> bool:
+        """Whether a backup made at ``made`` must not bring the tenant back: a shred is for ever; a departure
+        covers the backups made before it (a later one holds the tenant only if it came back since)."""
+        return self.gone is Gone.SHREDDED or made < self.at
 
     def refusal(self) -> str:
         """One line for an operator: what the restore did with this tenant, and the reason code."""
@@ -81,11 +90,12 @@ def write_tombstone(target: BackupTarget, keyring: Keyring, tombstone: Tombstone
 
 
 def read_tombstones(target: BackupTarget, keyring: Keyring) -> dict[str, Tombstone]:
-    """Every tombstone in ``target``, by tenant id (a shred wins over a departure); :class:`BackupCorrupt` for one
-    that does not authenticate under the keyring, so that no forged object decides what a restore leaves out."""
+    """The tombstone that counts for each tenant in ``target``, by tenant id: its shred, else its latest departure.
+    :class:`BackupCorrupt` for any that does not authenticate under the keyring, so that no forged object decides
+    what a restore leaves out."""
     found: dict[str, Tombstone] = {}
     for folder in (Gone.DEPARTED.folder, Gone.SHREDDED.folder):
-        for name in target.list(f"{folder}/"):
+        for name in target.list(f"{folder}/"):  # sorted: a tenant's departures oldest first
             tombstone = _read(target, keyring, name)
             found[tombstone.tenant_id] = tombstone
     return found
