@@ -142,15 +142,14 @@ def _open_all(
     documents: dict[str, dict[str, Any]] = {}
     shredded = [*manifest.shredded, *(t.tenant_id for t in tombstones.values() if t.gone is Gone.SHREDDED)]
     for done, segment in enumerate(manifest.segments, start=1):
-        document = None if segment.tenant_id in tombstones else backups.open_segment(manifest, segment)
-        if segment.tenant_id in tombstones:
-            pass  # never opened: kept out whether or not its key copies are still there
-        elif document is None:
-            shredded.append(segment.tenant_id)
-        elif segment.tenant_id and document.get("tenantId") != segment.tenant_id:
-            raise BackupCorrupt(f"segment {segment.name} of backup {manifest.backup_id} holds another tenant")
-        else:
-            documents[segment.tenant_id] = document
+        if segment.tenant_id not in tombstones:  # one that is, is never opened, whether or not key copies remain
+            document = backups.open_segment(manifest, segment)
+            if document is None:
+                shredded.append(segment.tenant_id)
+            elif segment.tenant_id and document.get("tenantId") != segment.tenant_id:
+                raise BackupCorrupt(f"segment {segment.name} of backup {manifest.backup_id} holds another tenant")
+            else:
+                documents[segment.tenant_id] = document
         if progress:
             progress(done, len(manifest.segments))
     if "" not in documents:

@@ -106,8 +106,7 @@ def _read(target: BackupTarget, keyring: Keyring, name: str) -> Tombstone:
         f"{name} in {target.description} does not authenticate under this keyring: it was not written by a purge or "
         "realm migration of this deployment; nothing was restored (check it, and remove it if it is not yours)"
     )
-    matched = _NAME.fullmatch(name)
-    if matched is None:
+    if not _NAME.fullmatch(name):
         raise forged
     try:
         document = json.loads(target.get(name))

@@ -123,6 +123,10 @@ def run_backup(
         backup_format.seal_manifest(manifest, backups.vault.keyring),
         retain_until=keep_until,
     )
+    # A tenant a purge shredded while this run went on: the key copies this run wrote for it may have come after the
+    # purge's backups step deleted them, so they go now (read outside the snapshot, which predates the shred).
+    with backups.engine.connect() as now_live:
+        shredded |= set(now_live.execute(select(shredded_tenants_table.c.tenant_id)).scalars()) & set(live)
     buried = set(backups.target.list(f"{Gone.SHREDDED.folder}/"))
     for tenant_id in sorted(shredded):
         if f"{Gone.SHREDDED.folder}/{tenant_id}" in buried:
