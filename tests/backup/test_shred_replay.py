@@ -17,7 +17,7 @@ import pytest
 from backup_corpus import Corpus
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
-from tests.backup.conftest import S3Server
+from tests.backup.conftest import S3Server, free_port
 from tests.backup.test_s3_target import target
 from tests.conftest import POSTGRES_URL
 
@@ -35,7 +35,7 @@ from pledge.jobs import JobRunner
 from pledge.retention import PURGE_JOB
 from pledge.runtime import Runtime
 from pledge.serving import backups_for
-from pledge.tenants.shred_ledger import shredded_tenants
+from pledge.tenants.shred_ledger import ledger_entry, shredded_tenants
 from pledge.tenants.timeline import DeletionCause
 from pledge.vault import Vault
 
@@ -80,9 +80,14 @@ def target_backups(request: pytest.FixtureRequest, runtime: Runtime) -> Backups:
 
 def _purge(runtime: Runtime, backups: Backups, tenant_id: str) -> None:
     """The purge as `pledge purge` runs it, its backup step bound to ``backups``."""
-    purge = dataclasses.replace(purger(runtime), bury=lambda purged: backups.bury(purged, Gone.SHREDDED))
     runtime.tenants.request_deletion(tenant_id, DeletionCause.OPERATOR, "proof test")
-    assert JobRunner(runtime.engine, runtime.clock, [purge.job()]).run_now(PURGE_JOB).outcome == "succeeded"
+    assert _run_purge(runtime, backups) == "succeeded"
+
+
+def _run_purge(runtime: Runtime, backups: Backups) -> str:
+    """One run of the `tenant-purge` job, its backup step bound to ``backups``; its outcome."""
+    purge = dataclasses.replace(purger(runtime), bury=lambda purged: backups.bury(purged, Gone.SHREDDED))
+    return JobRunner(runtime.engine, runtime.clock, [purge.job()]).run_now(PURGE_JOB).outcome
 
 
 def test_no_retained_backup_brings_a_purged_tenant_back(
@@ -212,3 +217,27 @@ def test_the_restore_command_refuses_a_purged_tenant_and_leaves_it_out_of_a_whol
     assert restored.stdout.startswith("restored backup ") and "2 tenants" in restored.stdout
     assert f"left out: tenant {tenant_id} was purged at " in restored.stderr
     assert restored.stderr.rstrip().endswith("(tenant_data_shredded)")
+
+
+def test_a_purge_whose_backup_target_is_unreachable_is_finished_by_the_next_run(
+    runtime: Runtime, s3_server: S3Server, s3_bucket: str, corpus: Corpus
+) -> None:
+    """The purge is not done while the target still holds the tenant's key copies: the run fails at the `backups`
+    step (its rows and keys here are gone already) and the next run, the target back, finishes it."""
+    tenant_id = corpus.tenants[0].id
+    reachable = dataclasses.replace(backups_for(runtime), target=target(s3_server, s3_bucket))
+    run_backup(reachable)
+    dead = f"http://127.0.0.1:{free_port()}"
+    unreachable = dataclasses.replace(reachable, target=target(s3_server, s3_bucket, endpoint_url=dead))
+    runtime.tenants.request_deletion(tenant_id, DeletionCause.OPERATOR, "proof test")
+    assert _run_purge(runtime, unreachable) == "failed"
+    with runtime.engine.connect() as connection:
+        entry = ledger_entry(connection, tenant_id)
+    assert entry is not None and entry.purged_at is None and runtime.vault.is_shredded(tenant_id)
+    assert reachable.key_versions(tenant_id) != []
+
+    assert _run_purge(runtime, reachable) == "succeeded"
+    with runtime.engine.connect() as connection:
+        entry = ledger_entry(connection, tenant_id)
+    assert entry is not None and entry.purged_at is not None
+    assert reachable.key_versions(tenant_id) == [] and tenant_id in reachable.tombstones()
