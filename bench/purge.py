@@ -2,7 +2,8 @@
 
 Each database holds the tenants with 20 records each (half of them in an indexed collection), written through the
 store. A purge is the ``tenant-purge`` job run under its lease for one tenant past its grace: ledger row, key shred,
-every row deleted through the tenant data, ledger finished. Each size purges 7 tenants one at a time (a fresh tenant
+every row deleted through the tenant data, its tombstone and key copies in the backup target (the default
+directory), ledger finished. Each size purges 7 tenants one at a time (a fresh tenant
 each time, so the database keeps its size); the median is reported. SQLite, and PostgreSQL when
 ``PLEDGE_BENCH_POSTGRES_URL`` (default the local test database) answers; each PostgreSQL run gets its own schema.
 

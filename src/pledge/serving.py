@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from pledge.app import App, Auth, Endpoint, RequestContext
 from pledge.backup.backups import Backups, RetentionTiers
 from pledge.backup.targets import open_target
+from pledge.backup.tombstones import Gone
 from pledge.connect import connect_routes
 from pledge.errors import ConfigurationError, Refused
 from pledge.forge.installations import forge_tenant_data
@@ -50,6 +51,12 @@ def backups_for(runtime: Runtime) -> Backups:
         retention_days=runtime.settings.backup_retention_days,
         tiers=RetentionTiers(runtime.settings.backup_keep_weekly, runtime.settings.backup_keep_monthly),
     )
+
+
+def _depart(runtime: Runtime, tenant_id: str, realm: str) -> None:
+    """A tenant moved to ``realm``: no backup here may bring it back (its tombstone), nor be read for it (its key
+    copies deleted), though its data lives on there."""
+    backups_for(runtime).bury(tenant_id, Gone.DEPARTED, realm=realm)
 
 
 def verifiers_for(app: App, runtime: Runtime) -> dict[Auth, Verifier]:
@@ -85,7 +92,9 @@ def build_app(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier] | N
     routes += _transparency_routes(app, runtime, verifiers)
     routes += connect_routes(app, runtime)
     if app.forge is not None and Auth.FORGE in verifiers:
-        routes += forge_routes(app, runtime, verifiers[Auth.FORGE])
+        routes += forge_routes(
+            app, runtime, verifiers[Auth.FORGE], lambda tenant_id, realm: _depart(runtime, tenant_id, realm)
+        )
     # A router, not a Starlette application: the host's middleware (errors, metrics) already wraps every mount,
     # and a second error and exception layer per request bought nothing. No slash redirects: one would be answered
     # before authentication, and would repeat the query (a page load's `jwt`) in its Location.

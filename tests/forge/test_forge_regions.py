@@ -85,6 +85,8 @@ async def test_install_call_event_product_and_move_to_another_region(
     ):
         assert _count(us, table, column, tenant_id) == 0, table
         assert _count(eu, table, column, tenant_id) >= 1, table
+    # The source's backups keep the departure, so that no backup made there before the move brings the site back.
+    assert len(list((us.database.parent / "backups" / "departed" / tenant_id).iterdir())) == 1
     moved = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-1")
     assert moved.status_code == 421
     assert moved.json()["message"].startswith("this tenant's data is pinned to EU; this deployment serves us-east-1")

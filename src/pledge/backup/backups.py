@@ -26,6 +26,7 @@ from pledge.backup.backup_format import (
     segment_object,
 )
 from pledge.backup.target import BackupTarget, ObjectMissing
+from pledge.backup.tombstones import Gone, Tombstone, read_tombstones, write_tombstone
 from pledge.clock import Clock
 from pledge.errors import PledgeError
 from pledge.tenantdata import Row, TenantDataSet
@@ -124,11 +125,23 @@ class Backups:
 
     def forget_tenant_keys(self, tenant_id: str) -> int:
         """Delete the target's copies of a tenant's data keys: its segment in every retained backup becomes
-        unreadable for good (what purge does with a shred). How many were deleted."""
+        unreadable for good. How many were deleted."""
         versions = self.key_versions(tenant_id)
         for version in versions:
             self.target.delete(key_object(tenant_id, version))
         return len(versions)
+
+    def bury(self, tenant_id: str, gone: Gone, *, realm: str = "") -> None:
+        """What a purge (``SHREDDED``) or a realm migration's commit at its source (``DEPARTED``) leaves in the
+        target: the tombstone first, so that a restore leaves the tenant out even before its key copies are gone,
+        then the key copies deleted. Safe to repeat."""
+        tombstone = Tombstone(tenant_id, gone, self.clock.now(), realm)
+        write_tombstone(self.target, self.vault.keyring, tombstone, retain_until(self, tombstone.at))
+        self.forget_tenant_keys(tenant_id)
+
+    def tombstones(self) -> dict[str, Tombstone]:
+        """The tenants no restore from this target may bring back, by id (authenticated: see tombstones)."""
+        return read_tombstones(self.target, self.vault.keyring)
 
 
 def created_at(backup_id: str) -> datetime:

@@ -17,7 +17,9 @@ from pledge import schema
 from pledge.backup import backup_format
 from pledge.backup.backup_format import BackupCorrupt, Manifest
 from pledge.backup.backups import Backups, Progress
+from pledge.backup.tombstones import Gone, Tombstone
 from pledge.errors import PledgeError
+from pledge.tenants.shred_ledger import shredded_tenants
 from pledge.vault.envelope import shredded_tenants_table
 
 
@@ -36,6 +38,8 @@ class RestoreReport:
     """The tenants restored."""
     shredded: tuple[str, ...]
     """Tenants the backup holds whose data keys are gone (shredded since): not restored, recorded as shredded."""
+    left_out: tuple[Tombstone, ...]
+    """Tenants the backup holds that the target's tombstones keep out (purged, or moved to another realm)."""
     rows: dict[str, int]
     """Rows written, by table."""
 
@@ -58,7 +62,10 @@ def restore_all(
             "a whole-system restore writes into an empty database only: this one has tables "
             "(restore one tenant with --tenant, or point PLEDGE_DATABASE_URL at an empty database)"
         )
-    documents, shredded = _open_all(backups, manifest, progress)
+    # Read first: what they name is never opened, let alone written.
+    tombstones = {t.tenant_id: t for t in backups.tombstones().values() if t.covers(manifest.created_at)}
+    left_out = tuple(tombstones[s.tenant_id] for s in manifest.segments if s.tenant_id in tombstones)
+    documents, shredded = _open_all(backups, manifest, tombstones, progress)
     platform = documents.pop("", {})
     tables = platform.get("tables")
     if not isinstance(tables, Mapping):
@@ -95,7 +102,7 @@ def restore_all(
             written[part] += len(rows)
     _check_counts(manifest, engine, set(documents), len(replayed))
     schema.upgrade(engine)
-    return RestoreReport(manifest.backup_id, tuple(documents), tuple(shredded), dict(written))
+    return RestoreReport(manifest.backup_id, tuple(documents), tuple(shredded), left_out, dict(written))
 
 
 def restore_tenant(backups: Backups, manifest: Manifest, tenant_id: str) -> RestoreReport:
@@ -104,35 +111,45 @@ def restore_tenant(backups: Backups, manifest: Manifest, tenant_id: str) -> Rest
     check_revision(manifest)
     if not backup_format.TENANT_ID.fullmatch(tenant_id):
         raise RestoreRefused("a tenant id is 32 hex digits (see `pledge tenants list`)")
-    if backups.vault.is_shredded(tenant_id):
-        raise RestoreRefused(f"tenant {tenant_id} was crypto-shredded: its data can never come back")
+    with backups.engine.connect() as connection:
+        if tenant_id in shredded_tenants(connection):
+            raise RestoreRefused(
+                f"tenant {tenant_id} was crypto-shredded: its data can never come back ({Gone.SHREDDED})"
+            )
+    tombstone = backups.tombstones().get(tenant_id)
+    if tombstone is not None and tombstone.covers(manifest.created_at):
+        raise RestoreRefused(tombstone.refusal())
     names = {segment.name for segment in manifest.segments}
     name = backup_format.tenant_segment_name(tenant_id)
     if name not in names:
         raise RestoreRefused(f"backup {manifest.backup_id} holds no tenant {tenant_id}")
     document = backups.open_segment(manifest, manifest.segment(name))
     if document is None:
-        raise RestoreRefused(f"tenant {tenant_id}'s data keys are gone from the target: it was shredded")
+        raise RestoreRefused(
+            f"tenant {tenant_id}'s data keys are gone from the target: it was shredded ({Gone.SHREDDED})"
+        )
     _with_keys(backups, document, tenant_id)
     backups.tenant_data.replace(document)
     rows = {part: len(listed) for part, listed in document["parts"].items()}
-    return RestoreReport(manifest.backup_id, (tenant_id,), (), rows)
+    return RestoreReport(manifest.backup_id, (tenant_id,), (), (), rows)
 
 
 def _open_all(
-    backups: Backups, manifest: Manifest, progress: Progress | None
+    backups: Backups, manifest: Manifest, tombstones: Mapping[str, Tombstone], progress: Progress | None
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Every segment opened, by tenant id ("" for the platform); and the tenants whose keys are gone."""
+    """Every segment opened, by tenant id ("" for the platform), but those the tombstones name; and the tenants
+    whose keys are gone or that a tombstone says were shredded."""
     documents: dict[str, dict[str, Any]] = {}
-    shredded = list(manifest.shredded)
+    shredded = [*manifest.shredded, *(t.tenant_id for t in tombstones.values() if t.gone is Gone.SHREDDED)]
     for done, segment in enumerate(manifest.segments, start=1):
-        document = backups.open_segment(manifest, segment)
-        if document is None:
-            shredded.append(segment.tenant_id)
-        elif segment.tenant_id and document.get("tenantId") != segment.tenant_id:
-            raise BackupCorrupt(f"segment {segment.name} of backup {manifest.backup_id} holds another tenant")
-        else:
-            documents[segment.tenant_id] = document
+        if segment.tenant_id not in tombstones:  # one that is, is never opened, whether or not key copies remain
+            document = backups.open_segment(manifest, segment)
+            if document is None:
+                shredded.append(segment.tenant_id)
+            elif segment.tenant_id and document.get("tenantId") != segment.tenant_id:
+                raise BackupCorrupt(f"segment {segment.name} of backup {manifest.backup_id} holds another tenant")
+            else:
+                documents[segment.tenant_id] = document
         if progress:
             progress(done, len(manifest.segments))
     if "" not in documents:

@@ -29,6 +29,7 @@ from pledge.backup.backup_format import Manifest, Segment
 from pledge.backup.backups import Backups, Progress, created_at, retain_until
 from pledge.backup.snapshot import read_snapshot
 from pledge.backup.target import BackupTarget, ObjectExists
+from pledge.backup.tombstones import Gone
 from pledge.errors import PledgeError
 from pledge.tenantdata import Row
 from pledge.tenants.registry import tenants_table
@@ -123,8 +124,16 @@ def run_backup(
         backup_format.seal_manifest(manifest, backups.vault.keyring),
         retain_until=keep_until,
     )
+    # A tenant a purge shredded while this run went on: the key copies this run wrote for it may have come after the
+    # purge's backups step deleted them, so they go now (read outside the snapshot, which predates the shred).
+    with backups.engine.connect() as now_live:
+        shredded |= set(now_live.execute(select(shredded_tenants_table.c.tenant_id)).scalars()) & set(live)
+    buried = set(backups.target.list(f"{Gone.SHREDDED.folder}/"))
     for tenant_id in sorted(shredded):
-        backups.forget_tenant_keys(tenant_id)
+        if f"{Gone.SHREDDED.folder}/{tenant_id}" in buried:
+            backups.forget_tenant_keys(tenant_id)  # a purge buried it; a key copy it could not delete goes now
+        else:
+            backups.bury(tenant_id, Gone.SHREDDED)  # shredded by other means than a purge
     log.info("backup %s: %d segments, %d bytes", backup_id, len(segments), manifest.size)
     return manifest
 

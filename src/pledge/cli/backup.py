@@ -108,6 +108,8 @@ def restore(settings: Settings, backup_id: str | None, tenant_id: str | None, to
         else:
             with _progress("restoring") as advance:
                 report = restore_all(backups, manifest, runtime.engine, progress=advance)
+    for tombstone in report.left_out:  # one line each, with its reason code, for the operator's record
+        click.echo(f"left out: {tombstone.refusal()}", err=True)
     shredded = f"; {len(report.shredded)} shredded tenants left out" if report.shredded else ""
     click.echo(
         f"restored backup {report.backup_id}: {len(report.tenants)} tenants, {sum(report.rows.values()):,} rows"

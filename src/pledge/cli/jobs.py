@@ -9,6 +9,7 @@ import click
 
 from pledge.app import App
 from pledge.backup.schedule import backup_jobs
+from pledge.backup.tombstones import Gone
 from pledge.cli.common import command_with_settings, load_apps, open_runtime, require_schema
 from pledge.config import Settings
 from pledge.errors import PledgeError
@@ -38,14 +39,20 @@ def declared_jobs(runtime: Runtime, apps: Sequence[App]) -> tuple[Job, ...]:
 
 
 def purger(runtime: Runtime) -> Purger:
-    """The purge as this runtime does it: through its tenant data, its vault, and dropping its cached tenants."""
+    """The purge as this runtime does it: through its tenant data, its vault, its backup target, and dropping its
+    cached tenants."""
 
     def forget(tenant: Tenant) -> None:
         if tenant.client_key is not None:
             runtime.connect_tenants.forget(tenant.app_key, tenant.client_key)
 
     grace = timedelta(days=runtime.settings.deletion_grace_days)
-    return Purger(runtime.tenants, runtime.vault, runtime.tenant_data, grace, forget)
+    backups = backups_for(runtime)
+
+    def bury(tenant_id: str) -> None:
+        backups.bury(tenant_id, Gone.SHREDDED)
+
+    return Purger(runtime.tenants, runtime.vault, runtime.tenant_data, grace, bury, forget)
 
 
 def job_runner(runtime: Runtime, apps: Sequence[App] | None = None) -> JobRunner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Route
@@ -17,12 +18,13 @@ if TYPE_CHECKING:
     from pledge.runtime import Runtime
 
 
-def forge_routes(app: App, runtime: Runtime, verifier: Verifier) -> list[BaseRoute]:
-    """The lifecycle triggers and realm migration hooks of a Forge Remote app."""
+def forge_routes(app: App, runtime: Runtime, verifier: Verifier, depart: Callable[[str, str], None]) -> list[BaseRoute]:
+    """The lifecycle triggers and realm migration hooks of a Forge Remote app; ``depart(tenant_id, realm)`` records
+    in the backups that a committed migration moved a tenant away (see :class:`RealmHooks`)."""
     if not isinstance(verifier, ForgeRequestVerifier):
         return []
     lifecycle = ForgeLifecycle(verifier)
-    hooks = RealmHooks(verifier)
+    hooks = RealmHooks(verifier, depart)
     return [
         Route(INSTALLED_PATH, lifecycle.installed, methods=["POST"]),
         Route(UPGRADED_PATH, lifecycle.upgraded, methods=["POST"]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import httpx
@@ -64,8 +64,13 @@ def _unknown_migration() -> HookRefused:
 
 
 class RealmHooks:
-    def __init__(self, verifier: ForgeRequestVerifier) -> None:
+    """``depart(tenant_id, realm)`` is called at the source once the destination has committed, before the tenant's
+    rows are deleted here: it records in this deployment's backups that the tenant left, so that no backup made
+    before the move can bring it back here (docs/backup-format.md, "Tombstones")."""
+
+    def __init__(self, verifier: ForgeRequestVerifier, depart: Callable[[str, str], None]) -> None:
         self._verifier = verifier
+        self._depart = depart
         self._runtime = verifier.runtime
         self._app_key = verifier.app.key
         self._log = MigrationLog(self._runtime, self._app_key)
@@ -146,6 +151,15 @@ class RealmHooks:
             log.warning("realm migration %s: commit not confirmed by %s: %s", migration.id, migration.target_realm, exc)
             raise _peer_unavailable(migration, "commit") from None
         self._verifier.forget(migration.installation_id)
+        try:
+            await run_in_threadpool(self._depart, migration.tenant_id, migration.target_realm)
+        except PledgeError as exc:  # the backup target is unreachable: Forge retries /commit, which finishes it
+            log.warning("realm migration %s: departure not recorded in the backups: %s", migration.id, exc)
+            raise HookRefused(
+                "backup_target_unavailable",
+                "the backup target did not record the departure: nothing was deleted here, call again",
+                status_code=503,
+            ) from None
         await run_in_threadpool(self._mover.delete, migration.tenant_id)
         migration = await self._moved(migration, "COMMITTED")
         log.info(

@@ -1,7 +1,7 @@
 """The purge: a tenant past its grace, or whose deletion was asked for, deleted unrecoverably (S7).
 
 One run of the ``tenant-purge`` job first finishes every purge a stopped run left, then purges each tenant whose
-deletion is due (:func:`pledge.tenants.timeline.due_deletions`). A tenant's purge is five steps:
+deletion is due (:func:`pledge.tenants.timeline.due_deletions`). A tenant's purge is six steps:
 
 1. ``ledger``: in one fenced transaction, its shred ledger row (``purging``), its state ``purged`` (its requests
    refused, no re-install in place) and the timeline event. This is the commit point: only the run holding the
@@ -11,9 +11,12 @@ deletion is due (:func:`pledge.tenants.timeline.due_deletions`). A tenant's purg
 3. ``rows``: every row it owns deleted through the runtime's :class:`~pledge.tenantdata.TenantDataSet` — records and
    their blind indexes, its timeline, its registry row, each subsystem's tables — in one transaction.
 4. ``caches``: what this process remembers of it dropped (other instances' caches expire on their own, within 30 s).
-5. ``done``: the ledger row gets its ``purged_at``.
+5. ``backups``: the backup target's shred ledger gets the tenant's tombstone and the target's copies of its wrapped
+   data keys are deleted (``Backups.bury``): no retained backup can be read for it, even restored into a fresh
+   database with the KEK. A target that cannot be reached fails the run here; the next run retries.
+6. ``done``: the ledger row gets its ``purged_at``.
 
-Steps 2 to 5 change nothing when run again, so a run killed between any two steps leaves a ``purging`` ledger row
+Steps 2 to 6 change nothing when run again, so a run killed between any two steps leaves a ``purging`` ledger row
 that the next run finishes (tests/retention/test_purge_kill.py kills a real process after each step).
 """
 
@@ -47,6 +50,7 @@ class PurgeStep(enum.StrEnum):
     KEYS = "keys"
     ROWS = "rows"
     CACHES = "caches"
+    BACKUPS = "backups"
     DONE = "done"
 
 
@@ -60,12 +64,14 @@ def log_step(tenant_id: str, step: PurgeStep) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Purger:
-    """What a purge reaches: the tenant's data set, its keys, the grace, and the caches to drop."""
+    """What a purge reaches: the tenant's data set, its keys, the grace, the caches to drop and the backups whose
+    copies of its keys to destroy (``bury``, given by the layer that knows the backup target)."""
 
     tenants: TenantRegistry
     vault: Vault
     tenant_data: TenantDataSet
     grace: timedelta
+    bury: Callable[[str], None]
     forget: Callable[[Tenant], None] = lambda _tenant: None
     observe: StepObserver = log_step
 
@@ -97,10 +103,12 @@ class Purger:
         if tenant is not None:
             self.forget(tenant)
         self.observe(tenant_id, PurgeStep.CACHES)
+        self.bury(tenant_id)
+        self.observe(tenant_id, PurgeStep.BACKUPS)
         with context.engine.begin() as connection:
             finish_purge(connection, tenant_id, context.now())
         self.observe(tenant_id, PurgeStep.DONE)
-        log.info("purged tenant %s: %d rows deleted, data keys destroyed", tenant_id, deleted)
+        log.info("purged tenant %s: %d rows deleted, data keys destroyed, backups' copies too", tenant_id, deleted)
 
     def job(self) -> Job:
         return Job(name=PURGE_JOB, period=PURGE_PERIOD, deadline=PURGE_DEADLINE, run=self.run)
