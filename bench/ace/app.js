@@ -45,4 +45,4 @@ app.post("/webhooks/jira-issue-updated", addon.authenticate(), (req, res) => {
   res.sendStatus(204);
 });
 
-app.listen(Number(process.env.PORT), "127.0.0.1");
+app.listen(Number(process.argv[2]), "127.0.0.1");
