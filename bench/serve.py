@@ -128,7 +128,9 @@ def make_sites(count: int) -> list[Site]:
 
 def install(sites: Sequence[Site], data_dir: Path, database_url: str | None) -> float:
     """Install ``sites`` into the server's database through the tenant registry; the seconds it took."""
-    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    # Installing is set-up, not what is measured: on PostgreSQL it skips waiting for each commit's flush.
+    fast = f"{database_url}%20-csynchronous_commit%3Doff" if database_url and "?options=" in database_url else None
+    overrides: dict[str, Any] = {"database_url": fast or database_url} if database_url else {}
     runtime = Runtime.open(load_settings(data_dir=data_dir, **overrides))
     started = time.perf_counter()
     try:
