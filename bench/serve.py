@@ -66,6 +66,7 @@ ACE_DIR = ROOT / "bench" / "ace"
 PLEDGE_APP = "bench.connect_auth:bench_app"
 PLEDGE_WEBHOOK = f"/apps/{APP_KEY}{WEBHOOK}"
 TOKEN_LIFETIME_SECONDS = 3600
+CONNECTIONS = 32  # run_wrk's default
 FITS_PER_SECOND = 4_000  # FITs minted per second of FIT load: more than the FIT route answers here
 
 PUBLIC_TARGET, ACE_TARGET, MANY_TARGET, FORGE_TARGET = 0.90, 3.0, 0.80, 2.0
@@ -151,7 +152,7 @@ wrk.headers["Content-Type"] = "application/json"
 local tokens = {{}}
 for line in io.lines({path}) do tokens[#tokens + 1] = line end
 math.randomseed(os.time())
-local nth = 0
+local nth = {start}
 request = function()
   {pick}
   wrk.headers["Authorization"] = "JWT " .. tokens[nth]
@@ -169,10 +170,12 @@ class Tokens:
         self.file.write_text("\n".join(site.token(path, context_path) for site in sites) + "\n")
         self.one = {"Content-Type": "application/json", "Authorization": f"JWT {sites[0].token(path, context_path)}"}
 
-    def load(self, url: str, duration: int, *, at_random: bool = True) -> LoadResult:
-        """Each request from a random site (or every site in turn), the minimal event."""
+    def load(self, url: str, duration: int, *, at_random: bool = True, start: int = 0) -> LoadResult:
+        """Each request from a random site, or every site in turn from the ``start``-th; the minimal event."""
         pick = _RANDOM if at_random else _IN_TURN
-        script = _TOKENS_SCRIPT.format(body=json.dumps(MINIMAL_EVENT), path=json.dumps(str(self.file)), pick=pick)
+        script = _TOKENS_SCRIPT.format(
+            body=json.dumps(MINIMAL_EVENT), path=json.dumps(str(self.file)), pick=pick, start=start
+        )
         return run_wrk(url, duration=duration, warmup=0, script=script)
 
     def load_one(self, url: str, duration: int) -> LoadResult:
@@ -268,10 +271,12 @@ class Memory:
 
 
 def _see_every_site(served: Served, tokens: Tokens, count: int, seconds: int) -> None:
-    """Send requests from every site in turn until each has been seen at least once."""
+    """Send requests from every site in turn until each has been seen at least once: each wrk run goes on from where
+    the last one's answers ended, less the requests that may have been in flight, unanswered, when it stopped."""
     answered = 0
-    while answered < count + 32:
-        answered += tokens.load(served.url + PLEDGE_WEBHOOK, seconds, at_random=False).requests
+    while answered < count:
+        start = max(answered - CONNECTIONS, 0)
+        answered = start + tokens.load(served.url + PLEDGE_WEBHOOK, seconds, at_random=False, start=start).requests
 
 
 def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | None]:
