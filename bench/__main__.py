@@ -1,7 +1,7 @@
 """``python -m bench [NAME ...]``: run every scenario module in ``bench/`` (or the named ones), baseline first.
 
 ``python -m bench NAME OPTION ...``: one module whose ``main`` takes arguments, given the rest of the command line
-(``python -m bench load --seconds 30``, ``python -m bench faults disk-full``).
+(``python -m bench load --seconds 30``, ``python -m bench faults disk-full``, ``python -m bench serve --seconds 2``).
 
 A module takes part by defining ``scenarios() -> list[Row]`` (load scenarios: printed as a table, then all of
 them together against the first baseline row) or ``main() -> None`` (anything else; it prints its own figures).

@@ -19,9 +19,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import RSAAlgorithm
+from jwt.utils import base64url_decode
 from starlette.applications import Starlette
 
 from bench.harness import (
@@ -119,7 +124,52 @@ class _Fits:
         return result
 
 
+@dataclass(frozen=True)
+class ForgeFigures:
+    """The three rows, the server's median CPU per request on the bare and FIT routes, and what one RSA-2048
+    signature check of a minted FIT costs alone in this process (the floor the FIT route's added cost is read
+    against)."""
+
+    rows: list[Row]
+    bare_cpu_us: float
+    fit_cpu_us: float
+    rsa_check_us: float
+    minted_seconds: float
+
+
 def scenarios() -> list[Row]:
+    figures = measure()
+    bare, fit, static = figures.rows
+    bare_cpu, fit_cpu = figures.bare_cpu_us, figures.fit_cpu_us
+    return [
+        replace(bare, note=f"{bare.note}; server CPU {bare_cpu:.0f} µs/request; Authorization header ignored"),
+        replace(
+            fit,
+            note=f"{fit.note}; server CPU {fit_cpu:.0f} µs/request; {fit.result.rps / bare.result.rps:.0%} of the "
+            f"row above by req/s, {bare_cpu / fit_cpu:.0%} by CPU (target 70 %)",
+        ),
+        replace(static, note=f"{static.note}; {TOKENS} FITs minted in {figures.minted_seconds:.0f} s"),
+    ]
+
+
+def rsa_check_us(site: ForgeSite, token: str, repeat: int = 2000) -> float:
+    """One RS256 signature check of ``token`` against the site's public key, alone, in µs (median of 5 batches)."""
+    key = RSAAlgorithm.from_jwk(site.public_jwk())
+    if not isinstance(key, RSAPublicKey):
+        raise BenchError("the simulated site's JWK is not an RSA public key")
+    signing_input, _, signature = token.encode().rpartition(b".")
+    raw = base64url_decode(signature)
+    batches = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(repeat):
+            key.verify(raw, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        batches.append((time.perf_counter() - started) / repeat * 1e6)
+    return sorted(batches)[2]
+
+
+def measure(duration: int = DURATION, rounds: int = ROUNDS, token_count: int = TOKENS) -> ForgeFigures:
+    """The bare and FIT routes of one server, interleaved; ``token_count`` FITs must outlast every FIT load."""
     site = ForgeSite(APP_ID)
     with site.serve():
         env = {"PLEDGE_FORGE_JWKS_URL": site.jwks_url, "PLEDGE_ATLASSIAN_API_URL": site.base_url}
@@ -131,7 +181,8 @@ def scenarios() -> list[Row]:
             now = int(time.time())
             started = time.perf_counter()
             tokens = [
-                site.mint_fit(installation, iat=now, nbf=now, exp=now + TOKEN_LIFETIME_SECONDS) for _ in range(TOKENS)
+                site.mint_fit(installation, iat=now, nbf=now, exp=now + TOKEN_LIFETIME_SECONDS)
+                for _ in range(token_count)
             ]
             minted = time.perf_counter() - started
             bare_url, fit_url = f"{served.url}{BASE}/bare", f"{served.url}{BASE}/echo"
@@ -144,8 +195,8 @@ def scenarios() -> list[Row]:
             # pay the same load-generator and header-parsing cost and differ only by what verification costs.
             rows = interleave(
                 {
-                    names[0]: cpu(names[0], lambda: _load_with_fits(bare_url, tokens, DURATION, single_use=False)),
-                    names[1]: cpu(names[1], lambda: fits.load(fit_url, DURATION)),
+                    names[0]: cpu(names[0], lambda: _load_with_fits(bare_url, tokens, duration, single_use=False)),
+                    names[1]: cpu(names[1], lambda: fits.load(fit_url, duration)),
                     names[2]: cpu(
                         names[2],
                         lambda: run_wrk(
@@ -153,25 +204,15 @@ def scenarios() -> list[Row]:
                             method="POST",
                             headers={"Content-Type": "application/json"},
                             body=BODY,
-                            duration=DURATION,
+                            duration=duration,
                             warmup=0,
                             connections=CONNECTIONS,
                         ),
                     ),
                 },
-                rounds=ROUNDS,
+                rounds=rounds,
             )
-    bare, fit, static = rows
-    bare_cpu, fit_cpu, static_cpu = (cpu.median_us(name) for name in names)
-    return [
-        replace(bare, note=f"{bare.note}; server CPU {bare_cpu:.0f} µs/request; Authorization header ignored"),
-        replace(
-            fit,
-            note=f"{fit.note}; server CPU {fit_cpu:.0f} µs/request; {fit.result.rps / bare.result.rps:.0%} of the "
-            f"row above by req/s, {bare_cpu / fit_cpu:.0%} by CPU (target 70 %)",
-        ),
-        replace(
-            static,
-            note=f"{static.note}; server CPU {static_cpu:.0f} µs/request; {TOKENS} FITs minted in {minted:.0f} s",
-        ),
-    ]
+            rsa_us = rsa_check_us(site, tokens[-1])
+    static = rows[2]
+    rows[2] = replace(static, note=f"{static.note}; server CPU {cpu.median_us(names[2]):.0f} µs/request")
+    return ForgeFigures(rows, cpu.median_us(names[0]), cpu.median_us(names[1]), rsa_us, minted)

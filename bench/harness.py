@@ -187,6 +187,8 @@ def serve(
     env: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
     ready_path: str = "/",
+    command: Callable[[int], list[str]] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[Served]:
     """Serve ``target`` (``module:attribute``, an ASGI app or with ``factory=True`` a function returning one).
 
@@ -196,7 +198,8 @@ def serve(
     The child gets ``PLEDGE_DATA_DIR`` (``data_dir``, or a fresh temporary directory), the repository on its
     ``PYTHONPATH`` so ``bench.<module>:<factory>`` imports, and ``env``; the caller's own ``PLEDGE_*`` variables are
     not passed on, so a developer's settings do not change the figures (pass ``PLEDGE_DATABASE_URL`` in ``env``
-    to measure on PostgreSQL). Ready means ``ready_path`` answered with any status
+    to measure on PostgreSQL). ``command`` (given the port) runs another server instead, in ``cwd``, with
+    ``target`` only naming it (bench/ace's Node app). Ready means ``ready_path`` answered with any status
     below 500. On exit the server gets SIGTERM, then SIGKILL if it has not stopped after 10 s.
     """
     port = free_port()
@@ -211,8 +214,8 @@ def serve(
         log_path = Path(scratch) / "server.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                _server_command(target, port, server, factory),
-                cwd=ROOT,
+                command(port) if command else _server_command(target, port, server, factory),
+                cwd=cwd,
                 env=child_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -311,10 +314,12 @@ def run_wrk(
     threads: int = 1,
     warmup: int = 1,
     expect_success: bool = True,
+    script: str | None = None,
 ) -> LoadResult:
     """Load ``url`` with ``wrk`` for ``duration`` seconds (after ``warmup`` seconds not counted).
 
-    Every request is the same (method, headers, body). With ``expect_success`` (the default) any non-2xx/3xx
+    Every request is the same (method, headers, body), unless ``script`` (wrk Lua, in place of the one made from
+    them) builds each request itself. With ``expect_success`` (the default) any non-2xx/3xx
     response or socket error raises :class:`BenchError`: a fast 401 is not a benchmark of the 200 path. Pass
     ``expect_success=False`` to measure rejections on purpose.
     """
@@ -325,15 +330,15 @@ def run_wrk(
         raise BenchError(f"duration must be 1..{MAX_DURATION_SECONDS} s, not {duration}")
     if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise BenchError(f"benchmarks load loopback only, not {url}")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_wrk_script(method.upper(), headers or {}, body))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script_file:
+        script_file.write(script or _wrk_script(method.upper(), headers or {}, body))
     try:
-        base = [wrk, f"-t{threads}", f"-c{connections}", "-s", script.name, "--latency"]
+        base = [wrk, f"-t{threads}", f"-c{connections}", "-s", script_file.name, "--latency"]
         if warmup:
             _wrk(base, warmup, url)
         result, non_2xx, errors = parse_wrk(_wrk(base, duration, url))
     finally:
-        os.unlink(script.name)
+        os.unlink(script_file.name)
     if expect_success and (non_2xx or errors):
         raise BenchError(f"{method} {url}: {non_2xx} non-2xx/3xx responses and {errors} socket errors under load")
     return result

@@ -241,10 +241,11 @@ class Settings(BaseSettings):
         description="Connect tenants (with their secrets) kept in memory: at least the active ones.",
     )
     tenant_cache_ttl_seconds: float = Field(
-        default=10.0,
+        default=300.0,
         ge=0,
         le=3600,
-        description="How long a cached tenant is trusted before it is read again (another instance's changes).",
+        description="How long a cached tenant is kept before it is read again: other instances' changes reach it "
+        "within the tenant changes poll, so this only bounds what an unnumbered change (an import) waits for.",
     )
     key_cache_size: int = Field(
         default=20_000, ge=1, description="Unwrapped tenant data keys kept in memory: at least the active tenants."

@@ -95,8 +95,9 @@ class Facts:
     realm_migration: bool
     """A Forge app is served, its realm is known, and peer deployments and the transfer key are configured: what
     Atlassian's data residency moves need."""
-    tenant_cache_seconds: int
-    """How long another server instance may keep serving a site after this one handled its uninstall."""
+    tenant_change_seconds: int
+    """How long another server instance may keep serving a site after this one handled its uninstall: the tenant
+    changes poll plus one query, rounded up to a whole second above it."""
     apps: tuple[AppFacts, ...]
     undeclared_apps: tuple[str, ...]
     """Keys of served apps that declare no data manifest: the statement cannot describe them."""
@@ -173,7 +174,7 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
             and settings.forge_peers
             and settings.forge_transfer_key is not None
         ),
-        tenant_cache_seconds=int(settings.tenant_cache_ttl_seconds),
+        tenant_change_seconds=int(settings.tenant_changes_poll_seconds) + 1,
         apps=served,
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )

@@ -97,8 +97,8 @@ UNINSTALL_ENDS_ACCOUNT: Claim[Deployment, object] = Claim(
     "S6",
     Section.REMOVAL,
     "Uninstalling the app ends your site's account at once: from the signed uninstall notice on, the app "
-    "refuses every request from your site (any other server instance within {facts.tenant_cache_seconds} "
-    "seconds). This does not delete your site's stored data: see below.",
+    "refuses every request from your site (any other server instance within {facts.tenant_change_seconds} "
+    "s). This does not delete your site's stored data: see below.",
     check_uninstalled_not_served,
 )
 SIGNED_REQUESTS: Claim[Deployment, object] = Claim(

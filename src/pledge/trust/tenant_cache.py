@@ -1,12 +1,12 @@
-"""Verified Connect tenants and their unsealed shared secrets, kept in memory for a few seconds (S11, S3).
+"""Verified Connect tenants and their unsealed shared secrets, kept in memory for minutes (S11, S3).
 
 Looking the tenant up and unsealing its secret on every request costs a database round trip and an AES-GCM open;
 the cache removes them from the hot path. Lifecycle events handled by this process forget the entry at once.
 
 Several instances: an ``enabled``/``disabled``/``uninstalled``/secret rotation handled by *another* instance is
-seen here only when the entry expires (or when something calls :meth:`ConnectTenantCache.forget` for it), so the
-TTL (``PLEDGE_TENANT_CACHE_TTL_SECONDS``) bounds how long a stale state or an old secret is honoured. It is short
-(10 s by default): Atlassian itself keeps accepting an old secret for a while after rotating.
+forgotten here within the tenant changes poll (``pledge.trust.tenant_changes`` calls :meth:`ConnectTenantCache.forget`),
+not at the TTL. The TTL (``PLEDGE_TENANT_CACHE_TTL_SECONDS``, 300 s by default) is long so that traffic spread over
+thousands of sites still hits; it bounds only what no change number announces (a tenant brought in by an import).
 
 Sized by ``PLEDGE_TENANT_CACHE_SIZE``, least recently used first out; an expired entry, its secret included,
 leaves memory when it is read or at the next sweep (:class:`~pledge.cache.ExpiringCache`).
@@ -30,7 +30,7 @@ from pledge.tenants.registry import TenantNotFound
 from pledge.trust.jws import SharedSecret
 from pledge.vault import CiphertextInvalid, KeyShredded
 
-DEFAULT_TTL_SECONDS = 10.0
+DEFAULT_TTL_SECONDS = 300.0
 DEFAULT_MAX_ENTRIES = 20_000
 
 TenantKey = tuple[str, str]

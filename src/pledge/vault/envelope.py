@@ -38,6 +38,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -75,6 +76,11 @@ data_keys_table = Table(
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "version"),
+)
+
+# Built once: a tenant-cache miss reads one data key, and building the statement cost more than running it.
+_DATA_KEY: Final = select(data_keys_table.c.kek_id, data_keys_table.c.wrapped_key).where(
+    data_keys_table.c.tenant_id == bindparam("tenant_id"), data_keys_table.c.version == bindparam("version")
 )
 
 shredded_tenants_table = Table(
@@ -394,11 +400,7 @@ class Vault:
         if key is not None:
             return key
         with self._engine.connect() as connection:
-            row = connection.execute(
-                select(data_keys_table.c.kek_id, data_keys_table.c.wrapped_key)
-                .where(data_keys_table.c.tenant_id == tenant_id)
-                .where(data_keys_table.c.version == version)
-            ).one_or_none()
+            row = connection.execute(_DATA_KEY, {"tenant_id": tenant_id, "version": version}).one_or_none()
             if row is None and _is_shredded(connection, tenant_id):
                 raise KeyShredded(f"tenant {tenant_id} was crypto-shredded: its data can never be read again")
         if row is None:
