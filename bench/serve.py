@@ -48,15 +48,16 @@ from bench.harness import (
     BenchError,
     CpuPerRequest,
     LoadResult,
+    PostgresUnreachable,
     Row,
     Served,
     interleave,
+    postgres_schema,
     print_table,
     run_wrk,
     serve,
 )
 from bench.memory import MIB, TARGET_GROWTH_MIB_PER_100K
-from bench.store_roundtrip import postgres_url
 from pledge.config import load_settings
 from pledge.runtime import Runtime
 from pledge.trust.qsh import query_string_hash
@@ -288,10 +289,11 @@ def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | Non
         ace = stack.enter_context(serve_ace(ace_tenants(sites, scratch)))
         ace_tokens = Tokens(sites, WEBHOOK, "", scratch)
         pledge_tokens = Tokens(sites, PLEDGE_WEBHOOK, f"/apps/{APP_KEY}", scratch)
-        postgres = stack.enter_context(postgres_url())
-        engines: dict[str, str | None] = {"SQLite": None} | ({"PostgreSQL": postgres} if postgres else {})
-        if postgres is None:
-            print("PostgreSQL: not reachable at 127.0.0.1:5432, its rows are left out")
+        engines: dict[str, str | None] = {"SQLite": None}
+        try:
+            engines["PostgreSQL"] = stack.enter_context(postgres_schema())
+        except PostgresUnreachable as exc:
+            print(f"PostgreSQL rows left out: {exc}")
         for engine, database_url in engines.items():
             data_dir = scratch / f"data-{engine}"
             env = {"PLEDGE_DATABASE_URL": database_url} if database_url else {}
