@@ -31,6 +31,7 @@ KEPT = {
     "shredded_tenants": "the proof a tenant was shredded: kept, so that its keys never come back",
     "tenant_changes": "this deployment's number of the tenant's last change, for instances' caches: not portable",
     "shred_ledger": "which tenants were purged, when and why: kept, so that a restore never brings one back",
+    "legal_requests": "disclosures to authorities: an append-only register kept for the transparency report",
 }
 """Tables with a tenant's id that are not its data: each says why it outlives a delete."""
 
