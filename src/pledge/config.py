@@ -5,9 +5,11 @@ S1 (we host in one region) starts here: the region is a setting the statement qu
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -80,6 +82,11 @@ class Settings(BaseSettings):
     region: str = Field(default="us-east-1", description="Hosting region the statement promises (S1).")
     apps: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Apps to serve: comma-separated `module:attribute` import paths."
+    )
+    sub_processors: str | None = Field(
+        default=None,
+        pattern=r"^[\w.]+:[\w.]+$",
+        description="The service's own sub-processors: `module:attribute` of a tuple of SubProcessor (docs/egress.md).",
     )
     tenant_domains: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("atlassian.net", "jira.com"),
@@ -485,6 +492,21 @@ def under_domain(host: str, domains: Iterable[str]) -> bool:
     ``atlassian.net``, and neither is ``atlassian.net`` itself, which is no site)."""
     name = host.strip().rstrip(".").lower()
     return any(name.endswith("." + domain) for domain in domains)
+
+
+def import_object(path: str, setting: str) -> Any:
+    """The object a ``module:attribute`` setting names, found from the working directory too (as uvicorn finds
+    apps); :class:`ConfigurationError` naming the setting when it cannot be imported."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module_name, _, attribute = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"invalid setting {setting}={path!r}: cannot import it ({exc})") from None
+    return found
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

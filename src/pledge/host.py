@@ -23,6 +23,7 @@ from pledge.connect.product_client import ProductRequestFailed
 from pledge.db import error_reason, is_disk_full
 from pledge.egress import EgressRefused, UnsafePath
 from pledge.egress.socket_guard import EgressPolicy, SocketGuard, guarding
+from pledge.egress.sub_processors import declared_by_deployment
 from pledge.errors import PledgeError, Refused
 from pledge.forge.api_client import ProductCallFailed, TokenUnavailable
 from pledge.forge.routes import PEER_PATH
@@ -241,7 +242,11 @@ def socket_guard(runtime: Runtime, apps: Sequence[App]) -> SocketGuard:
     (the statement probes it) and database, the tenants' product domains and the hosts of the apps' declared
     sub-processors; each refusal counted with the outbound client's."""
     database_host = runtime.engine.url.host
-    declared = [host for app in apps for sub in app.sub_processors for host in sub.hosts]
+    declared = [
+        host
+        for sub in (*declared_by_deployment(runtime.settings), *(sub for app in apps for sub in app.sub_processors))
+        for host in sub.hosts
+    ]
     policy = EgressPolicy.of(
         [*runtime.egress.allowed, runtime.settings.public_url],
         runtime.settings.tenant_domains,

@@ -15,11 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
-from tests.egress.leaky_app import LOOPBACK_PORT_ENV, UNDECLARED_ADDRESS, UNDECLARED_HOST
+from tests.egress.leaky_app import DECLARED_HOST, LOOPBACK_PORT_ENV, UNDECLARED_ADDRESS, UNDECLARED_HOST
+from tests.egress.leaky_app import app as leaky_app
 from tests.foundation.test_serve import PLEDGE, ROOT, Served, free_port, wait_for
 
+from pledge.config import load_settings
 from pledge.egress.refusal_counts import egress_refusal_counts_table
 from pledge.egress.socket_guard import EgressPolicy, SocketGuard, SocketRefused
+from pledge.host import socket_guard
+from pledge.runtime import Runtime
 
 PAYLOAD = "the customer's data"
 
@@ -165,3 +169,16 @@ def test_every_worker_of_pledge_serve_workers_is_guarded(tmp_path: Path, listene
         served.process.terminate()
         served.process.wait(timeout=30)
     assert outcomes == {"SocketRefused"}
+
+
+def test_the_guard_of_pledge_serve_allows_the_declared_sub_processors_and_nothing_else(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", sub_processors="tests.egress.declared:SERVICE")
+    runtime = Runtime.open(settings)
+    try:
+        policy = socket_guard(runtime, [leaky_app]).policy
+    finally:
+        runtime.close()
+    assert policy.allows_name("o1.ingest.sentry.io")  # the service's own
+    assert policy.allows_name(DECLARED_HOST)  # the app's
+    assert policy.allows_name("api.atlassian.com") and policy.allows_name("acme.atlassian.net")
+    assert not policy.allows_name("ingest.sentry.io") and not policy.allows_name(UNDECLARED_HOST)

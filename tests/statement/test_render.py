@@ -10,6 +10,7 @@ from tests.statement.example import mailer_app, verified
 from pledge.app import App
 from pledge.config import load_settings
 from pledge.egress.sub_processors import SubProcessor
+from pledge.errors import ConfigurationError
 from pledge.statement.claims import CLAIMS, Section
 from pledge.statement.facts import Facts, gather
 from pledge.statement.render import FAILED, NOT_OFFERED, render, render_app, to_html
@@ -139,3 +140,21 @@ def test_a_sub_processor_that_could_not_be_printed_or_enforced_as_written_is_ref
 ) -> None:
     with pytest.raises(ValueError, match="sub-processor"):
         SubProcessor(name, purpose, countries, hosts)
+
+
+def test_the_service_s_own_sub_processors_are_printed_in_every_app_section() -> None:
+    facts = gather(
+        load_settings(hosting_provider="aws", sub_processors="tests.egress.declared:SERVICE"), [mailer_app()]
+    )
+    section = render_app(facts.apps[0], facts)
+    assert (
+        "- Sub-processors: none declared by this app. The service's own: **Sentry**, error reports"
+        " (DE, US; reached at `o1.ingest.sentry.io`). The service runs on Amazon Web Services (AWS)"
+    ) in section
+
+
+def test_a_sub_processors_setting_that_names_no_register_is_one_line() -> None:
+    with pytest.raises(ConfigurationError, match=r"PLEDGE_SUB_PROCESSORS='tests.egress.declared:NOT_A_REGISTER'"):
+        gather(load_settings(sub_processors="tests.egress.declared:NOT_A_REGISTER"), [mailer_app()])
+    with pytest.raises(ConfigurationError, match="cannot import it"):
+        gather(load_settings(sub_processors="tests.egress.nowhere:SERVICE"), [mailer_app()])

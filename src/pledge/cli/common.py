@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +12,7 @@ import click
 
 from pledge import schema
 from pledge.app import App
-from pledge.config import Settings, load_settings, one_line
+from pledge.config import ENV_PREFIX, Settings, import_object, load_settings, one_line
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.runtime import Runtime
 
@@ -83,17 +80,4 @@ def command_with_settings(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_apps(paths: tuple[str, ...]) -> list[App]:
-    # Like `uvicorn`, find apps in the working directory too (e.g. examples.issue_mailer.app:app from the repo).
-    if paths and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    apps: list[App] = []
-    for path in paths:
-        module_name, _, attribute = path.partition(":")
-        try:
-            target: Any = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                target = getattr(target, part)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigurationError(f"invalid setting PLEDGE_APPS={path!r}: cannot import it ({exc})") from None
-        apps.append(target)
-    return apps
+    return [import_object(path, f"{ENV_PREFIX}APPS") for path in paths]

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from pledge.config import is_loopback
+from pledge.config import ENV_PREFIX, Settings, import_object, is_loopback
+from pledge.errors import ConfigurationError
 
 _NAME: Final = re.compile(r"[^\x00-\x1f\x7f|*_`\[\]<>]{1,80}")
 _PURPOSE: Final = re.compile(r"[^\x00-\x1f\x7f|*_`\[\]<>]{1,200}")
@@ -42,3 +43,15 @@ class SubProcessor:
         for host in self.hosts:
             if not _HOST.fullmatch(host) or is_loopback(host):
                 raise ValueError(f"sub-processor {self.name}: {host!r} is not a lower-case host name")
+
+
+def declared_by_deployment(settings: Settings) -> tuple[SubProcessor, ...]:
+    """The service's own sub-processors (not any one app's), named by ``PLEDGE_SUB_PROCESSORS``."""
+    if settings.sub_processors is None:
+        return ()
+    declared = import_object(settings.sub_processors, f"{ENV_PREFIX}SUB_PROCESSORS")
+    if not isinstance(declared, tuple) or not all(isinstance(item, SubProcessor) for item in declared):
+        raise ConfigurationError(
+            f"invalid setting {ENV_PREFIX}SUB_PROCESSORS={settings.sub_processors!r}: not a tuple of SubProcessor"
+        )
+    return declared

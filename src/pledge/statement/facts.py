@@ -24,7 +24,7 @@ from pledge.backup.backups import Backups
 from pledge.clock import Clock
 from pledge.config import Settings
 from pledge.egress.client import origin
-from pledge.egress.sub_processors import SubProcessor
+from pledge.egress.sub_processors import SubProcessor, declared_by_deployment
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.hosting import engine_name
 from pledge.store import SampledRecord, sample_records
@@ -99,6 +99,8 @@ class Facts:
     """How long another server instance may keep serving a site after this one handled its uninstall: the tenant
     changes poll plus one query, rounded up to a whole second above it."""
     apps: tuple[AppFacts, ...]
+    sub_processors: tuple[SubProcessor, ...]
+    """The service's own sub-processors, beside each app's (``PLEDGE_SUB_PROCESSORS``)."""
     undeclared_apps: tuple[str, ...]
     """Keys of served apps that declare no data manifest: the statement cannot describe them."""
 
@@ -176,6 +178,7 @@ def gather(settings: Settings, apps: Sequence[object]) -> Facts:
         ),
         tenant_change_seconds=int(settings.tenant_changes_poll_seconds) + 1,
         apps=served,
+        sub_processors=declared_by_deployment(settings),
         undeclared_apps=tuple(_key_of(app) for app in apps if not isinstance(app, App)),
     )
 

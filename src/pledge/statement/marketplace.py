@@ -162,7 +162,7 @@ def _third_parties(form: _Form, app: AppFacts, facts: Facts) -> None:
                     "purpose": f"Hosts the service, its database and its backups in the {facts.region_name} "
                     f"region ({facts.region})",
                 },
-                *({"name": sub.name, "purpose": sub.purpose} for sub in app.sub_processors),
+                *({"name": sub.name, "purpose": sub.purpose} for sub in (*app.sub_processors, *facts.sub_processors)),
             ],
         )
         form.leave(
