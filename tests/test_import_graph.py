@@ -3,7 +3,15 @@ contract in `make check` orders the packages; this orders the modules inside eac
 
 from __future__ import annotations
 
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
 import grimp
+
+import pledge
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[set[str]]:
@@ -48,9 +56,36 @@ def _cycles(graph: grimp.ImportGraph) -> list[set[str]]:
     return found
 
 
+def _with_package_imports(graph: grimp.ImportGraph) -> grimp.ImportGraph:
+    """Add what grimp leaves out: ``from pledge.store import codec`` inside ``pledge.store`` names the package, whose
+    ``__init__`` imports the modules that import it (grimp records only the edge to ``pledge.store.codec``)."""
+    packages = {module.__name__: Path(module.__file__ or "") for module in _packages()}
+    for name, init in packages.items():
+        for source in init.parent.rglob("*.py"):
+            importer = _module_name(source)
+            for node in ast.walk(ast.parse(source.read_text())):
+                names_the_package = isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == name
+                if names_the_package and importer != name and importer in graph.modules:
+                    graph.add_import(importer=importer, imported=name)
+    return graph
+
+
+def _packages() -> list[ModuleType]:
+    return [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(pledge.__path__, "pledge.")
+        if info.ispkg and ".migrations" not in info.name
+    ]
+
+
+def _module_name(source: Path) -> str:
+    parts = list(source.relative_to(Path(pledge.__file__).parent.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def test_no_module_of_pledge_imports_itself_through_others() -> None:
     graph = grimp.build_graph("pledge", exclude_type_checking_imports=False, cache_dir=None)
-    cycles = _cycles(graph)
+    cycles = _cycles(_with_package_imports(graph))
     assert not cycles, "import cycles: " + "; ".join(" ↔ ".join(sorted(cycle)) for cycle in cycles)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, distinct, func, select
 
-from pledge.store import codec
+import pledge.store.codec as codec
 from pledge.store.data_manifest import Category, DataManifest
 from pledge.store.tables import records_table
 from pledge.vault import CiphertextInvalid, KeyShredded, Vault

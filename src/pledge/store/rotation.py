@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, tuple_
 
-from pledge.store import codec, tables
+import pledge.store.codec as codec
+import pledge.store.tables as tables
 from pledge.store.tables import records_table
 from pledge.tenants import reseal_secrets
 from pledge.vault import Vault

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+import pledge.store.codec as codec
+import pledge.store.tables as tables
 from pledge.clock import Clock
 from pledge.errors import PledgeError
-from pledge.store import codec, tables
 from pledge.store.data_manifest import MAX_ACCOUNTS_PER_VALUE, Category, Collection, DataManifest, account_ids_in
 from pledge.store.pii import PiiKind, scan_value
 from pledge.store.secret import Secret

@@ -18,8 +18,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+import pledge.vault.aead as aead
 from pledge.errors import PledgeError
-from pledge.vault import aead
 
 _FORMAT = "pledge-keyring/1"
 WRAP_PURPOSE = "pledge/kek-wrap/1"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pledge.vault import aead
+import pledge.vault.aead as aead
 
 TRANSFER_PURPOSE = "pledge/transfer/1"
 
