@@ -29,8 +29,9 @@ from pledge.trust.qsh import query_string_hash
 
 @contextmanager
 def serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    """Serve ``app`` with uvicorn on an already bound loopback socket, in a thread."""
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    """Serve ``app`` with uvicorn on an already bound loopback socket, in a thread, logging as ``pledge serve`` has it
+    log (no access log of uvicorn's own: it would print each page load's query, its JWT; the host writes its own)."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

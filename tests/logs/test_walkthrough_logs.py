@@ -15,20 +15,14 @@ import asyncio
 import io
 import logging
 import re
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from examples.issue_mailer.app import app as issue_mailer
-from starlette.types import ASGIApp
 from tests.backup.backup_corpus import personal_values, populate
-from tests.connect.test_end_to_end import bound_socket
+from tests.connect.test_end_to_end import bound_socket, serving
 
 from pledge import schema
 from pledge.cli import cli
@@ -42,23 +36,6 @@ from pledge.statement.pages import StatementPages
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-
-
-@contextmanager
-def serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    """``app`` under uvicorn on ``sock``, in a thread, logging as ``pledge serve`` has it log (no access log of
-    uvicorn's own: it would print each page load's query, its JWT; the host writes its own by route template)."""
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            thread.join(0.01)
-            assert thread.is_alive(), "the server did not start"
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _logged(records: list[logging.LogRecord]) -> list[str]:

@@ -268,8 +268,10 @@ def _next_due(connection: Connection, job: Job) -> datetime | None:
 
 def _next_attempt(connection: Connection, job: Job) -> datetime | None:
     """The due time, pushed back after failures in a row: FIRST_RETRY after the first, doubling to LONGEST_RETRY."""
-    due = _next_due(connection, job)
-    failures, last_failure = _failures_since_success(connection, job.name)
+    return _backed_off(job, _next_due(connection, job), *_failures_since_success(connection, job.name))
+
+
+def _backed_off(job: Job, due: datetime | None, failures: int, last_failure: datetime | None) -> datetime | None:
     if due is None or last_failure is None:
         return due
     return max(due, last_failure + retry_wait(job, failures))
@@ -299,8 +301,9 @@ def _last(connection: Connection, name: str, outcome: Outcome, column: ColumnEle
 
 
 def _status(connection: Connection, job: Job, now: datetime) -> JobStatus:
-    next_due = _next_due(connection, job) or now
-    failures, _ = _failures_since_success(connection, job.name)
+    due = _next_due(connection, job)
+    next_due = due or now
+    failures, latest_failure = _failures_since_success(connection, job.name)
     last_finished = connection.execute(
         select(runs.c.started_at, runs.c.finished_at)
         .where((runs.c.name == job.name) & runs.c.outcome.in_([Outcome.SUCCEEDED, Outcome.FAILED]))
@@ -317,5 +320,5 @@ def _status(connection: Connection, job: Job, now: datetime) -> JobStatus:
         else (last_finished.finished_at - last_finished.started_at).total_seconds(),
         overdue_seconds=max(0.0, (now - next_due).total_seconds()),
         failures_in_a_row=failures,
-        next_attempt=_next_attempt(connection, job) or now,
+        next_attempt=_backed_off(job, due, failures, latest_failure) or now,
     )
