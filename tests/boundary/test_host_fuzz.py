@@ -28,7 +28,7 @@ SEGMENTS = [
     "webhooks", "jira-issue-updated", "pages", "email-issue", "api", "preview", "atlassian-connect.json", "icon.svg",
     "installed", "uninstalled", "enabled", "disabled", "forge", "lifecycle", "realm", "peer", "notes", "events",
     "issue-created", "static", "versions", "compare", "marketplace.json", "apps", "privacy.json", "..", ".", "%00",
-    "%2e%2e", "%2F", "",
+    "%2e%2e", "%2F", "", "_pledge", "transparency", "transparency.json",
 ]  # fmt: skip
 ROUTES = [  # (method, path) as served
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/privacy"),
@@ -48,6 +48,8 @@ ROUTES = [  # (method, path) as served
     ("GET", "/apps/forge-notes/forge/realm/status"), ("POST", "/apps/forge-notes/forge/realm/commit"),
     ("POST", "/apps/forge-notes/forge/realm/rollback"), ("POST", "/apps/forge-notes/forge/realm/peer/import"),
     ("POST", "/apps/forge-notes/forge/realm/peer/commit"),
+    ("GET", "/apps/issue-mailer/_pledge/transparency"), ("GET", "/apps/issue-mailer/_pledge/transparency.json"),
+    ("GET", "/apps/forge-notes/_pledge/transparency.json"),
 ]  # fmt: skip
 TOKEN_JUNK = st.one_of(
     st.text(max_size=64),
