@@ -87,3 +87,27 @@ async def loopback(_context: RequestContext) -> dict[str, str]:
 async def declared_smtp(_context: RequestContext) -> dict[str, str]:
     """The declared sub-processor passes the guard (this machine's DNS then knows no such host)."""
     return await asyncio.to_thread(_try, lambda: smtplib.SMTP(DECLARED_HOST, 587, timeout=2))
+
+
+@app.route("/loop-connection", auth=Auth.PUBLIC)
+async def loop_connection(_context: RequestContext) -> dict[str, str]:
+    """A connection the event loop opens itself (uvloop resolves and connects in libuv, beneath the audit events)."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(UNDECLARED_HOST, 25), timeout=2)
+        writer.close()
+    except Exception as exc:
+        return _outcome(exc)
+    return _outcome(None)
+
+
+@app.route("/loop-datagram", auth=Auth.PUBLIC)
+async def loop_datagram(_context: RequestContext) -> dict[str, str]:
+    try:
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=(UNDECLARED_ADDRESS, 514)
+        )
+        transport.sendto(b"the customer's data")
+        transport.close()
+    except Exception as exc:
+        return _outcome(exc)
+    return _outcome(None)

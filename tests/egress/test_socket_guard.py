@@ -81,6 +81,11 @@ def test_an_app_s_own_connections_to_undeclared_destinations_are_refused_logged_
         "detail": f"egress refused: {UNDECLARED_HOST}:25 is not a declared destination",  # before any DNS lookup
     }
     assert _attempt(guarded, "own-http-client")["outcome"] == "SocketRefused"
+    assert _attempt(guarded, "loop-connection") == {
+        "outcome": "SocketRefused",
+        "detail": f"egress refused: {UNDECLARED_HOST}:25 is not a declared destination",
+    }
+    assert _attempt(guarded, "loop-datagram")["outcome"] == "SocketRefused"
     assert _attempt(guarded, "loopback") == {"outcome": "sent"}  # the deployment's own machine
     assert _attempt(guarded, "declared-smtp")["outcome"] == "gaierror"  # let through; no such host on this machine
 
@@ -92,7 +97,7 @@ def test_an_app_s_own_connections_to_undeclared_destinations_are_refused_logged_
     with engine.connect() as connection:
         counts = {reason: count for reason, count in connection.execute(select(egress_refusal_counts_table))}
     engine.dispose()
-    assert counts["socket"] >= 4  # every instance reads the sum
+    assert counts["socket"] >= 6  # every instance reads the sum
 
 
 def test_with_the_guard_off_the_same_attempt_is_not_stopped_by_pledge(tmp_path: Path, listener: socket.socket) -> None:
@@ -164,7 +169,8 @@ def test_the_guard_judges_addresses_by_what_declared_hosts_resolved_to(listener:
 def test_every_worker_of_pledge_serve_workers_is_guarded(tmp_path: Path, listener: socket.socket) -> None:
     served = _serve(tmp_path, listener, PLEDGE_WORKERS="2")
     try:
-        outcomes = {_attempt(served, "raw-socket")["outcome"] for _ in range(6)}  # spread over the workers
+        routes = ["raw-socket", "loop-connection"] * 4  # spread over the workers
+        outcomes = {_attempt(served, route)["outcome"] for route in routes}
     finally:
         served.process.terminate()
         served.process.wait(timeout=30)

@@ -30,6 +30,7 @@ from pledge.app import App
 from pledge.cli.common import load_apps, open_runtime, settings_from
 from pledge.cli.jobs import job_runner
 from pledge.config import Settings
+from pledge.egress.guarded_loop import new_guarded_loop
 from pledge.errors import ConfigurationError, PledgeError
 from pledge.host import create_host, egress_guarded
 from pledge.logs import configure_logging
@@ -42,6 +43,7 @@ log = logging.getLogger("pledge.serve")
 
 # Uvicorn drains in-flight requests on SIGTERM; this bounds how long a stuck one may delay shutdown.
 GRACEFUL_SHUTDOWN_SECONDS = 20
+GUARDED_LOOP = f"{new_guarded_loop.__module__}:{new_guarded_loop.__name__}"
 
 
 @click.command()
@@ -81,7 +83,8 @@ def run(settings: Settings) -> None:
                 runtime, loaded, extra_routes=statement.routes(), owns_runtime=True, jobs=job_runner(runtime, loaded)
             )
             log.info("serving %d app(s) at %s", len(loaded), settings.public_url)
-            asyncio.run(serve_then_publish(uvicorn.Server(_uvicorn_config(host, settings)), listening, statement))
+            with asyncio.Runner(loop_factory=new_guarded_loop) as runner:
+                runner.run(serve_then_publish(uvicorn.Server(_uvicorn_config(host, settings)), listening, statement))
 
 
 async def serve_then_publish(server: uvicorn.Server, listening: socket.socket, statement: StatementPages) -> None:
@@ -154,9 +157,8 @@ def _uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Con
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        # Python's own event loop, not uvloop: uvloop opens connections in libuv, beneath the audit events the
-        # egress guard (pledge.egress.socket_guard) judges them by.
-        loop="asyncio",
+        # uvloop, judging the destinations it connects to in libuv, beneath the egress guard's audit events.
+        loop=GUARDED_LOOP,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **options,
     )

@@ -77,15 +77,18 @@ class SocketGuard:
 
     def audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "socket.getaddrinfo":
-            host = args[0]
-            if isinstance(host, bytes):
-                host = host.decode("ascii", "replace")
-            if host and not self.policy.allows_name(str(host)) and not self._known_address(str(host)):
-                self._refuse(f"{host}:{args[1]}" if args[1] else str(host))
+            self.judge(args[0], args[1])
         elif event in ("socket.connect", "socket.sendto"):
             sock, address = args[0], args[-1]
             if getattr(sock, "family", None) in _NETWORK_FAMILIES and isinstance(address, tuple) and address:
                 self._check_address(str(address[0]), address[1] if len(address) > 1 else "")
+
+    def judge(self, host: object, port: object) -> None:
+        """Refuse a destination about to be resolved or reached: a host name or an address, as a client gave it."""
+        if isinstance(host, bytes):
+            host = host.decode("ascii", "replace")
+        if host and not self.policy.allows_name(str(host)) and not self._known_address(str(host)):
+            self._refuse(f"{host}:{port}" if port else str(host))
 
     def remember(self, results: Iterable[tuple[Any, ...]]) -> None:
         """The addresses a declared host resolved to: a connection to them is allowed for a while."""
