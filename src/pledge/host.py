@@ -18,9 +18,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from pledge import schema
 from pledge.app import App
-from pledge.body_limit import BodyLimitMiddleware
+from pledge.body_limit import BodyLimits
 from pledge.connect.product_client import ProductRequestFailed
 from pledge.db import error_reason, is_disk_full
+from pledge.edge import Edge
 from pledge.egress import EgressRefused, UnsafePath
 from pledge.egress.socket_guard import EgressPolicy, SocketGuard, guarding
 from pledge.egress.sub_processors import declared_by_deployment
@@ -30,7 +31,7 @@ from pledge.forge.routes import PEER_PATH
 from pledge.jobs import JobRunner
 from pledge.jobs.health import JobHealthCollector, describe_late
 from pledge.logs import AccessLog
-from pledge.metrics import Metrics, MetricsMiddleware, route_template
+from pledge.metrics import Metrics, route_template
 from pledge.mounts import app_base_path
 from pledge.refusal import refusal, refused
 from pledge.runtime import Runtime
@@ -148,17 +149,24 @@ def create_host(
     # A slash redirect would be answered before authentication and repeat the query (a page load's `jwt`) in its
     # Location: a path that differs by its slash is a 404 like any other.
     host.router.redirect_slashes = False
-    bundles = {app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}
-    host.add_middleware(BodyLimitMiddleware, refused=refused, larger=bundles)
-    host.add_middleware(MetricsMiddleware, metrics=metrics, access=AccessLog())
     settings = runtime.settings
-    # Outermost: a plain-HTTP request is refused before any of it is read, and every answer gets the headers.
+    access = AccessLog()
+
+    def observe(method: str, template: str, status: int, seconds: float) -> None:
+        metrics.observe(method, template, status, seconds)
+        access(method, template, status, seconds)
+
     host.add_middleware(
-        HttpsOnly,
-        public_url=settings.public_url,
-        allow_plain=settings.dev_mode,
-        trusted_proxies=networks(settings.trusted_proxies),
-        hsts_max_age=settings.hsts_max_age,
+        Edge,
+        https=HttpsOnly(
+            public_url=settings.public_url,
+            allow_plain=settings.dev_mode,
+            trusted_proxies=networks(settings.trusted_proxies),
+            hsts_max_age=settings.hsts_max_age,
+        ),
+        refused=refused,
+        bodies=BodyLimits(larger={app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}),
+        observe=observe,
     )
     host.state.runtime = runtime
     return host

@@ -3,7 +3,6 @@ its route template, never by its concrete path, so neither a tenant nor a value 
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import accumulate
@@ -12,10 +11,10 @@ from typing import Final
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """Upper bounds (seconds) of the latency histogram's buckets: Prometheus's defaults."""
@@ -37,8 +36,8 @@ class Metrics:
         """Per route: a count per bucket (the last one past every bound), then the sum of the seconds."""
         self.registry.register(_RequestCollector(self._requests, self._latency))
 
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one request and its latency."""
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency (an :data:`pledge.edge.Observer`)."""
         key = (route, method, status)
         self._requests[key] = self._requests.get(key, 0) + 1
         latency = self._latency.get(route)
@@ -77,46 +76,6 @@ AccessWriter = Callable[[str, str, int, float], None]
 CLIENT_LEFT = 499
 """The status counted and logged for a request whose client left before it was answered (nginx's convention): no
 answer was sent."""
-
-
-class MetricsMiddleware:
-    """Counts requests by route template (``/apps/<key>/items/{item_id}``), never by concrete path, so no id leaks
-    into labels, and writes the access line by the same template (method, template, status, milliseconds).
-
-    The access line is written here rather than by uvicorn: uvicorn knows only the raw path, which can carry issue
-    keys, accountIds or e-mail addresses, and its line holds the client address and query string.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessWriter) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.access = access
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        root_path = scope.get("root_path", "")
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        except ClientDisconnect:
-            # The client left while its request waited (for a tenant's first load, say) and its body was read too
-            # late: nobody is there to answer, and it is no error of the server's.
-            status = CLIENT_LEFT
-        finally:
-            seconds = time.perf_counter() - started
-            template = route_template(scope, root_path)
-            self.metrics.observe(template, scope["method"], status, seconds)
-            self.access(scope["method"], template, status, seconds)
 
 
 def route_template(scope: Scope, root_path: str = "") -> str:

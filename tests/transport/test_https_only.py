@@ -1,4 +1,4 @@
-"""The HTTPS-only middleware at its boundary: any peer, any `X-Forwarded-Proto`, any `Host`, any path and query.
+"""The HTTPS-only policy at the host's edge: any peer, any `X-Forwarded-Proto`, any `Host`, any path and query.
 
 What a user relies on: a request reaches the app only over TLS or from a trusted proxy that says exactly `https`;
 anything else is a 308 to the configured public URL (page loads) or 403 `https_required`, never a 500; the redirect
@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
+from pledge.edge import Edge
+from pledge.refusal import refused
 from pledge.transport.https import LOOPBACK_PLAIN_PATHS, HttpsOnly, networks
 
 PUBLIC = "https://pledge.example.com"
@@ -34,8 +36,13 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"answered"})
 
 
+def _edge(*, hsts_max_age: int) -> Edge:
+    https = HttpsOnly(public_url=PUBLIC, allow_plain=False, trusted_proxies=TRUSTED, hsts_max_age=hsts_max_age)
+    return Edge(app, https=https, refused=refused)
+
+
 def call(scope: Scope) -> tuple[int, dict[bytes, list[bytes]], bytes]:
-    middleware = HttpsOnly(app, public_url=PUBLIC, allow_plain=False, trusted_proxies=TRUSTED, hsts_max_age=63_072_000)
+    middleware = _edge(hsts_max_age=63_072_000)
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -162,7 +169,7 @@ def test_only_tls_or_a_trusted_proxys_exact_https_reaches_the_app(
 
 
 def test_a_plain_websocket_is_closed_before_its_handshake() -> None:
-    middleware = HttpsOnly(app, public_url=PUBLIC, allow_plain=False, trusted_proxies=TRUSTED, hsts_max_age=1)
+    middleware = _edge(hsts_max_age=1)
     sent: list[Message] = []
 
     async def receive() -> Message:

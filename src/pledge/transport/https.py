@@ -13,7 +13,7 @@ from typing import Final
 from urllib.parse import quote
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pledge.errors import Refused
 from pledge.refusal import refused
@@ -44,44 +44,38 @@ def frame_ancestors(origin: str) -> str:
 
 
 class HttpsOnly:
-    """ASGI middleware: refuses plain HTTP (page loads 308 to the public https URL, other requests 403
-    ``https_required``) unless ``allow_plain`` (development mode, loopback only), and adds the security headers."""
+    """The HTTPS policy of every request: plain HTTP is refused (page loads 308 to the public https URL, other
+    requests 403 ``https_required``) unless ``allow_plain`` (development mode, loopback only), and every answer gets
+    the security headers. The host's edge (:mod:`pledge.edge`) applies it."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         public_url: str,
         allow_plain: bool,
         trusted_proxies: Sequence[Network],
         hsts_max_age: int,
     ) -> None:
-        self.app = app
         self.public_url = public_url.rstrip("/")
         self.allow_plain = allow_plain
         self.trusted_proxies = tuple(trusted_proxies)
-        self.hsts = f"max-age={hsts_max_age}; includeSubDomains".encode() if hsts_max_age > 0 else None
+        hsts = [(b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode())]
+        self._secure_headers = (*DEFAULT_HEADERS, *(hsts if hsts_max_age > 0 else []))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and not self.allow_plain and not is_https(scope, self.trusted_proxies):
-            await send({"type": "websocket.close", "code": 1008})  # before the handshake: answered 403
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        secure = is_https(scope, self.trusted_proxies)
-        if not secure and not self.allow_plain and not _loopback_operational(scope):
-            await self.refuse(scope)(scope, receive, send)
-            return
+    def headers_for(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...] | None:
+        """The security headers the answer to this request gets (HSTS over HTTPS only), or None when the request is
+        refused (:meth:`refuse` answers it)."""
+        if is_https(scope, self.trusted_proxies):
+            return self._secure_headers
+        if self.allow_plain or _loopback_operational(scope):
+            return DEFAULT_HEADERS
+        return None
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = secured_headers(message.get("headers", []), self.hsts if secure else None)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def refuse(self, scope: Scope) -> Response:
+    def refuse(self, scope: Scope) -> ASGIApp:
+        """The answer to a request :meth:`headers_for` refused: a closed WebSocket before its handshake (a 403), a
+        redirect for a page load, else ``https_required``."""
+        if scope["type"] == "websocket":
+            return _close_websocket
         path = scope.get("raw_path") or scope["path"].encode()
         if scope["method"] in ("GET", "HEAD") and _accepts_html(scope):
             # The query is dropped, not repeated: a page load's holds its JWT (already sent in the clear once).
@@ -94,6 +88,10 @@ class HttpsOnly:
         )
         response.headers.update(_HEADERS)
         return response
+
+
+async def _close_websocket(_scope: Scope, _receive: Receive, send: Send) -> None:
+    await send({"type": "websocket.close", "code": 1008})
 
 
 _PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
@@ -120,14 +118,21 @@ def is_https(scope: Scope, trusted_proxies: Sequence[Network]) -> bool:
     return len(said) == 1 and said[0].strip().lower() == b"https"
 
 
-def secured_headers(headers: Iterable[tuple[bytes, bytes]], hsts: bytes | None) -> list[tuple[bytes, bytes]]:
-    """The response's headers with the security headers it lacks, and every cookie made Secure, HttpOnly and
+def secured_headers(
+    headers: Iterable[tuple[bytes, bytes]], defaults: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with the security ``defaults`` it lacks, and every cookie made Secure, HttpOnly and
     SameSite (Lax unless the app chose)."""
-    result = [(name, _secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in headers]
+    result = list(headers)
+    if all(name.lower() not in _SECURED_NAMES for name, _ in result):  # the common answer: nothing to merge
+        return result + list(defaults)
+    result = [(name, _secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in result]
     present = {name.lower() for name, _ in result}
-    defaults = [*DEFAULT_HEADERS, *([(b"strict-transport-security", hsts)] if hsts is not None else [])]
     result += [(name, value) for name, value in defaults if name not in present]
     return result
+
+
+_SECURED_NAMES: Final = frozenset({b"set-cookie", b"strict-transport-security", *(name for name, _ in DEFAULT_HEADERS)})
 
 
 def _secure_cookie(value: bytes) -> bytes:

@@ -1,0 +1,95 @@
+"""The host's edge: the one ASGI layer around every route, applying what every request meets.
+
+In order: HTTPS only (:class:`~pledge.transport.https.HttpsOnly`: plain HTTP refused, the security headers on every
+answer), the body bound (:class:`~pledge.body_limit.BodyLimits`: read to its end, bounded, before an answer starts),
+and the request counted and its access line written by route template (:mod:`pledge.metrics`). One layer with one
+``send`` wrapper rather than a middleware each: every layer costs a call and a wrapper per message, on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pledge.body_limit import BodyLimits, BoundedBody
+from pledge.errors import Refused
+from pledge.metrics import CLIENT_LEFT, route_template
+from pledge.transport.https import HttpsOnly, secured_headers
+
+log = logging.getLogger("pledge.host")
+
+Observer = Callable[[str, str, int, float], None]
+"""Told of each answered request: method, route template, status, seconds (the metrics and the access line)."""
+
+
+def _unobserved(_method: str, _template: str, _status: int, _seconds: float) -> None:
+    pass
+
+
+class Edge:
+    """Applies ``https``, ``bodies`` and ``observe`` to every request ``app`` serves; ``refused`` answers a refusal
+    (the host's encoder)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        https: HttpsOnly,
+        refused: Callable[[Scope, Refused], ASGIApp],
+        bodies: BodyLimits | None = None,
+        observe: Observer = _unobserved,
+    ) -> None:
+        self.app = app
+        self.https = https
+        self.refused = refused
+        self.bodies = bodies or BodyLimits()
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        defaults = self.https.headers_for(scope)
+        if defaults is None:
+            await self.https.refuse(scope)(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        status = 500
+        bounded = self.bodies.bound(scope, receive)
+        body = bounded if isinstance(bounded, BoundedBody) else None
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = secured_headers(message.get("headers", ()), defaults)
+                if body is not None:
+                    await body.answer_starts()
+            await send(message)
+
+        try:
+            if isinstance(bounded, Refused):
+                # Refused unread: the connection closes rather than take in what was refused.
+                await self.refused(scope, bounded)(scope, receive, answer)
+            else:
+                await self.app(scope, receive if body is None else body.receive, answer)
+        except ClientDisconnect:
+            # The client left while its request waited (for a tenant's first load, say) and its body was read too
+            # late: nobody is there to answer, and it is no error of the server's.
+            status = CLIENT_LEFT
+        except Exception:
+            # The refusal raised for a body past the limit raced an answer that had already started (a file answer
+            # reads while it sends): the answer is cut short and the connection closes; there is nothing to report.
+            if body is None or not (body.overflowed and body.answering):
+                raise
+            log.info("cut an answer short: the request body passed %d bytes after it started", body.limit)
+        finally:
+            self.observe(scope["method"], route_template(scope, root_path), status, time.perf_counter() - started)
