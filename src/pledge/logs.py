@@ -14,8 +14,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
@@ -183,7 +182,7 @@ class JsonHandler(logging.StreamHandler[TextIO]):
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        with self._locked():
+        with self.lock:  # type: ignore[union-attr]  # Handler.__init__ made it
             self._pending.append(line)
             if loop is None:
                 self._write_pending()
@@ -195,7 +194,7 @@ class JsonHandler(logging.StreamHandler[TextIO]):
         super().emit(record)
 
     def flush(self) -> None:
-        with self._locked():
+        with self.lock:  # type: ignore[union-attr]
             self._write_pending()
             super().flush()
 
@@ -204,14 +203,6 @@ class JsonHandler(logging.StreamHandler[TextIO]):
             self.stream.write("".join(self._pending))
             self._pending.clear()
             self.stream.flush()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
 
 
 ACCESS_LOGGER: Final = "pledge.access"
