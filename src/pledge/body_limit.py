@@ -55,9 +55,10 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
 
 class BoundedBody:
     """A request body read through :meth:`receive`: past its limit the read raises the 413 refusal (or, once the answer
-    has started, tells the reader the client left). :meth:`answer_starts` reads what is left before an answer."""
+    has started, tells the reader the client left). :meth:`answer_starts` reads what is left before an answer.
+    ``left``: the client left before its body was read, so whatever answers it reaches nobody."""
 
-    __slots__ = ("_receive", "_received", "answering", "complete", "limit", "overflowed")
+    __slots__ = ("_receive", "_received", "answering", "complete", "left", "limit", "overflowed")
 
     def __init__(self, receive: Receive, limit: int) -> None:
         self._receive = receive
@@ -66,6 +67,7 @@ class BoundedBody:
         self.answering = False
         self.overflowed = False
         self.complete = False
+        self.left = False
 
     async def receive(self) -> Message:
         message = await self._receive()
@@ -80,7 +82,7 @@ class BoundedBody:
                     return {"type": "http.disconnect"}
                 raise too_large(self.limit)
         else:  # http.disconnect
-            self.complete = True
+            self.complete = self.left = True
         return message
 
     async def answer_starts(self) -> None:

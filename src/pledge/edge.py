@@ -68,6 +68,8 @@ class Edge:
 
         async def answer(message: Message) -> None:
             nonlocal status
+            if body is not None and body.left:
+                return  # the error middleware's 500 for the ClientDisconnect raised below: nobody is there
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = secured_headers(message.get("headers", ()), defaults)

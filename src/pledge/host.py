@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
-from typing import Final
+from functools import partial
+from typing import Any, Final
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from pledge import schema
 from pledge.app import App
@@ -136,7 +138,27 @@ def create_host(
         Route("/metrics", metrics.endpoint),
         *extra_routes,
     ]
-    host = Starlette(
+    settings = runtime.settings
+    access = AccessLog()
+
+    def observe(method: str, template: str, status: int, seconds: float) -> None:
+        metrics.observe(method, template, status, seconds)
+        access(method, template, status, seconds)
+
+    edge = partial(
+        Edge,
+        https=HttpsOnly(
+            public_url=settings.public_url,
+            allow_plain=settings.dev_mode,
+            trusted_proxies=networks(settings.trusted_proxies),
+            hsts_max_age=settings.hsts_max_age,
+        ),
+        refused=refused,
+        bodies=BodyLimits(larger={app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}),
+        observe=observe,
+    )
+    host = _Host(
+        edge,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -149,27 +171,20 @@ def create_host(
     # A slash redirect would be answered before authentication and repeat the query (a page load's `jwt`) in its
     # Location: a path that differs by its slash is a 404 like any other.
     host.router.redirect_slashes = False
-    settings = runtime.settings
-    access = AccessLog()
-
-    def observe(method: str, template: str, status: int, seconds: float) -> None:
-        metrics.observe(method, template, status, seconds)
-        access(method, template, status, seconds)
-
-    host.add_middleware(
-        Edge,
-        https=HttpsOnly(
-            public_url=settings.public_url,
-            allow_plain=settings.dev_mode,
-            trusted_proxies=networks(settings.trusted_proxies),
-            hsts_max_age=settings.hsts_max_age,
-        ),
-        refused=refused,
-        bodies=BodyLimits(larger={app_base_path(app.key) + PEER_IMPORT_PATH: MAX_TENANT_BUNDLE_BYTES for app in apps}),
-        observe=observe,
-    )
     host.state.runtime = runtime
     return host
+
+
+class _Host(Starlette):
+    """Starlette with the host's edge outside everything, its error middleware included: the answer to a fault of
+    the server gets the security headers and is counted like any other."""
+
+    def __init__(self, edge: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
+        super().__init__(**options)
+        self._edge = edge
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self._edge(super().build_middleware_stack())
 
 
 async def sweep_caches(runtime: Runtime) -> None:

@@ -116,6 +116,9 @@ def test_a_fault_is_a_json_500_without_a_traceback_in_the_answer(runtime: Runtim
     response = TestClient(create_host(runtime, [app]), raise_server_exceptions=False).get("/apps/faulty/fault")
     assert (response.status_code, response.json()["error"]) == (500, "internal_error")
     assert "keyring" not in response.text
+    # Answered outside Starlette's error middleware, and still through the host's edge: the headers are there.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
