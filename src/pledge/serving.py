@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from html import escape
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pledge.app import App, Auth, Endpoint, RequestContext
 from pledge.backup.backups import Backups, RetentionTiers
@@ -109,26 +108,42 @@ def _guarded(
     runtime: Runtime,
     *,
     framed: bool = False,
-) -> Any:
+) -> ASGIApp:
     """The route's handler behind its verifier. A ``framed`` page (the product shows it in an iframe) may be framed
     by the calling tenant's own site only."""
     verifier = verifiers.get(auth)
     if verifier is None and auth is not Auth.PUBLIC:
         raise ConfigurationError(f"no verifier for {auth.value!r} routes: this app cannot be served")
+    return _Guarded(app, endpoint, verifier, runtime, framed)
 
-    async def handle(request: Request) -> Response:
+
+class _Guarded:
+    """A route's ASGI app: its verifier, then its handler. An ASGI app rather than a request function, so Starlette
+    does not wrap it in a second exception layer: the host's error middleware answers what it lets through."""
+
+    __slots__ = ("app", "endpoint", "framed", "runtime", "verifier")
+
+    def __init__(self, app: App, endpoint: Endpoint, verifier: Verifier | None, runtime: Runtime, framed: bool) -> None:
+        self.app = app
+        self.endpoint = endpoint
+        self.verifier = verifier
+        self.runtime = runtime
+        self.framed = framed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (await self.answer(Request(scope, receive, send)))(scope, receive, send)
+
+    async def answer(self, request: Request) -> Response:
         identity: Identity | None = None
-        if verifier is not None:
+        if self.verifier is not None:
             try:
-                identity = await verifier(request)
+                identity = await self.verifier(request)
             except Refused as exc:
                 return refused(request.scope, exc)
-        response = as_response(await endpoint(RequestContext(request, identity, runtime, app)))
-        if framed and identity is not None:
+        response = as_response(await self.endpoint(RequestContext(request, identity, self.runtime, self.app)))
+        if self.framed and identity is not None:
             response.headers["Content-Security-Policy"] = frame_ancestors(_origin(identity.tenant.base_url))
         return response
-
-    return handle
 
 
 def _transparency_routes(app: App, runtime: Runtime, verifiers: Mapping[Auth, Verifier]) -> list[BaseRoute]:
