@@ -10,7 +10,9 @@ Sections, each a table with server CPU per request and its target beside it:
 - ``connect``: the Connect webhook (connect_auth's app: JWT + exact QSH, tenant state, parse the event, 204) on
   ``pledge serve`` and on ACE 11 + Express (bench/ace, installed by ``npm ci --ignore-scripts``), one tenant, then
   ``--tenants`` tenants each request from a random one (wrk picks one of the pre-signed tokens per request), on
-  SQLite and on a fresh PostgreSQL schema, also right after a restart (cold). Targets: one tenant ≥ 3 times ACE, many
+  SQLite and on a fresh PostgreSQL schema, also right after a restart (cold), as shipped (the tenant cache loaded
+  before the server listens: the load's time is printed, measured in this process) and with
+  ``PLEDGE_TENANT_PRELOAD=off``, with each one's resident set once ready. Targets: one tenant ≥ 3 times ACE, many
   tenants ≥ 80 % of one tenant (warm and cold) and ≥ 3 times ACE on the same many-tenant load;
 - ``forge``: the FIT route's added server CPU per request (over the bare route given the same requests) against one
   RSA-2048 signature check alone in this process (target ≤ twice), reusing bench/forge_auth.py;
@@ -31,11 +33,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import jwt
@@ -144,6 +147,18 @@ def install(sites: Sequence[Site], data_dir: Path, database_url: str | None) -> 
     finally:
         runtime.close()
     return time.perf_counter() - started
+
+
+def preload(data_dir: Path, database_url: str | None) -> tuple[int, float]:
+    """Load the server's tenant cache as ``pledge serve`` does at start, in this process: how many, in how long."""
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    runtime = Runtime.open(load_settings(data_dir=data_dir, **overrides))
+    try:
+        started = time.perf_counter()
+        loaded = runtime.connect_tenants.preload()
+        return loaded, time.perf_counter() - started
+    finally:
+        runtime.close()
 
 
 _TOKENS_SCRIPT = """
@@ -280,6 +295,37 @@ def _see_every_site(served: Served, tokens: Tokens, count: int, seconds: int) ->
         answered = start + tokens.load(served.url + PLEDGE_WEBHOOK, seconds, at_random=False, start=start).requests
 
 
+def cold_starts(
+    starts: Mapping[str, Callable[[], AbstractContextManager[Served]]], tokens: Tokens, options: Options
+) -> tuple[list[Row], dict[str, float]]:
+    """The many-tenant load right after a restart of each server of ``starts``, in turn, ``options.rounds`` times:
+    a row of each (its median round), and each one's median resident set once ready."""
+    runs: dict[str, list[LoadResult]] = {name: [] for name in starts}
+    cpu: dict[str, list[float]] = {name: [] for name in starts}
+    ready: dict[str, list[float]] = {name: [] for name in starts}
+    resident: dict[str, list[float]] = {name: [] for name in starts}
+    for _ in range(options.rounds):
+        for name, start in starts.items():
+            started = time.perf_counter()
+            with start() as restarted:
+                ready[name].append(time.perf_counter() - started)
+                resident[name].append(restarted.rss_bytes())
+                before = restarted.cpu_seconds()
+                result = tokens.load(restarted.url + PLEDGE_WEBHOOK, options.seconds)
+                cpu[name].append((restarted.cpu_seconds() - before) / max(result.requests, 1) * 1e6)
+                runs[name].append(result)
+    rows = [
+        Row(
+            name,
+            sorted(results, key=lambda run: run.rps)[len(results) // 2],
+            f"median of {len(results)} restarts, ready {median(ready[name]):.1f} s after start; "
+            f"server CPU {median(cpu[name]):.0f} µs/request",
+        )
+        for name, results in runs.items()
+    ]
+    return rows, {name: median(sizes) for name, sizes in resident.items()}
+
+
 def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | None]:
     sites = make_sites(options.tenants)
     targets: list[Target] = []
@@ -305,7 +351,11 @@ def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | Non
             with pledge_server() as served:
                 seen = Memory(at_start=served.rss_bytes())
                 seconds = install(sites, data_dir, database_url)
-                print(f"\n{engine}: {len(sites):,} tenants installed in {seconds:.0f} s")
+                loaded, preload_seconds = preload(data_dir, database_url)
+                print(
+                    f"\n{engine}: {len(sites):,} tenants installed in {seconds:.0f} s; {loaded:,} preloaded in "
+                    f"{preload_seconds:.2f} s (in this process, as pledge serve does before it serves)"
+                )
                 _see_every_site(served, pledge_tokens, len(sites), options.seconds)
                 seen.all_seen = served.rss_bytes()
                 webhook = served.url + PLEDGE_WEBHOOK
@@ -332,28 +382,24 @@ def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | Non
                     long_load = pledge_tokens.load(webhook, options.memory_seconds)
                     seen.loaded, seen.long_requests = served.rss_bytes(), long_load.requests
                     memory = seen
-            cold: list[LoadResult] = []
-            cold_cpu: list[float] = []
-            for _ in range(options.rounds):
-                with pledge_server() as restarted:
-                    before = restarted.cpu_seconds()
-                    result = pledge_tokens.load(restarted.url + PLEDGE_WEBHOOK, options.seconds)
-                    cold_cpu.append((restarted.cpu_seconds() - before) / max(result.requests, 1) * 1e6)
-                    cold.append(result)
-            median = sorted(cold, key=lambda run: run.rps)[len(cold) // 2]
-            rows.append(
-                Row(
-                    f"pledge serve, {len(sites):,} tenants, cold",
-                    median,
-                    f"median of {len(cold)} restarts; server CPU {sorted(cold_cpu)[len(cold_cpu) // 2]:.0f} µs/request",
-                )
-            )
+            cold_name = f"pledge serve, {len(sites):,} tenants, cold"
+            restarts = {
+                cold_name: pledge_server,
+                f"{cold_name}, preload off": partial(pledge_server, env=env | {"PLEDGE_TENANT_PRELOAD": "off"}),
+            }
+            cold_rows, at_ready = cold_starts(restarts, pledge_tokens, options)
+            rows += cold_rows
             print_table(rows, title=f"== serve: Connect webhook, {engine}")
+            preloaded, not_preloaded = at_ready.values()
+            print(
+                f"resident set once ready: {preloaded / MIB:.1f} MiB preloaded, {not_preloaded / MIB:.1f} MiB not: "
+                f"{(preloaded - not_preloaded) / len(sites) / 1024:.1f} KiB per preloaded tenant"
+            )
             by_name = {row.name: row.result.rps for row in rows}
             if not ace_many:
                 ace_many = {"one": by_name["ACE 11, one tenant"], "many": by_name[f"ACE 11, {len(sites):,} tenants"]}
             one, many = by_name["pledge serve, one tenant"], by_name[f"pledge serve, {len(sites):,} tenants"]
-            cold_rps = by_name[f"pledge serve, {len(sites):,} tenants, cold"]
+            cold_rps = by_name[cold_name]
             targets += [
                 Target(f"{engine}: one tenant, pledge serve / ACE", one / ace_many["one"], ACE_TARGET),
                 Target(f"{engine}: many tenants / one tenant", many / one, MANY_TARGET),

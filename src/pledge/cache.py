@@ -43,8 +43,8 @@ class BoundedCache(dict[K, V]):
 
 
 class ExpiringCache(Generic[H, V]):
-    """At most ``limit`` entries, each valid ``ttl`` seconds from its ``put``; when full, the least recently used
-    goes first.
+    """At most ``limit`` entries, each valid ``ttl`` seconds from its ``put`` (or its own, shorter, time); when full,
+    the least recently used goes first.
 
     An expired entry is dropped when it is read, and a sweep drops every expired one: on any call once ``ttl`` has
     passed since the last sweep, or when the owner calls :meth:`sweep` (the host does, on a timer), so a secret
@@ -78,9 +78,11 @@ class ExpiringCache(Generic[H, V]):
             self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: H, value: V) -> V:
+    def put(self, key: H, value: V, *, ttl: float | None = None) -> V:
+        """Hold ``value`` for ``ttl`` seconds (the cache's own by default; a shorter one spreads the expiries of
+        entries put together, so they are not all read again at once)."""
         now = self._monotonic()
-        self._entries[key] = (now + self.ttl, value)
+        self._entries[key] = (now + (self.ttl if ttl is None else ttl), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.limit:
             try:

@@ -254,6 +254,11 @@ class Settings(BaseSettings):
         description="How long a cached tenant is kept before it is read again: other instances' changes reach it "
         "within the tenant changes poll, so this only bounds what an unnumbered change (an import) waits for.",
     )
+    tenant_preload: bool = Field(
+        default=True,
+        description="Load every active Connect tenant (as many as the tenant cache holds) into memory before the "
+        "server starts serving, so a restart does not make each site's first request read the database.",
+    )
     key_cache_size: int = Field(
         default=20_000, ge=1, description="Unwrapped tenant data keys kept in memory: at least the active tenants."
     )

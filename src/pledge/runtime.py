@@ -53,10 +53,13 @@ class Runtime:
     tenant_data: TenantDataSet = field(init=False, repr=False)
     """Everything a tenant owns, exported, imported or deleted as one (see :mod:`pledge.tenantdata`)."""
     tenant_changes: TenantChangeWatcher = field(init=False, repr=False)
-    """Forgets cached tenants that other instances changed (see :mod:`pledge.trust.tenant_changes`)."""
+    """Fills the tenant cache at the first poll, then forgets cached tenants that other instances changed (see
+    :mod:`pledge.trust.tenant_changes`)."""
 
     def __post_init__(self) -> None:
-        self.tenant_changes = TenantChangeWatcher(self.tenants, self.connect_tenants)
+        self.tenant_changes = TenantChangeWatcher(
+            self.tenants, self.connect_tenants, preload=self.settings.tenant_preload
+        )
         self.tenant_data = TenantDataSet(self.engine, [*TENANT_ROWS, self.vault.tenant_keys(), RECORD_ROWS])
 
     @classmethod

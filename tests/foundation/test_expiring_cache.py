@@ -39,3 +39,13 @@ def test_expired_entries_nobody_reads_leave_at_the_next_sweep() -> None:
     clock.advance(timedelta(seconds=6))
     cache.put("other", "y")  # the first call after a TTL sweeps on its own
     assert "kept" not in cache and "other" in cache
+
+
+def test_an_entry_put_with_its_own_time_expires_then_and_leaves_at_the_sweep() -> None:
+    clock = FrozenClock()
+    cache: ExpiringCache[str, str] = ExpiringCache(10, 5, monotonic=clock.timestamp)
+    cache.put("early", "secret", ttl=2)
+    cache.put("default", "secret")
+    clock.advance(timedelta(seconds=2))
+    assert cache.sweep() == 1
+    assert "early" not in cache and cache.get("default") == "secret"

@@ -168,3 +168,22 @@ def test_a_shred_on_another_instance_reaches_this_one_within_the_cache_ttl(
         this.decrypt("tenant-a", AAD, ciphertext)
     with pytest.raises(KeyShredded):
         this.encrypt("tenant-a", AAD, b"written after the purge")
+
+
+def test_many_secrets_unseal_at_once_as_one_by_one_and_the_unreadable_are_left_out(
+    vault: Vault, engine: Engine, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(envelope, "TENANTS_PER_KEY_READ", 2)  # several reads, a tenant's keys possibly split
+    sealed = {f"tenant-{n}": vault.seal(f"tenant-{n}", "secret", f"secret {n}".encode()) for n in range(5)}
+    vault.rotate_data_key("tenant-1")  # its secret stays sealed under version 1
+    sealed["tenant-2"] = vault.seal("tenant-2", "secret", b"resealed")
+    vault.shred("tenant-3")
+    altered = bytearray(sealed["tenant-4"])
+    altered[-1] ^= 1
+    sealed["tenant-4"] = bytes(altered)
+    sealed["tenant-5"] = vault.seal("tenant-5", "another name", b"not this secret")
+    fresh = Vault(engine, LocalKeyring(tmp_path / "keyring.json"), clock)  # nothing cached: every key read
+    opened = fresh.unseal_many("secret", sealed)
+    assert opened == {"tenant-0": b"secret 0", "tenant-1": b"secret 1", "tenant-2": b"resealed"}
+    assert fresh.cached_keys() == 0  # each key used once, not kept
+    assert {tenant_id: fresh.unseal(tenant_id, "secret", sealed[tenant_id]) for tenant_id in opened} == opened

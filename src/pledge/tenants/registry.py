@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -179,6 +179,10 @@ class SecretSealer(Protocol):
 
     def unseal(self, tenant_id: str, name: str, sealed: bytes) -> bytes: ...
 
+    def unseal_many(self, name: str, sealed: Mapping[str, bytes]) -> dict[str, bytes]:
+        """By tenant id, leaving out the secrets that do not open."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
@@ -211,6 +215,16 @@ _CONNECT_INSTALLATION: Final = select(tenants_table).where(
 )
 """A Connect request's tenant and sealed secret in one indexed lookup (the unique (app_key, client_key) index).
 Built once: building the clause per call cost more than running it (cProfile of a tenant-cache miss)."""
+
+_ACTIVE_CONNECT_INSTALLATIONS: Final = (
+    select(tenants_table)
+    .where(
+        tenants_table.c.client_key.is_not(None)
+        & tenants_table.c.shared_secret.is_not(None)
+        & tenants_table.c.state.in_([TenantState.INSTALLED.value, TenantState.ENABLED.value])
+    )
+    .limit(bindparam("limit"))
+)
 
 
 class TenantRegistry:
@@ -386,6 +400,15 @@ class TenantRegistry:
             raise TenantNotFound("no such tenant")
         tenant = _tenant(row)
         return tenant, self._sealer.unseal(tenant.id, _SHARED_SECRET, row["shared_secret"]).decode()
+
+    def active_connect_installations(self, limit: int) -> Sequence[tuple[Tenant, str]]:
+        """Up to ``limit`` active Connect installations (installed or enabled), each with its shared secret unsealed:
+        what a starting instance loads into its tenant cache. One query for the tenants, the vault's few for their
+        data keys; a tenant whose secret does not open (its keys shredded) is left out."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(_ACTIVE_CONNECT_INSTALLATIONS, {"limit": limit}).mappings().all()
+        opened = self._sealer.unseal_many(_SHARED_SECRET, {row["id"]: row["shared_secret"] for row in rows})
+        return [(_tenant(row), opened[row["id"]].decode()) for row in rows if row["id"] in opened]
 
     def shared_secret(self, tenant_id: str) -> str:
         with self._engine.connect() as connection:

@@ -11,6 +11,10 @@ thousands of sites still hits; it bounds only what no change number announces (a
 Sized by ``PLEDGE_TENANT_CACHE_SIZE``, least recently used first out; an expired entry, its secret included,
 leaves memory when it is read or at the next sweep (:class:`~pledge.cache.ExpiringCache`).
 
+A starting instance fills it with every active installation before it serves (:meth:`ConnectTenantCache.preload`,
+called by the tenant changes watcher's first poll): a restart would otherwise send the first request of every site to
+the database, each a query, a key unwrap and an AES-GCM open on the store threads, at a fraction of the warm rate.
+
 A clientKey that is not installed is remembered as unknown for the same TTL (bounded separately, so a flood of
 made-up keys cannot push out real tenants): an unauthenticated caller repeating one cannot reach the database with
 it, and its refusal takes the time of a cached lookup, as a known tenant's does.
@@ -52,7 +56,8 @@ class ConnectTenant:
 
 
 class ConnectTenantCache:
-    """Tenant + shared secret by (app key, clientKey): ``get`` reads memory, ``load`` the database, ``fetch`` both.
+    """Tenant + shared secret by (app key, clientKey): ``get`` reads memory, ``load`` the database, ``fetch`` both;
+    ``preload`` loads every active tenant at start.
 
     ``threads`` runs the loads of :meth:`fetch` (the runtime gives its store threads, as many as the database pool
     keeps connections, so concurrent misses queue for a pooled connection rather than open new ones); ``None``: the
@@ -98,6 +103,25 @@ class ConnectTenantCache:
             self._unknown.pop(key)
             self._entries.put(key, value)
         return value
+
+    def preload(self) -> int:
+        """Load every active installation, as many as the cache holds; how many were loaded.
+
+        Their expiries are spread evenly over the TTL rather than all at its end, when every request would miss at
+        once: each is read again when its tenant next sends something after its time, as entries loaded by requests
+        are. A host calls it through :class:`~pledge.trust.tenant_changes.TenantChangeWatcher`'s first poll, which
+        forgets any change that lands while this reads (see there).
+        """
+        ttl = self._entries.ttl
+        if ttl == 0:  # a cache told to keep nothing
+            return 0
+        installations = self._registry.active_connect_installations(self._entries.limit)
+        for n, (tenant, secret) in enumerate(installations, 1):
+            assert tenant.client_key is not None  # a Connect installation's, by the query
+            self._entries.put(
+                (tenant.app_key, tenant.client_key), ConnectTenant(tenant, secret), ttl=ttl * n / len(installations)
+            )
+        return len(installations)
 
     def known_unknown(self, app_key: str, client_key: str) -> bool:
         """True while ``client_key`` is remembered as not installed (then :meth:`fetch` answers None at once)."""

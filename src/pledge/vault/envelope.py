@@ -20,7 +20,8 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -45,6 +46,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import Row as SqlRow
 
 from pledge.cache import ExpiringCache
 from pledge.clock import Clock
@@ -52,7 +54,7 @@ from pledge.db import UtcDateTime, metadata
 from pledge.errors import PledgeError
 from pledge.tenantdata import Row, TableRows
 from pledge.vault.aead import NONCE_BYTES, TAG_BYTES, VERSION, CiphertextInvalid, length_prefix, length_prefixed
-from pledge.vault.keyring import Keyring, WrappedKey
+from pledge.vault.keyring import Keyring, KeyringError, WrappedKey
 
 _HEADER = struct.Struct(">BI")
 RECORD_PURPOSE = "pledge/aad/1"
@@ -63,6 +65,8 @@ _MIN_LENGTH = _BODY_START + TAG_BYTES
 DEFAULT_CACHE_SIZE = 20_000
 """Unwrapped keys kept in memory (``PLEDGE_KEY_CACHE_SIZE``): enough for every active tenant of a busy instance,
 bounded for the rest."""
+TENANTS_PER_KEY_READ: Final = 500
+"""Tenants whose data keys :meth:`Vault.unseal_many` reads in one query (far below SQLite's bound parameters)."""
 CACHE_TTL_SECONDS = 30.0
 """How long an instance trusts what it remembers of a tenant's keys (unwrapped keys, current version) before it
 reads ``data_keys`` again: a rotation, or a shred, on another instance takes effect here within this time."""
@@ -82,6 +86,10 @@ data_keys_table = Table(
 _DATA_KEY: Final = select(data_keys_table.c.kek_id, data_keys_table.c.wrapped_key).where(
     data_keys_table.c.tenant_id == bindparam("tenant_id"), data_keys_table.c.version == bindparam("version")
 )
+
+_DATA_KEYS_OF: Final = select(
+    data_keys_table.c.tenant_id, data_keys_table.c.version, data_keys_table.c.kek_id, data_keys_table.c.wrapped_key
+).where(data_keys_table.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)))
 
 shredded_tenants_table = Table(
     "shredded_tenants",
@@ -263,10 +271,31 @@ class Vault:
         return self._key(tenant_id, key_version).blind_index(_index_scope(tenant_id, collection, field), value)
 
     def seal(self, tenant_id: str, name: str, plaintext: bytes) -> bytes:
-        return self.encrypt(tenant_id, Aad("_tenant", tenant_id, name), plaintext)
+        return self.encrypt(tenant_id, _secret_aad(tenant_id, name), plaintext)
 
     def unseal(self, tenant_id: str, name: str, sealed: bytes) -> bytes:
-        return self.decrypt(tenant_id, Aad("_tenant", tenant_id, name), sealed)
+        return self.decrypt(tenant_id, _secret_aad(tenant_id, name), sealed)
+
+    def unseal_many(self, name: str, sealed: Mapping[str, bytes]) -> dict[str, bytes]:
+        """:meth:`unseal` of the secret ``name`` of many tenants, given and returned by tenant id: their data keys
+        read ``TENANTS_PER_KEY_READ`` tenants a query, each used once and not cached (a store call derives what it
+        needs as usual). A tenant whose secret does not open — keys shredded, ciphertext or wrap altered — is left
+        out: :meth:`unseal` says why when it is asked for that tenant."""
+        versions: dict[str, int] = {}
+        for tenant_id, ciphertext in sealed.items():
+            with suppress(CiphertextInvalid):
+                versions[tenant_id] = ciphertext_key_version(ciphertext)
+        tenant_ids = list(versions)
+        opened: dict[str, bytes] = {}
+        with self._engine.connect() as connection:
+            for start in range(0, len(tenant_ids), TENANTS_PER_KEY_READ):
+                chunk = tenant_ids[start : start + TENANTS_PER_KEY_READ]
+                for key in connection.execute(_DATA_KEYS_OF, {"tenant_ids": chunk}):
+                    # Only the key each secret was sealed with, not the tenant's older or newer ones.
+                    if key.version == versions[key.tenant_id]:
+                        with suppress(CiphertextInvalid, KeyringError):
+                            opened[key.tenant_id] = self._open_secret(key, name, sealed[key.tenant_id])
+        return opened
 
     def key_version(self, tenant_id: str) -> int:
         """The version new ciphertexts of this tenant are written with; creates the first key when there is none.
@@ -410,6 +439,17 @@ class Vault:
         self._keys.put(tenant_id, version, key)
         return key
 
+    def _open_secret(self, key: SqlRow[str, int, str, bytes], name: str, ciphertext: bytes) -> bytes:
+        """Open a tenant's sealed secret with the data key it was sealed with (``key``, a row of
+        ``_DATA_KEYS_OF``), unwrapped here and used once."""
+        tenant_id, version = key.tenant_id, key.version
+        data_key = self._keyring.unwrap(WrappedKey(key.kek_id, key.wrapped_key), data_key_context(tenant_id, version))
+        aad = _secret_aad(tenant_id, name).encode(tenant_id, version)
+        try:
+            return AESGCM(data_key).decrypt(ciphertext[_HEADER.size : _BODY_START], ciphertext[_BODY_START:], aad)
+        except InvalidTag:
+            raise CiphertextInvalid(f"the secret {name} does not belong to tenant {tenant_id}") from None
+
     def _latest_version(self, tenant_id: str) -> int | None:
         with self._engine.connect() as connection:
             latest: int | None = connection.execute(
@@ -485,6 +525,11 @@ def ciphertext_key_version(ciphertext: bytes) -> int:
     if fmt != VERSION:
         raise CiphertextInvalid(f"unknown ciphertext format {fmt}")
     return int(version)
+
+
+def _secret_aad(tenant_id: str, name: str) -> Aad:
+    """Where a tenant's sealed secret lives: a record of the reserved ``_tenant`` collection."""
+    return Aad("_tenant", tenant_id, name)
 
 
 def _lock_tenant(connection: Connection, tenant_id: str) -> None:
