@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Router
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +28,7 @@ from pledge.errors import ConfigurationError, Refused
 from pledge.forge.installations import forge_tenant_data
 from pledge.forge.mounting import forge_routes
 from pledge.forge.requests import ForgeRequestVerifier
+from pledge.json_answer import JsonAnswer
 from pledge.legal import TRANSPARENCY_JSON_PATH, TRANSPARENCY_PAGE_PATH, LegalRequests
 from pledge.refusal import refused
 from pledge.runtime import Runtime
@@ -159,7 +160,7 @@ def _transparency_routes(app: App, runtime: Runtime, verifiers: Mapping[Auth, Ve
         return [record.as_json() for record in told]
 
     async def as_json(context: RequestContext) -> Response:
-        return JSONResponse({"legal_requests": await records(context)})
+        return JsonAnswer({"legal_requests": await records(context)})
 
     async def as_page(context: RequestContext) -> Response:
         return HTMLResponse(transparency_page(await records(context)))
@@ -209,7 +210,7 @@ def as_response(result: object) -> Response:
         return Response(status_code=204)
     if isinstance(result, str):
         return HTMLResponse(result)
-    return JSONResponse(result)
+    return JsonAnswer(result)
 
 
 def _origin(url: str) -> str:
