@@ -111,9 +111,8 @@ class ForgeRequestVerifier:
         jwks = JwksCache(settings.forge_jwks_url, runtime.egress, runtime.clock)
         staging = settings.forge_staging_jwks_url
         staging_jwks = None if staging is None else JwksCache(staging, runtime.egress, runtime.clock)
-        self.fit = FitVerifier(
-            config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks, shared_uses=SharedTokenUses(runtime.engine)
-        )
+        shared_uses = SharedTokenUses(runtime.engine, runtime.store_threads)
+        self.fit = FitVerifier(config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks, shared_uses=shared_uses)
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = held_app_tokens(runtime, app)
         self._resolved: dict[str, _Resolution] = {}
