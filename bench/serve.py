@@ -365,7 +365,7 @@ def connect(options: Options, scratch: Path) -> tuple[list[Target], Memory | Non
 
 def forge(options: Options) -> list[Target]:
     tokens = FITS_PER_SECOND * (options.seconds * options.rounds + 2)
-    figures = forge_auth.measure(duration=options.seconds, rounds=options.rounds, token_count=tokens)
+    figures = forge_auth.measure(options.seconds, options.rounds, tokens, server="pledge serve")
     added = figures.fit_cpu_us - figures.bare_cpu_us
     rows = [
         replace(figures.rows[0], note=f"{figures.rows[0].note}; server CPU {figures.bare_cpu_us:.0f} µs/request"),
