@@ -2,9 +2,10 @@
 
 Each process remembers the ``jti``s it accepted (:class:`pledge.trust.forge_fit.FitVerifier`), which catches a
 replay to the same process without a round trip. This memory is what makes the rule hold across instances: a
-``jti`` is recorded, as the SHA-256 digest of the app id and the ``jti`` (never the token), until its token expires;
-an insert that meets the same digest is a replay. Expired digests are deleted by the ``forge-token-uses-sweep`` job:
-a token is refused for its expiry anyway, so they only take space.
+``jti`` is recorded, as the SHA-256 digest of the app id and the ``jti`` (never the token), until its token expires
+(the latest expiry of the batch it was written with); an insert that meets the same digest is a replay. Expired
+digests are deleted by the ``forge-token-uses-sweep`` job: a token is refused for its expiry anyway, so they only
+take space.
 
 Every Forge call waits for its ``jti`` to be recorded, so the calls share the writing (group commit): the uses that
 arrive while one transaction is being written go together into the next, one thread hop and one commit for all of
