@@ -35,6 +35,7 @@ from bench.harness import (
     CpuPerRequest,
     LoadResult,
     Row,
+    Server,
     interleave,
     parse_wrk,
     pinned,
@@ -168,12 +169,25 @@ def rsa_check_us(site: ForgeSite, token: str, repeat: int = 2000) -> float:
     return sorted(batches)[2]
 
 
-def measure(duration: int = DURATION, rounds: int = ROUNDS, token_count: int = TOKENS) -> ForgeFigures:
-    """The bare and FIT routes of one server, interleaved; ``token_count`` FITs must outlast every FIT load."""
+def measure(
+    duration: int = DURATION,
+    rounds: int = ROUNDS,
+    token_count: int = TOKENS,
+    *,
+    server: Server = "uvicorn",
+    database_url: str | None = None,
+) -> ForgeFigures:
+    """The bare and FIT routes of one server, interleaved; ``token_count`` FITs must outlast every FIT load.
+
+    ``server="pledge serve"`` runs the real command (access log, its event loop) instead of the host under uvicorn;
+    ``database_url`` puts its database elsewhere than SQLite in its data directory.
+    """
     site = ForgeSite(APP_ID)
     with site.serve():
-        env = {"PLEDGE_FORGE_JWKS_URL": site.jwks_url, "PLEDGE_ATLASSIAN_API_URL": site.base_url}
-        with serve("bench.forge_auth:create_app", factory=True, env=env, ready_path="/healthz") as served:
+        env = site.pledge_environment() | ({"PLEDGE_DATABASE_URL": database_url} if database_url else {})
+        shipped = server == "pledge serve"
+        target = "bench.forge_auth:app" if shipped else "bench.forge_auth:create_app"
+        with serve(target, factory=not shipped, server=server, env=env, ready_path="/healthz") as served:
             installation = site.new_installation()
             attempts = asyncio.run(site.install(f"{served.url}{BASE}/forge/lifecycle/installed", installation))
             if attempts[-1].status != 200:

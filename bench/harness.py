@@ -33,6 +33,7 @@ from starlette.applications import Starlette
 
 from pledge import schema
 from pledge.app import App
+from pledge.cli.serve import keep_for_good
 from pledge.config import load_settings, mask_passwords
 from pledge.host import create_host
 from pledge.runtime import Runtime
@@ -398,8 +399,11 @@ def pledge_host(*apps: App) -> Starlette:
     """The Pledge host serving ``apps``, as ``pledge serve`` builds it, for a ``--factory`` target in a child.
 
     Settings come from the child's environment (``PLEDGE_DATA_DIR`` set by :func:`serve`); the schema is upgraded
-    first, so the parent can seed rows through ``Served.data_dir`` once the server is ready.
+    first, so the parent can seed rows through ``Served.data_dir`` once the server is ready; what start-up built is
+    left out of the collector's full passes, as ``pledge serve`` leaves it (:func:`pledge.cli.serve.keep_for_good`).
     """
     runtime = Runtime.open(load_settings())
     schema.upgrade(runtime.engine)
-    return create_host(runtime, apps)
+    host = create_host(runtime, apps)
+    keep_for_good()
+    return host

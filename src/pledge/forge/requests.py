@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -44,6 +44,9 @@ USER_TOKEN_HEADER = "x-forge-oauth-user"  # noqa: S105 - a header name
 _SYSTEM_TOKEN_NAME, _USER_TOKEN_NAME = SYSTEM_TOKEN_HEADER.encode(), USER_TOKEN_HEADER.encode()
 # ``app.module.type`` of a FIT Forge mints for anything but a frontend (UI module) invocation.
 TRIGGER_MODULE_TYPE = "core:endpoint"
+# Where a verified call waits for its handler: in the scope, as the checked JSON body does (Starlette's
+# ``request.state`` would build a State object per request for it).
+FORGE_CALL: Final = "pledge.forge_call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ def held_app_tokens(runtime: Runtime, app: App) -> TokenCache:
 
 def forge_call(context: RequestContext) -> ForgeCall:
     """The :class:`ForgeCall` of a request served behind ``Auth.FORGE``."""
-    call = getattr(context.request.state, "forge_call", None)
+    call = context.request.scope.get(FORGE_CALL)
     if not isinstance(call, ForgeCall):
         raise PledgeError("forge_call() is only available on routes declared with auth=Auth.FORGE")
     return call
@@ -111,9 +114,8 @@ class ForgeRequestVerifier:
         jwks = JwksCache(settings.forge_jwks_url, runtime.egress, runtime.clock)
         staging = settings.forge_staging_jwks_url
         staging_jwks = None if staging is None else JwksCache(staging, runtime.egress, runtime.clock)
-        self.fit = FitVerifier(
-            config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks, shared_uses=SharedTokenUses(runtime.engine)
-        )
+        shared_uses = SharedTokenUses(runtime.engine, runtime.store_threads)
+        self.fit = FitVerifier(config.app_id, jwks, runtime.clock, staging_jwks=staging_jwks, shared_uses=shared_uses)
         self.installations = Installations(runtime, app.key, app.product.value)
         self.tokens = held_app_tokens(runtime, app)
         self._resolved: dict[str, _Resolution] = {}
@@ -129,7 +131,7 @@ class ForgeRequestVerifier:
             await run_in_threadpool(self._observe, resolution, invocation)
         system, user = self.hold_tokens(request, tenant, invocation)
         await self._read_body(request, invocation)
-        request.state.forge_call = ForgeCall(invocation, tenant, self.runtime, system, user)
+        request.scope[FORGE_CALL] = ForgeCall(invocation, tenant, self.runtime, system, user)
         return Identity(tenant=tenant, account_id=invocation.principal, claims=invocation.claims)
 
     async def _read_body(self, request: Request, invocation: Invocation) -> None:

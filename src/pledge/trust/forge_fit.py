@@ -16,8 +16,10 @@ only when the deployment configured one; production FITs never against staging k
 Replay: a FIT lives about 25 seconds; each ``jti`` (when present) is accepted once within its lifetime. Forge mints
 a new FIT for every invocation, retries included, so a second sighting of a ``jti`` is a replay, not a retry. Each
 process remembers the ``jti``s it accepted (a replay to the same process is refused without a round trip), and the
-database remembers them for every instance (:mod:`pledge.trust.fit_uses`): a token captured on its way to one
-instance is refused by all the others too. Both hold each ``jti`` until its token expires, no longer.
+database remembers them for every instance (:mod:`pledge.trust.fit_uses`, calls arriving together recorded in one
+transaction): a token captured on its way to one instance is refused by all the others too. A call whose ``jti``
+cannot be recorded fails with the database's error (503): it is never accepted unrecorded. The process holds each
+``jti`` until its token expires, the database until the latest expiry of the batch it was recorded with.
 
 Every Forge call pays for this module, so it does the work once: the token is split once, a header already seen
 (Forge signs every FIT with the same few headers) is not decoded again (the verifier owns that cache).
@@ -36,7 +38,6 @@ from typing import Any
 import httpx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
-from starlette.concurrency import run_in_threadpool
 
 from pledge.clock import Clock
 from pledge.egress import EgressRefused, OutboundClient
@@ -272,7 +273,7 @@ class FitVerifier:
             until = expires + self._leeway
             self._remember(invocation.jti, until, now)
             shared = self._shared_uses
-            if shared is not None and not await run_in_threadpool(shared.use_once, self.app_id, invocation.jti, until):
+            if shared is not None and not await shared.use_once(self.app_id, invocation.jti, until):
                 raise _replayed()
         return invocation
 
