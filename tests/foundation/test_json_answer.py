@@ -34,3 +34,7 @@ def test_the_answer_is_compact_utf_8_with_its_media_type() -> None:
     answer = JsonAnswer({"error": "refused", "message": "été"}, status_code=403)
     assert answer.body == '{"error":"refused","message":"été"}'.encode()
     assert (answer.status_code, answer.media_type) == (403, "application/json")
+
+
+def test_a_number_json_cannot_hold_is_sent_as_null() -> None:
+    assert JsonAnswer({"ratio": float("nan"), "limit": float("inf")}).body == b'{"ratio":null,"limit":null}'
