@@ -91,7 +91,7 @@ def run_backup(
             partial(backup_format.segment_entry, backup_format.PLATFORM_SEGMENT, "", 0, rows=rows),
             keep_until,
         )
-        _pause_for_tests()
+        _pause_for_tests(uploads)
         if progress:
             progress(1, total)
         key_part = backups.vault.tenant_keys()
@@ -267,10 +267,14 @@ class _Uploads:
         self._pending.append(future)
         self._done.append(future)
 
-    def finish(self) -> list[Segment]:
-        """Every segment's entry, in the order submitted, once all are put."""
+    def wait(self) -> None:
+        """Return once every segment submitted so far is put; raise the first failure."""
         while self._pending:
             self._pending.popleft().result()
+
+    def finish(self) -> list[Segment]:
+        """Every segment's entry, in the order submitted, once all are put."""
+        self.wait()
         return [future.result() for future in self._done]
 
 
@@ -286,9 +290,10 @@ def _int(value: object) -> int:
     return value
 
 
-def _pause_for_tests() -> None:
+def _pause_for_tests(uploads: _Uploads) -> None:
     marker = os.environ.get(AFTER_FIRST_SEGMENT_HOOK)
     if marker:
+        uploads.wait()  # the segment is put on a thread: the test looks for it once the marker is there
         with open(marker, "w") as handle:
             handle.write("paused")
         signal.pause()
