@@ -55,7 +55,8 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
 
 class BoundedBody:
     """A request body read through :meth:`receive`: past its limit the read raises the 413 refusal (or, once the answer
-    has started, tells the reader the client left). :meth:`answer_starts` reads what is left before an answer.
+    has started, tells the reader the client left). :meth:`drain` reads what is left before an answer (the
+    edge asks :meth:`answer_starts` whether it must).
     ``left``: the client left before its body was read, so whatever answers it reaches nobody."""
 
     __slots__ = ("_receive", "_received", "answering", "complete", "left", "limit", "overflowed")
@@ -85,12 +86,12 @@ class BoundedBody:
             self.complete = self.left = True
         return message
 
-    async def answer_starts(self) -> None:
+    def answer_starts(self) -> bool:
+        """Marks the answer as started; whether the rest of the body must still be read first (:meth:`drain`)."""
         self.answering = True
-        if not self.complete:
-            await self._drain()
+        return not self.complete
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         # Past the limit the connection closes with the rest unread: a refusal is read, an endless body is not.
         with anyio.move_on_after(DRAIN_SECONDS):
             while not self.complete and self._received <= self.limit:

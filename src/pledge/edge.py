@@ -73,8 +73,8 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = secured_headers(message.get("headers", ()), defaults)
-                if body is not None:
-                    await body.answer_starts()
+                if body is not None and body.answer_starts():
+                    await body.drain()
             await send(message)
 
         try:

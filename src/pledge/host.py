@@ -36,6 +36,7 @@ from pledge.logs import AccessLog
 from pledge.metrics import Metrics, route_template
 from pledge.mounts import app_base_path
 from pledge.refusal import refusal, refused
+from pledge.routing import IndexedRouter
 from pledge.runtime import Runtime
 from pledge.serving import build_app
 from pledge.store import ConcurrentUpdate, InvalidValue, PersonalDataRefused, RecordNotFound, UndeclaredData
@@ -168,19 +169,22 @@ def create_host(
             Exception: internal_error,
         },
     )
-    # A slash redirect would be answered before authentication and repeat the query (a page load's `jwt`) in its
-    # Location: a path that differs by its slash is a 404 like any other.
-    host.router.redirect_slashes = False
     host.state.runtime = runtime
     return host
 
 
 class _Host(Starlette):
     """Starlette with the host's edge outside everything, its error middleware included: the answer to a fault of
-    the server gets the security headers and is counted like any other."""
+    the server gets the security headers and is counted like any other. Its router finds a fixed path's route by a
+    lookup (:mod:`pledge.routing`)."""
 
-    def __init__(self, edge: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
+    def __init__(
+        self, edge: Callable[[ASGIApp], ASGIApp], *, routes: Sequence[BaseRoute], lifespan: Any, **options: Any
+    ) -> None:
         super().__init__(**options)
+        # No slash redirects: one would be answered before authentication and repeat the query (a page load's `jwt`)
+        # in its Location. A path that differs by its slash is a 404 like any other.
+        self.router = IndexedRouter(routes, lifespan=lifespan, redirect_slashes=False)
         self._edge = edge
 
     def build_middleware_stack(self) -> ASGIApp:

@@ -124,8 +124,12 @@ def secured_headers(
     """The response's headers with the security ``defaults`` it lacks, and every cookie made Secure, HttpOnly and
     SameSite (Lax unless the app chose)."""
     result = list(headers)
-    if all(name.lower() not in _SECURED_NAMES for name, _ in result):  # the common answer: nothing to merge
-        return result + list(defaults)
+    for name, _ in result:
+        if name.lower() in _SECURED_NAMES:
+            break
+    else:  # the common answer: nothing to merge
+        result += defaults
+        return result
     result = [(name, _secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in result]
     present = {name.lower() for name, _ in result}
     result += [(name, value) for name, value in defaults if name not in present]
