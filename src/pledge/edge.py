@@ -2,8 +2,10 @@
 
 In order: HTTPS only (:class:`~pledge.transport.https.HttpsOnly`: plain HTTP refused, the security headers on every
 answer), the body bound (:class:`~pledge.body_limit.BodyLimits`: read to its end, bounded, before an answer starts),
-and the request counted and its access line written by route template (:mod:`pledge.metrics`). One layer with one
-``send`` wrapper rather than a middleware each: every layer costs a call and a wrapper per message, on every request.
+the request counted and its access line written by route template (:mod:`pledge.metrics`), and a fault of the server
+answered 500 if no answer has started, then raised for the server to log (Starlette's ``ServerErrorMiddleware``'s job,
+done here since the edge already knows whether an answer started). One layer with one ``send`` wrapper rather than a
+middleware each: every layer costs a call and a wrapper per message, on every request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pledge.body_limit import BodyLimits, BoundedBody
 from pledge.errors import Refused
 from pledge.metrics import CLIENT_LEFT, route_template
+from pledge.refusal import refusal
 from pledge.transport.https import HttpsOnly, secured_headers
 
 log = logging.getLogger("pledge.host")
@@ -26,13 +29,18 @@ Observer = Callable[[str, str, int, float], None]
 """Told of each answered request: method, route template, status, seconds (the metrics and the access line)."""
 
 
+def internal_error() -> ASGIApp:
+    """The answer to a fault of this server: JSON like every other answer; the traceback is logged, never sent."""
+    return refusal("internal_error", "the server failed to answer this request", status_code=500)
+
+
 def _unobserved(_method: str, _template: str, _status: int, _seconds: float) -> None:
     pass
 
 
 class Edge:
     """Applies ``https``, ``bodies`` and ``observe`` to every request ``app`` serves; ``refused`` answers a refusal
-    (the host's encoder)."""
+    (the host's encoder), ``fault`` a fault of the server (an exception ``app`` let through)."""
 
     def __init__(
         self,
@@ -40,12 +48,14 @@ class Edge:
         *,
         https: HttpsOnly,
         refused: Callable[[Scope, Refused], ASGIApp],
+        fault: Callable[[], ASGIApp] | None = None,
         bodies: BodyLimits | None = None,
         observe: Observer = _unobserved,
     ) -> None:
         self.app = app
         self.https = https
         self.refused = refused
+        self.fault = fault or internal_error
         self.bodies = bodies or BodyLimits()
         self.observe = observe
 
@@ -62,14 +72,14 @@ class Edge:
             return
         started = time.perf_counter()
         root_path = scope.get("root_path", "")
-        status = 500
+        status = 0  # no answer started
         bounded = self.bodies.bound(scope, receive)
         body = bounded if isinstance(bounded, BoundedBody) else None
 
         async def answer(message: Message) -> None:
             nonlocal status
             if body is not None and body.left:
-                return  # the error middleware's 500 for the ClientDisconnect raised below: nobody is there
+                return  # a handler's answer to a client that has gone: nobody is there
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = secured_headers(message.get("headers", ()), defaults)
@@ -88,10 +98,15 @@ class Edge:
             # late: nobody is there to answer, and it is no error of the server's.
             status = CLIENT_LEFT
         except Exception:
-            # The refusal raised for a body past the limit raced an answer that had already started (a file answer
-            # reads while it sends): the answer is cut short and the connection closes; there is nothing to report.
-            if body is None or not (body.overflowed and body.answering):
-                raise
-            log.info("cut an answer short: the request body passed %d bytes after it started", body.limit)
+            if body is not None and body.overflowed and body.answering:
+                # The refusal raised for a body past the limit raced an answer that had already started (a file
+                # answer reads while it sends): the answer is cut short and the connection closes; nothing to report.
+                log.info("cut an answer short: the request body passed %d bytes after it started", body.limit)
+                return
+            if not status:
+                await self.fault()(scope, receive, answer)
+            raise  # the server logs the traceback; the client got a 500 without one
         finally:
-            self.observe(scope["method"], route_template(scope, root_path), status, time.perf_counter() - started)
+            self.observe(
+                scope["method"], route_template(scope, root_path), status or 500, time.perf_counter() - started
+            )

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -166,7 +167,6 @@ def create_host(
             OperationalError: storage_unavailable,
             PledgeError: answer_refusal,
             HTTPException: answer_http_exception,
-            Exception: internal_error,
         },
     )
     host.state.runtime = runtime
@@ -174,9 +174,10 @@ def create_host(
 
 
 class _Host(Starlette):
-    """Starlette with the host's edge outside everything, its error middleware included: the answer to a fault of
-    the server gets the security headers and is counted like any other. Its router finds a fixed path's route by a
-    lookup (:mod:`pledge.routing`)."""
+    """Starlette with the host's edge outside everything: the edge answers a fault of the server (500
+    ``internal_error``, the traceback logged, never sent), with the security headers and counted like any other
+    answer, in place of Starlette's error middleware. Its router finds a fixed path's route by a lookup
+    (:mod:`pledge.routing`)."""
 
     def __init__(
         self, edge: Callable[[ASGIApp], ASGIApp], *, routes: Sequence[BaseRoute], lifespan: Any, **options: Any
@@ -188,7 +189,7 @@ class _Host(Starlette):
         self._edge = edge
 
     def build_middleware_stack(self) -> ASGIApp:
-        return self._edge(super().build_middleware_stack())
+        return self._edge(ExceptionMiddleware(self.router, handlers=self.exception_handlers))
 
 
 async def sweep_caches(runtime: Runtime) -> None:
@@ -238,7 +239,7 @@ async def answer_refusal(request: Request, exc: Exception) -> Response:
         if known is not None:
             status, code = known
             return refused(request.scope, Refused(code, str(exc), status_code=status))
-    raise exc  # not a refusal: a fault of this server, answered by `internal_error`
+    raise exc  # not a refusal: a fault of this server, answered by the edge (500 internal_error)
 
 
 async def answer_http_exception(request: Request, exc: Exception) -> Response:
@@ -252,11 +253,6 @@ async def answer_http_exception(request: Request, exc: Exception) -> Response:
     response = refusal(code, exc.detail, status_code=exc.status_code)
     response.headers.update(exc.headers or {})
     return response
-
-
-async def internal_error(_request: Request, _exc: Exception) -> Response:
-    """A fault of this server: JSON like every other answer; the server logs the traceback, the client gets none."""
-    return refusal("internal_error", "the server failed to answer this request", status_code=500)
 
 
 def egress_guarded(runtime: Runtime, apps: Sequence[App]) -> AbstractContextManager[object]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
+from starlette.responses import StreamingResponse
 from starlette.testclient import TestClient
 from tests.boundary.reason_codes import all_pledge_errors, codes_in_source, documented_codes
 
@@ -116,9 +118,29 @@ def test_a_fault_is_a_json_500_without_a_traceback_in_the_answer(runtime: Runtim
     response = TestClient(create_host(runtime, [app]), raise_server_exceptions=False).get("/apps/faulty/fault")
     assert (response.status_code, response.json()["error"]) == (500, "internal_error")
     assert "keyring" not in response.text
-    # Answered outside Starlette's error middleware, and still through the host's edge: the headers are there.
+    # Answered by the host's edge, outside everything: the headers are there, and the answer is counted.
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+    client = TestClient(create_host(runtime, [app]))
+    with pytest.raises(ConfigurationError):  # raised on, for the server to log its traceback
+        client.get("/apps/faulty/fault")
+    assert 'route="/apps/faulty/fault",status="500"' in client.get("/metrics").text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_fault_after_the_answer_started_gets_no_second_answer(runtime: Runtime) -> None:
+    app = App(key="faulty", name="Faulty")
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"first part"
+        raise ConfigurationError("the keyring file is unreadable")
+
+    @app.route("/stream", auth=Auth.PUBLIC)
+    async def stream(_context: RequestContext) -> StreamingResponse:
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    response = TestClient(create_host(runtime, [app]), raise_server_exceptions=False).get("/apps/faulty/stream")
+    assert (response.status_code, response.text) == (200, "first part")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
