@@ -150,3 +150,17 @@ async def test_every_jti_is_accepted_exactly_once_whatever_the_interleaving(
         results = await asyncio.gather(*(use(*step) for step in plan))
     accepted = Counter(jti for jti, new in results if new)
     assert accepted == Counter({jti for _, jti, _ in plan})
+
+
+async def test_a_burst_is_written_in_bounded_batches_and_every_use_is_answered(
+    engine: Engine, threads: ThreadPoolExecutor
+) -> None:
+    uses = SharedTokenUses(engine, threads, max_batch=3)
+    assert await uses.use_once(APP_ID, "j-1", UNTIL)
+    commits = _commits(engine)
+
+    jtis = [f"j-{number}" for number in range(1, 9)]
+    results = await asyncio.gather(*(uses.use_once(APP_ID, jti, UNTIL) for jti in jtis))
+
+    assert results == [False, *[True] * 7]  # j-1 was used before the burst
+    assert len(commits) == 3  # 8 uses, at most 3 a transaction

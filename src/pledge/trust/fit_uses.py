@@ -9,10 +9,11 @@ take space.
 
 Every Forge call waits for its ``jti`` to be recorded, so the calls share the writing (group commit): the uses that
 arrive while one transaction is being written go together into the next, one thread hop and one commit for all of
-them, and each caller learns whether its own ``jti`` was new. The insert skips the digests already there and returns
-those it wrote, so a replay in a batch refuses that call only, and the database's unique key decides between two
-instances recording the same ``jti`` at once. A batch that cannot be written fails every call in it with the
-database's error: no ``jti`` is accepted unrecorded.
+them, and each caller learns whether its own ``jti`` was new. A batch holds at most :data:`MAX_BATCH` digests; the
+rest wait for the next, so a burst of calls cannot grow one statement without bound. The insert skips the digests
+already there and returns those it wrote, so a replay in a batch refuses that call only, and the database's unique
+key decides between two instances recording the same ``jti`` at once. A batch that cannot be written fails every call
+in it with the database's error: no ``jti`` is accepted unrecorded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import functools
 import hashlib
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Final
 
 from sqlalchemy import JSON, Column, Engine, Index, Insert, String, Table, bindparam, delete, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,6 +41,10 @@ forge_token_uses_table = Table(
 )
 
 
+MAX_BATCH: Final = 1000
+"""Digests one transaction records at most: a bounded statement parameter, whatever the number of calls waiting."""
+
+
 class _Use:
     """One digest of a batch: until when it is kept, and the calls waiting to learn whether it was new."""
 
@@ -52,9 +59,10 @@ class SharedTokenUses:
     """Insert-or-refuse of ``jti`` digests, shared by every instance on the database, written in batches on
     ``threads`` (the calls of one event loop)."""
 
-    def __init__(self, engine: Engine, threads: Executor) -> None:
+    def __init__(self, engine: Engine, threads: Executor, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
         self._threads = threads
+        self._max_batch = max_batch
         self._insert = _insert_new(engine)
         self._gathering: dict[str, _Use] = {}  # the next batch, by digest
         self._writing = False
@@ -78,7 +86,12 @@ class SharedTokenUses:
         return await waiter
 
     def _write(self) -> None:
-        batch, self._gathering = self._gathering, {}
+        if len(self._gathering) <= self._max_batch:
+            batch, self._gathering = self._gathering, {}
+        else:  # the first to arrive go first; the rest are the next batch
+            waiting = iter(self._gathering.items())
+            batch = dict(islice(waiting, self._max_batch))
+            self._gathering = dict(waiting)
         self._writing = True
         loop = asyncio.get_running_loop()
         try:
