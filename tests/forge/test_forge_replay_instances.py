@@ -114,4 +114,6 @@ async def test_a_fit_whose_use_cannot_be_recorded_is_refused_and_stays_unused(
     first, installation = await _installed(site)
     token = site.mint_fit(installation)
     assert await _status(unreachable_instance, token) == (503, "storage_unavailable")
+    # Resent to the same instance: still unrecorded, so the same answer, not a replay its own memory would claim.
+    assert await _status(unreachable_instance, token) == (503, "storage_unavailable")
     assert await _status(first, token) == (200, None)  # it was never accepted: the deployment may still take it

@@ -273,8 +273,15 @@ class FitVerifier:
             until = expires + self._leeway
             self._remember(invocation.jti, until, now)
             shared = self._shared_uses
-            if shared is not None and not await shared.use_once(self.app_id, invocation.jti, until):
-                raise _replayed()
+            if shared is not None:
+                try:
+                    recorded = await shared.use_once(self.app_id, invocation.jti, until)
+                except BaseException:
+                    # Not recorded, so not used: a resend gets this call's answer again, not a replay of nothing.
+                    self._seen.pop(invocation.jti, None)
+                    raise
+                if not recorded:
+                    raise _replayed()
         return invocation
 
     def _jwks_for(self, claims: dict[str, Any]) -> JwksCache:
