@@ -226,12 +226,20 @@ class AccessLog:
         self._heads: BoundedCache[tuple[str, str, int], str] = BoundedCache(_ACCESS_PREFIXES)
         self._second = -1
         self._second_text = ""
+        self._handler: JsonHandler | None = None
 
     def __call__(self, method: str, template: str, status: int, seconds: float) -> None:
         logger = self._logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        handler = _sole_json_handler(logger)
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._second_text = second, _timestamp(second)[:-10]  # without ".000+00:00"
+            # Looked up once a second, not per request (walking the loggers costs as much as the line): a change to
+            # the logging configuration reaches the access line within a second.
+            self._handler = _sole_json_handler(logger)
+        handler = self._handler
         if handler is None:
             logger.info("%s %s %d %.1fms", method, template, status, seconds * 1000)
             return
@@ -240,10 +248,6 @@ class AccessLog:
         if head is None:
             # The message's JSON string up to its duration: json.dumps escapes as JsonFormatter's lines do.
             head = self._heads.put(key, json.dumps(f"{method} {template} {status} ")[:-1])
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second, self._second_text = second, _timestamp(second)[:-10]  # without ".000+00:00"
         millis = int((now - second) * 1000)
         handler.write_line(
             f'{{"time": "{self._second_text}.{millis:03d}+00:00", "level": "INFO", "logger": "{ACCESS_LOGGER}", '

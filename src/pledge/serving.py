@@ -120,7 +120,8 @@ def _guarded(
 
 class _Guarded:
     """A route's ASGI app: its verifier, then its handler. An ASGI app rather than a request function, so Starlette
-    does not wrap it in a second exception layer: the host's error middleware answers what it lets through."""
+    does not wrap it in a second exception layer: the host's exception handlers (and, for a fault, its edge) answer
+    what it lets through."""
 
     __slots__ = ("app", "endpoint", "framed", "runtime", "verifier")
 
