@@ -189,7 +189,11 @@ class _Host(Starlette):
         self._edge = edge
 
     def build_middleware_stack(self) -> ASGIApp:
-        return self._edge(ExceptionMiddleware(self.router, handlers=self.exception_handlers))
+        # Starlette's order without its error middleware: the edge, the application's own middleware, the handlers.
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=self.exception_handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return self._edge(app)
 
 
 async def sweep_caches(runtime: Runtime) -> None:

@@ -37,8 +37,9 @@ class IndexedRouter(Router):
 
     The index is built when the router first serves a request, and again whenever its list of routes has changed
     length since (a route mounted later, as tests do). Routes are found in the order Starlette tries them, so a route
-    added later cannot take an indexed request from an earlier one, and a request the index lacks is routed as
-    Starlette routes it."""
+    appended later cannot take an indexed request from an earlier one, and a request the index lacks is routed as
+    Starlette routes it. (Routes are declared before serving; one inserted ahead of others while serving would not
+    be seen by the index until the host's own list changes length.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
@@ -184,3 +185,24 @@ def test_the_access_line_is_written_as_json_with_the_route_template() -> None:
     assert entry["level"] == "INFO" and entry["logger"] == "pledge.access"
     assert entry["message"] == "POST /apps/x/items/{item_id} 204 1.2ms"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["time"])
+
+
+def test_middleware_added_to_the_host_runs_inside_its_edge(runtime: Runtime) -> None:
+    host = create_host(runtime)
+
+    class Tagging:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def tagged(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-tagged", b"yes")]
+                await send(message)
+
+            await self.app(scope, receive, tagged)
+
+    host.add_middleware(Tagging)
+    answered = TestClient(host).get("/healthz")
+    assert answered.headers["x-tagged"] == "yes"
+    assert answered.headers["x-content-type-options"] == "nosniff"  # the edge, outside it
