@@ -13,12 +13,14 @@ import ipaddress
 import json
 from urllib.parse import unquote_to_bytes, urlsplit
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from pledge.edge import Edge
 from pledge.refusal import refused
+from pledge.transport import https as https_module
 from pledge.transport.https import LOOPBACK_PLAIN_PATHS, HttpsOnly, networks
 
 PUBLIC = "https://pledge.example.com"
@@ -180,3 +182,26 @@ def test_a_plain_websocket_is_closed_before_its_handshake() -> None:
 
     asyncio.run(middleware({**scope(), "type": "websocket", "scheme": "ws"}, receive, send))
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    requests=st.lists(st.tuples(peers, forwarded), min_size=1, max_size=12), remembered=st.sampled_from([1, 2, 1024])
+)
+def test_one_policy_judges_each_peer_by_its_own_address_whatever_came_before(
+    requests: list[tuple[str, list[bytes]]], remembered: int
+) -> None:
+    """The policy remembers which peers are trusted proxies: a peer's answer never follows another's, and a full
+    memory starts again rather than grow."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(https_module, "TRUSTED_PEERS_REMEMBERED", remembered)
+        policy = HttpsOnly(public_url=PUBLIC, allow_plain=False, trusted_proxies=TRUSTED, hsts_max_age=1)
+    for peer, said in requests:
+        request = scope(client=peer, headers=[(b"x-forwarded-proto", value) for value in said], path="/apps/x")
+        try:
+            trusted = any(ipaddress.ip_address(peer) in network for network in TRUSTED)
+        except ValueError:
+            trusted = False
+        believed = trusted and len(said) == 1 and said[0].strip().lower() == b"https"
+        assert (policy.headers_for(request) is not None) == believed
+        assert len(policy._trusted_peers) <= remembered
