@@ -126,20 +126,22 @@ async def test_a_commit_whose_departure_cannot_be_recorded_deletes_nothing_and_i
     await site.install(f"{us.app}/forge/lifecycle/installed", installation)
     await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-4", "text": "keep"}, principal="u-4")
     tenant_id = _tenant_id(us, installation)
-    assert await _migrate(site, us, installation, "EU", "migration-4") == "READY"
+    assert await _migrate(site, us, installation, "EU", "migration-blocked-departure") == "READY"
     departed = us.database.parent / "backups" / "departed"
     departed.mkdir(parents=True, exist_ok=True)
     blocker = departed / tenant_id  # a file where the tenant's tombstone folder goes: the target cannot write it
     blocker.write_bytes(b"")
     commit = f"{us.app}/forge/realm/commit"
     try:
-        refused = await site.call_hook(commit, installation, {"migrationId": "migration-4"})
+        refused = await site.call_hook(commit, installation, {"migrationId": "migration-blocked-departure"})
         assert (refused.status_code, refused.json()["error"]) == (503, "backup_target_unavailable"), refused.text
         assert _count(us, "store_records", "tenant_id", tenant_id) == 1  # nothing deleted at the source
     finally:
         blocker.unlink()
 
-    committed = await site.call_hook(commit, installation, {"migrationId": "migration-4"})  # Forge's retry
+    committed = await site.call_hook(
+        commit, installation, {"migrationId": "migration-blocked-departure"}
+    )  # Forge's retry
     assert committed.json()["status"] == "COMMITTED", committed.text
     assert _count(us, "store_records", "tenant_id", tenant_id) == 0
     assert _count(eu, "store_records", "tenant_id", tenant_id) == 1
