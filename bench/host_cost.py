@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -28,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
+from unittest.mock import patch
 
 import uvloop
 from starlette.applications import Starlette
@@ -101,11 +103,20 @@ async def cpu_per_request(app: ASGIApp, protocol: type[HttpToolsProtocol], reque
 
 @contextmanager
 def _host() -> Iterator[Starlette]:
-    with tempfile.TemporaryDirectory(prefix="pledge-bench-") as scratch:
-        os.environ["PLEDGE_DATA_DIR"] = str(Path(scratch) / "data")
-        with (Path(scratch) / "access.log").open("w") as log:
-            configure_logging("INFO", stream=log)
+    """The host, its data and access log in a scratch directory; the process's environment and logging are put back
+    afterwards (``python -m bench`` runs other modules in this process, and the log file closes here)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with (
+        tempfile.TemporaryDirectory(prefix="pledge-bench-") as scratch,
+        patch.dict(os.environ, {"PLEDGE_DATA_DIR": str(Path(scratch) / "data")}),
+        (Path(scratch) / "access.log").open("w") as log,
+    ):
+        configure_logging("INFO", stream=log)
+        try:
             yield create_app()
+        finally:
+            root.handlers[:], root.level = handlers, level
 
 
 async def _measure(host: Starlette, requests: int, rounds: int) -> None:

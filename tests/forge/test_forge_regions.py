@@ -96,11 +96,7 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
     site: ForgeSite, deployments: dict[str, Deployment]
 ) -> None:
     us, eu = deployments["US"], deployments["EU"]
-    installation = site.new_installation()
-    await site.install(f"{us.app}/forge/lifecycle/installed", installation)
-    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-3", "text": "stay"}, principal="u-2")
-    tenant_id = _tenant_id(us, installation)
-    assert await _migrate(site, us, installation, "EU", "migration-2") == "READY"
+    installation, tenant_id = await _ready_to_move(site, us, "migration-2", {"issueKey": "SIM-3", "text": "stay"})
     assert _count(eu, "store_records", "tenant_id", tenant_id) == 1
 
     rolled_back = await site.call_hook(f"{us.app}/forge/realm/rollback", installation, {"migrationId": "migration-2"})
@@ -111,7 +107,7 @@ async def test_rollback_restores_the_source_and_leaves_nothing_at_the_destinatio
         ("store_records", "tenant_id"),
     ):
         assert _count(eu, table, column, tenant_id) == 0, table
-    notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-2")
+    notes = await site.invoke_remote(f"{us.app}/notes", installation, method="GET", principal="u-move")
     assert notes.json() == {"notes": [{"issueKey": "SIM-3", "text": "stay"}]}
     again = await site.call_hook(f"{us.app}/forge/realm/commit", installation, {"migrationId": "migration-2"})
     assert (again.status_code, again.json()["error"]) == (409, "migration_state_conflict")
@@ -122,11 +118,8 @@ async def test_a_commit_whose_departure_cannot_be_recorded_deletes_nothing_and_i
     site: ForgeSite, deployments: dict[str, Deployment]
 ) -> None:
     us, eu = deployments["US"], deployments["EU"]
-    installation = site.new_installation()
-    await site.install(f"{us.app}/forge/lifecycle/installed", installation)
-    await site.invoke_remote(f"{us.app}/notes", installation, {"issueKey": "SIM-4", "text": "keep"}, principal="u-4")
-    tenant_id = _tenant_id(us, installation)
-    assert await _migrate(site, us, installation, "EU", "migration-blocked-departure") == "READY"
+    note = {"issueKey": "SIM-5", "text": "keep"}
+    installation, tenant_id = await _ready_to_move(site, us, "migration-blocked-departure", note)
     departed = us.database.parent / "backups" / "departed"
     departed.mkdir(parents=True, exist_ok=True)
     blocker = departed / tenant_id  # a file where the tenant's tombstone folder goes: the target cannot write it
@@ -211,6 +204,18 @@ async def test_peer_endpoints_refuse_what_is_not_sealed_with_the_transfer_key(
             headers={"x-pledge-migration": "forged"},
         )
     assert (response.status_code, response.json()["error"]) == (401, "transfer_unauthentic")
+
+
+async def _ready_to_move(
+    site: ForgeSite, us: Deployment, migration_id: str, note: dict[str, object]
+) -> tuple[Installation, str]:
+    """A new installation on the US deployment holding one note, its migration to EU ``READY``; its tenant id."""
+    installation = site.new_installation()
+    await site.install(f"{us.app}/forge/lifecycle/installed", installation)
+    await site.invoke_remote(f"{us.app}/notes", installation, note, principal="u-move")
+    tenant_id = _tenant_id(us, installation)
+    assert await _migrate(site, us, installation, "EU", migration_id) == "READY"
+    return installation, tenant_id
 
 
 def _tenant_id(deployment: Deployment, installation: Installation) -> str:
